@@ -1,0 +1,37 @@
+"""wattscale: resilient, decentralised energy infrastructure for AI compute."""
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+__all__ = ["load_results", "load_scenario", "run_scenario", "simulate", "__version__"]
+
+
+def load_scenario(path: str | Path):
+    """Read and validate a scenario YAML file."""
+    from wattscale.scenario import load_scenario as _load
+
+    return _load(path)
+
+
+def simulate(scenario, **kwargs):
+    """Simulate a scenario (see ``wattscale.engine.simulate.simulate``)."""
+    from wattscale.engine.simulate import simulate as _simulate
+
+    return _simulate(scenario, **kwargs)
+
+
+def run_scenario(path: str | Path, *, progress=None):
+    """Load, simulate and compute KPIs for the scenario file at ``path``."""
+    from wattscale.analysis.kpi import attach_kpis
+
+    scenario = load_scenario(path)
+    return attach_kpis(simulate(scenario, scenario_file=path, progress=progress))
+
+
+def load_results(path: str | Path):
+    """Read a results directory written by ``wattscale run``."""
+    from wattscale.engine.results import load_results as _load
+
+    return _load(path)

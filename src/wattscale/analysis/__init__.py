@@ -1,0 +1,1 @@
+"""Analysis of results: KPIs and reports."""

@@ -1,0 +1,1 @@
+"""Decisions: controllers that set asset setpoints (rules now; optimisation and markets build on them)."""

@@ -1,0 +1,1 @@
+"""The simulation engine: timeline loop, compiled kernel, results."""

@@ -1,0 +1,128 @@
+"""Assemble a site's per-step inputs (load, renewables, prices, limits) from its scenario section."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from wattscale.energy import facility, grid, solar, wind
+from wattscale.energy.battery import self_discharge_per_step
+from wattscale.errors import ScenarioError
+from wattscale.scenario.schema import Generator, Scenario, Site
+from wattscale.scenario.series import series_array
+from wattscale.timeseries.loading import align
+from wattscale.timeseries.timeline import Timeline
+from wattscale.timeseries.weather import Weather, read_weather, weather_for
+
+
+@dataclass
+class SiteInputs:
+    """Everything the engine needs for one site, as arrays on the timeline (MW, USD/MWh, kg/MWh)."""
+
+    site: Site
+    timeline: Timeline
+    it_load_mw: np.ndarray
+    pue: np.ndarray
+    load_mw: np.ndarray
+    pv_mw: np.ndarray
+    wind_mw: np.ndarray
+    temp_air_c: np.ndarray
+    price_usd_per_mwh: np.ndarray
+    export_price_usd_per_mwh: np.ndarray
+    intensity_kg_per_mwh: np.ndarray
+    cfe_share: np.ndarray
+    grid_up: np.ndarray
+    import_limit_mw: np.ndarray
+    export_limit_mw: np.ndarray
+    generators: list[Generator] = field(default_factory=list)  # in merit order
+    weather_source: str = ""
+
+    def battery_params(self) -> np.ndarray:
+        b = self.site.battery
+        if b is None:
+            return np.array([0.0, 1.0, 1.0, 0.0, 0.0, 1.0])
+        return np.array([b.power_mw, b.charge_efficiency, b.discharge_efficiency, b.soc_min * b.energy_mwh,
+                         b.soc_max * b.energy_mwh, 1.0 - self_discharge_per_step(b, self.timeline.step_s)])
+
+    def generator_params(self) -> np.ndarray:
+        rows = [[g.capacity_mw, g.min_load_fraction * g.capacity_mw,
+                 g.ramp_mw_per_min * self.timeline.step_s / 60.0,
+                 math.ceil(g.start_up_time_s / self.timeline.step_s - 1e-9)] for g in self.generators]
+        return np.array(rows, dtype=float).reshape(len(rows), 4)
+
+
+def timeline_of(scenario: Scenario) -> Timeline:
+    spec = scenario.time
+    tz = spec.timezone
+    start = pd.Timestamp(spec.start)
+    start = start.tz_localize(tz) if start.tzinfo is None else start.tz_convert(tz)
+    end = pd.Timestamp(spec.end) if spec.end else start + pd.Timedelta(spec.duration)
+    end = end.tz_localize(tz) if end.tzinfo is None else end.tz_convert(tz)
+    step_s = int(pd.Timedelta(spec.step).total_seconds())
+    if end <= start:
+        raise ScenarioError("the timeline ends before it starts", field="time", expected="end after start")
+    return Timeline.from_range(start, end, step_s, tz)
+
+
+def marginal_cost_usd_per_mwh(g: Generator) -> float:
+    return g.heat_rate_mmbtu_per_mwh * g.fuel_price_usd_per_mmbtu + g.variable_om_usd_per_mwh
+
+
+def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file: str | None = None,
+                weather: Weather | None = None) -> SiteInputs:
+    """Build the arrays for ``site`` (``index`` locates it in the scenario for error messages)."""
+    where = f"sites[{index}]"
+    if weather is None:
+        if site.weather == "default":
+            weather = read_weather(None, "tmy3", field=f"{where}.weather")
+        else:
+            w = site.weather
+            weather = read_weather(w.file, w.format, field=f"{where}.weather", typical=w.typical_year,
+                                   columns=w.columns, tz=w.timezone)
+    frame = weather_for(weather, timeline)
+    lat, lon, alt = _location(site, weather, where, scenario_file)
+    n = timeline.n_steps
+
+    def on_timeline(series: pd.Series, name: str) -> np.ndarray:
+        return align(series, timeline, file=weather.source, field=f"{where}.weather ({name})")
+
+    temp = on_timeline(frame["temp_air"], "temp_air")
+    pv = on_timeline(solar.pv_power_mw(site.solar, frame, lat, lon, alt), "pv") if site.solar else np.zeros(n)
+    wd = on_timeline(wind.wind_power_mw(site.wind, frame, weather.wind_height_m), "wind") if site.wind \
+        else np.zeros(n)
+
+    def arr(spec, quantity, name):
+        return series_array(spec, timeline, quantity=quantity, field=f"{where}.{name}", scenario_file=scenario_file)
+
+    it_load = arr(site.facility.it_load_mw, "power", "facility.it_load_mw")
+    if (it_load < 0).any():
+        raise ScenarioError("IT load has negative values", file=scenario_file, field=f"{where}.facility.it_load_mw",
+                            expected="power >= 0 MW")
+    pue = facility.pue(site.facility.pue, temp)
+    g = site.grid
+    price = arr(g.price_usd_per_mwh, "price", "grid.price_usd_per_mwh")
+    export_price = price if g.export_price_usd_per_mwh is None else arr(g.export_price_usd_per_mwh, "price",
+                                                                        "grid.export_price_usd_per_mwh")
+    cfe = arr(g.cfe_share, "fraction", "grid.cfe_share")
+    if ((cfe < 0) | (cfe > 1)).any():
+        raise ScenarioError("carbon-free share outside 0..1", file=scenario_file, field=f"{where}.grid.cfe_share",
+                            expected="a fraction between 0 and 1 (use unit '%' for percentages)")
+    return SiteInputs(
+        site=site, timeline=timeline, it_load_mw=it_load, pue=pue,
+        load_mw=facility.facility_load_mw(it_load, pue), pv_mw=pv, wind_mw=wd, temp_air_c=temp,
+        price_usd_per_mwh=price, export_price_usd_per_mwh=export_price,
+        intensity_kg_per_mwh=arr(g.intensity_kg_per_mwh, "intensity", "grid.intensity_kg_per_mwh"),
+        cfe_share=cfe, grid_up=grid.grid_available(g.outages, timeline, field=f"{where}.grid.outages"),
+        import_limit_mw=np.full(n, g.import_limit_mw), export_limit_mw=np.full(n, g.export_limit_mw),
+        generators=sorted(site.generators, key=marginal_cost_usd_per_mwh), weather_source=weather.source)
+
+
+def _location(site: Site, weather: Weather, where: str, scenario_file: str | None) -> tuple[float, float, float]:
+    if site.location is not None:
+        return site.location.latitude, site.location.longitude, site.location.altitude_m
+    if math.isnan(weather.latitude):
+        raise ScenarioError("a CSV weather file has no station location", file=scenario_file,
+                            field=f"{where}.location", expected="latitude and longitude")
+    return weather.latitude, weather.longitude, weather.altitude_m

@@ -1,0 +1,158 @@
+"""The compiled hot loop: one site, a block of steps, setpoints in, asset responses and balance out.
+
+At each step (powers in MW, ``dt_h`` hours):
+  1. generators with a fixed setpoint move towards it (start-up delay, minimum load, ramp limits);
+  2. the battery follows the residual (charge on surplus, discharge on deficit, or with ``grid_first``
+     only on the deficit the grid cannot supply) or its setpoint,
+     within power, SoC, efficiency and self-discharge; a setpoint never creates unserved load or dumping;
+  3. following generators cover what the grid cannot (import limit or outage);
+  4. the grid imports or exports the rest within its limits;
+  5. what is still short is unserved; what is still surplus curtails renewables, then is dumped.
+Balance at every step:  pv + wind - curtailed + discharge + sum(gen) + import + unserved
+                      = load + charge + export + dumped.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OFF, STARTING, ON = 0, 1, 2
+
+
+@njit(cache=True)
+def _move_generator(desired, cap, pmin, ramp, start_steps, g, state, timer, power):
+    """Advance generator ``g`` one step towards ``desired`` MW; return (output MW, started 0/1)."""
+    started = 0
+    p_prev = power[g]
+    if state[g] == STARTING:
+        if desired <= 0.0:
+            state[g] = OFF
+            power[g] = 0.0
+            return 0.0, 0
+        timer[g] -= 1
+        if timer[g] > 0:
+            power[g] = 0.0
+            return 0.0, 0
+        state[g] = ON
+        p_prev = pmin  # synchronised at minimum load
+    elif state[g] == OFF:
+        if desired <= 0.0:
+            power[g] = 0.0
+            return 0.0, 0
+        started = 1
+        if start_steps > 0:
+            state[g] = STARTING
+            timer[g] = start_steps
+            power[g] = 0.0
+            return 0.0, 1
+        state[g] = ON
+        p_prev = pmin
+    # on
+    if desired > 0.0:
+        lo = max(pmin, p_prev - ramp)
+        hi = min(cap, p_prev + ramp)
+        p = min(max(max(desired, pmin), lo), hi)
+    elif p_prev - ramp <= pmin:
+        state[g] = OFF
+        p = 0.0
+    else:
+        p = p_prev - ramp
+    power[g] = p
+    return p, started
+
+
+@njit(cache=True)
+def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
+              battery_target, battery_grid_first, generator_target, battery_params, generator_params,
+              soc_state, gen_state, gen_timer, gen_power,
+              curtailed, charge, discharge, soc, gen_out, gen_start, grid_import, grid_export, unserved, dumped):
+    """Simulate steps ``t0 <= t < t1``; targets are indexed from ``t0``; state arrays are updated in place.
+
+    battery_params: [power_max_mw, eta_charge, eta_discharge, soc_min_mwh, soc_max_mwh, keep_per_step]
+    generator_params (G, 4): [capacity_mw, min_load_mw, ramp_mw_per_step, start_steps]
+    """
+    p_max = battery_params[0]
+    eta_c = battery_params[1]
+    eta_d = battery_params[2]
+    soc_min = battery_params[3]
+    soc_max = battery_params[4]
+    keep = battery_params[5]
+    n_gen = generator_params.shape[0]
+    e = soc_state[0]
+    for t in range(t0, t1):
+        k = t - t0
+        renew = pv[t] + wind[t]
+        net = load[t] - renew
+        up = grid_up[t]
+        imp_cap = import_limit[t] if up else 0.0
+        exp_cap = export_limit[t] if up else 0.0
+        # 1. generators with fixed setpoints
+        for g in range(n_gen):
+            target = generator_target[g, k]
+            if not np.isnan(target):
+                p, s = _move_generator(min(target, generator_params[g, 0]), generator_params[g, 0],
+                                       generator_params[g, 1], generator_params[g, 2], int(generator_params[g, 3]),
+                                       g, gen_state, gen_timer, gen_power)
+                gen_out[g, t] = p
+                gen_start[g, t] = s
+                net -= p
+        # 2. battery
+        ch = 0.0
+        dis = 0.0
+        e = e * keep
+        if p_max > 0.0:
+            max_ch = min(p_max, max(0.0, soc_max - e) / (eta_c * dt_h))
+            max_dis = min(p_max, max(0.0, e - soc_min) * eta_d / dt_h)
+            bt = battery_target[k]
+            if np.isnan(bt):
+                if net < 0.0:
+                    ch = min(-net, max_ch)
+                elif net > 0.0:
+                    dis = min(net - imp_cap if battery_grid_first[k] else net, max_dis)
+                    dis = max(dis, 0.0)
+            elif bt < 0.0:
+                ch = min(-bt, max_ch, max(0.0, imp_cap - net))
+            elif bt > 0.0:
+                dis = min(bt, max_dis, max(0.0, net + exp_cap))
+            e = e + (ch * eta_c - dis / eta_d) * dt_h
+            if e > soc_max:  # rounding guard
+                e = soc_max
+        charge[t] = ch
+        discharge[t] = dis
+        soc[t] = e
+        net += ch - dis
+        # 3. following generators cover what the grid cannot
+        need = net - imp_cap
+        for g in range(n_gen):
+            if np.isnan(generator_target[g, k]):
+                p, s = _move_generator(need if need > 0.0 else 0.0, generator_params[g, 0], generator_params[g, 1],
+                                       generator_params[g, 2], int(generator_params[g, 3]),
+                                       g, gen_state, gen_timer, gen_power)
+                gen_out[g, t] = p
+                gen_start[g, t] = s
+                need -= p
+                net -= p
+        # 4. grid
+        imp = 0.0
+        exp = 0.0
+        if net > 0.0:
+            imp = min(net, imp_cap)
+            net -= imp
+        elif net < 0.0:
+            exp = min(-net, exp_cap)
+            net += exp
+        grid_import[t] = imp
+        grid_export[t] = exp
+        # 5. what is left
+        uns = 0.0
+        cur = 0.0
+        dump = 0.0
+        if net > 0.0:
+            uns = net
+        elif net < 0.0:
+            cur = min(-net, renew)
+            dump = -net - cur
+        unserved[t] = uns
+        curtailed[t] = cur
+        dumped[t] = dump
+    soc_state[0] = e

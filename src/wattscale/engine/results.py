@@ -1,0 +1,118 @@
+"""Simulation results: per-step frames per site plus KPIs; saved as Parquet + JSON atomically, read back in one call."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from wattscale.errors import ResultsError
+from wattscale.scenario.schema import Scenario
+from wattscale.timeseries.timeline import Timeline
+
+SUMMARY = "summary.json"
+
+
+@dataclass
+class Results:
+    """``steps[site]`` is a DataFrame of per-step series (columns carry units); ``kpis[site]`` a dict."""
+
+    scenario: Scenario
+    timeline: Timeline
+    steps: dict[str, pd.DataFrame]
+    kpis: dict[str, dict]
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def site_names(self) -> list[str]:
+        return list(self.steps)
+
+    @property
+    def total(self) -> dict:
+        """KPIs over all sites (filled by ``wattscale.analysis.kpi.attach_kpis``)."""
+        return self.extra.get("total", {})
+
+    def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:
+        """Write ``outdir`` atomically: built in a temporary sibling, then swapped in whole."""
+        outdir = Path(outdir).resolve()
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
+        try:
+            files = {}
+            for i, (name, frame) in enumerate(self.steps.items()):
+                fname = f"steps_{i}.parquet"
+                frame.to_parquet(tmp / fname)
+                files[name] = fname
+            for fname, data in (extra_files or {}).items():
+                (tmp / fname).write_bytes(data)
+            (tmp / "scenario.yaml").write_text(
+                yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+            summary = {
+                "scenario": self.scenario.name,
+                "timeline": {"start": self.timeline.start.isoformat(), "step_s": self.timeline.step_s,
+                             "n_steps": self.timeline.n_steps, "timezone": str(self.timeline.tz)},
+                "sites": {name: {"steps_file": files[name], "kpis": self.kpis[name]} for name in self.steps},
+                "extra": self.extra,
+            }
+            # summary last: a directory without it is never taken for complete
+            (tmp / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
+            _swap_in(tmp, outdir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return outdir
+
+
+def _swap_in(tmp: Path, outdir: Path) -> None:
+    if outdir.exists():
+        old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
+        os.replace(outdir, old)
+        os.replace(tmp, outdir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, outdir)
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a single file atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results directory written by ``Results.save`` (or ``wattscale run``)."""
+    path = Path(path)
+    summary_file = path / SUMMARY
+    if not summary_file.is_file():
+        raise ResultsError("not a complete results directory", file=str(path),
+                           expected=f"a folder with {SUMMARY} written by 'wattscale run'")
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        scenario = Scenario.model_validate(yaml.safe_load((path / "scenario.yaml").read_text(encoding="utf-8")))
+        steps = {name: pd.read_parquet(path / info["steps_file"]) for name, info in summary["sites"].items()}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ResultsError(f"cannot read results: {exc}", file=str(path)) from None
+    tl = summary["timeline"]
+    timeline = Timeline(pd.Timestamp(tl["start"]).tz_convert(tl["timezone"]), tl["step_s"], tl["n_steps"])
+    kpis = {name: info["kpis"] for name, info in summary["sites"].items()}
+    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis=kpis, extra=summary.get("extra", {}))

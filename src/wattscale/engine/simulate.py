@@ -1,0 +1,108 @@
+"""The simulation engine: walk the timeline block by block; the controller decides, the kernel responds."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wattscale.decisions.operate.factory import build_controller
+from wattscale.decisions.protocol import Controller, SiteForecast, SiteState
+from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
+from wattscale.engine.kernel import ON, run_block
+from wattscale.engine.results import Results
+from wattscale.errors import ScenarioError
+from wattscale.scenario.schema import Scenario
+
+Progress = Callable[[int], None]  # called with the number of steps just simulated
+
+
+def simulate(scenario: Scenario, *, scenario_file: str | Path | None = None,
+             progress: Progress | None = None, controllers: dict[str, Controller] | None = None) -> Results:
+    """Simulate every site of ``scenario`` over its timeline (KPIs are added by ``analysis.kpi``)."""
+    timeline = timeline_of(scenario)
+    file = str(scenario_file) if scenario_file else None
+    steps: dict[str, pd.DataFrame] = {}
+    for i, site in enumerate(scenario.sites):
+        inputs = site_inputs(site, timeline, index=i, scenario_file=file)
+        controller = (controllers or {}).get(site.name) or build_controller(
+            scenario.controller, n_generators=len(inputs.generators),
+            battery_power_mw=site.battery.power_mw if site.battery else 0.0, step_s=timeline.step_s)
+        frame = simulate_site(inputs, controller, progress=progress)
+        steps[site.name] = frame
+    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={})
+
+
+def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progress | None = None) -> pd.DataFrame:
+    """Run one site; return its per-step frame (inputs and every asset's response)."""
+    tl = inputs.timeline
+    n, n_gen = tl.n_steps, len(inputs.generators)
+    bp, gp = inputs.battery_params(), inputs.generator_params()
+    battery = inputs.site.battery
+    soc_state = np.array([battery.soc_initial * battery.energy_mwh if battery else 0.0])
+    gen_state = np.zeros(n_gen, dtype=np.int64)
+    gen_timer = np.zeros(n_gen, dtype=np.int64)
+    gen_power = np.zeros(n_gen)
+    out = {k: np.zeros(n) for k in ("curtailed", "charge", "discharge", "soc", "import", "export",
+                                    "unserved", "dumped")}
+    gen_out = np.zeros((n_gen, n))
+    gen_start = np.zeros((n_gen, n), dtype=np.int64)
+    block = max(1, int(controller.block_steps))
+    horizon = max(block, int(controller.horizon_steps))
+    for t0 in range(0, n, block):
+        t1 = min(n, t0 + block)
+        h1 = min(n, t0 + horizon)
+        state = SiteState(step=t0, time=tl.index[t0], soc_mwh=float(soc_state[0]),
+                          generator_power_mw=gen_power.copy(), generator_on=gen_state == ON)
+        forecast = SiteForecast(step_h=tl.step_h, load_mw=inputs.load_mw[t0:h1], pv_mw=inputs.pv_mw[t0:h1],
+                                wind_mw=inputs.wind_mw[t0:h1], price_usd_per_mwh=inputs.price_usd_per_mwh[t0:h1],
+                                intensity_kg_per_mwh=inputs.intensity_kg_per_mwh[t0:h1],
+                                grid_available=inputs.grid_up[t0:h1])
+        points = controller.decide(state, forecast)
+        bt = np.ascontiguousarray(points.battery_mw[: t1 - t0], dtype=float)
+        gf = points.battery_grid_first
+        gf = np.zeros(t1 - t0, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[: t1 - t0], dtype=np.bool_)
+        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float).reshape(n_gen, -1)[:, : t1 - t0])
+        if len(bt) != t1 - t0 or gt.shape[1] != t1 - t0:
+            raise ScenarioError(f"controller returned {len(bt)} setpoints for a block of {t1 - t0} steps",
+                                field="controller")
+        run_block(t0, t1, tl.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,
+                  inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, gt, bp, gp,
+                  soc_state, gen_state, gen_timer, gen_power,
+                  out["curtailed"], out["charge"], out["discharge"], out["soc"], gen_out, gen_start,
+                  out["import"], out["export"], out["unserved"], out["dumped"])
+        if progress is not None:
+            progress(t1 - t0)
+    return _frame(inputs, out, gen_out, gen_start)
+
+
+def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.ndarray) -> pd.DataFrame:
+    tl = inputs.timeline
+    cols = {
+        "it_load_mw": inputs.it_load_mw, "pue": inputs.pue, "load_mw": inputs.load_mw,
+        "pv_mw": inputs.pv_mw, "wind_mw": inputs.wind_mw, "curtailed_mw": out["curtailed"],
+        "battery_charge_mw": out["charge"], "battery_discharge_mw": out["discharge"], "battery_soc_mwh": out["soc"],
+    }
+    for g, gen in enumerate(inputs.generators):
+        cols[f"gen_{gen.name}_mw"] = gen_out[g]
+        cols[f"gen_{gen.name}_starts"] = gen_start[g]
+        cols[f"gen_{gen.name}_fuel_mmbtu"] = gen_out[g] * tl.step_h * gen.heat_rate_mmbtu_per_mwh
+    cols.update({
+        "grid_import_mw": out["import"], "grid_export_mw": out["export"], "unserved_mw": out["unserved"],
+        "dumped_mw": out["dumped"], "grid_available": inputs.grid_up, "import_limit_mw": inputs.import_limit_mw,
+        "export_limit_mw": inputs.export_limit_mw, "price_usd_per_mwh": inputs.price_usd_per_mwh,
+        "export_price_usd_per_mwh": inputs.export_price_usd_per_mwh,
+        "intensity_kg_per_mwh": inputs.intensity_kg_per_mwh, "grid_cfe_share": inputs.cfe_share,
+        "temp_air_c": inputs.temp_air_c,
+    })
+    return pd.DataFrame(cols, index=tl.index)
+
+
+def balance_residual_mw(frame: pd.DataFrame) -> np.ndarray:
+    """Supply minus demand at every step (zero when the balance closes)."""
+    gen = frame.filter(regex=r"^gen_.*_mw$").sum(axis=1).to_numpy()
+    supply = (frame["pv_mw"] + frame["wind_mw"] - frame["curtailed_mw"] + frame["battery_discharge_mw"]
+              + frame["grid_import_mw"] + frame["unserved_mw"]).to_numpy() + gen
+    demand = (frame["load_mw"] + frame["battery_charge_mw"] + frame["grid_export_mw"] + frame["dumped_mw"]).to_numpy()
+    return supply - demand

@@ -1,0 +1,37 @@
+"""User-facing errors: one clear message naming the file, the field and what was expected."""
+from __future__ import annotations
+
+
+class WattscaleError(Exception):
+    """Base class for errors caused by user input (shown without a traceback, exit code 2)."""
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
+                 expected: str | None = None) -> None:
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.expected = expected
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.field:
+            where.append(f"field '{self.field}'")
+        head = ": ".join([", ".join(where), self.detail]) if where else self.detail
+        if self.expected:
+            head += f" (expected {self.expected})"
+        return head
+
+
+class ScenarioError(WattscaleError):
+    """The scenario file is malformed or inconsistent."""
+
+
+class DataError(WattscaleError):
+    """A data file is missing, malformed or does not cover the timeline."""
+
+
+class ResultsError(WattscaleError):
+    """A results directory is missing or incomplete."""

@@ -1,0 +1,288 @@
+"""Typed schema of scenario files (pydantic v2). Field names carry their units."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- series
+class FileSeries(Model):
+    """A series read from a CSV or Parquet file (relative paths are relative to the scenario file)."""
+
+    file: Path
+    column: str
+    unit: str
+    timezone: str = Field("UTC", description="time zone of naive timestamps (offsets in the file win)")
+    time_column: str | None = Field(None, description="timestamp column (default: the first column)")
+    fill: Literal["none", "hold", "interpolate"] = Field("none", description="how to fill gaps and NaN")
+
+
+class DefaultSeries(Model):
+    """A built-in series: a month-by-hour profile derived from real market data (see `wattscale defaults`)."""
+
+    default: str
+
+
+Series = Union[float, FileSeries, DefaultSeries]
+
+
+# ---------------------------------------------------------------- time
+class TimeSpec(Model):
+    start: str
+    end: str | None = None
+    duration: str | None = Field(None, description="e.g. 365d, 7d, 48h (alternative to end)")
+    step: str = Field("1h", description="from 1s to 1h, e.g. 5min, 15min, 1h")
+    timezone: str = "UTC"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _str(cls, v):
+        return None if v is None else str(v)
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, v: str) -> str:
+        try:
+            seconds = pd.Timedelta(v).total_seconds()
+        except ValueError:
+            raise ValueError("step must be a duration such as 1s, 5min or 1h") from None
+        if not (1 <= seconds <= 3600) or seconds != int(seconds):
+            raise ValueError("step must be a whole number of seconds from 1s to 1h")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            pd.Timestamp("2020-01-01", tz=v)
+        except Exception:  # noqa: BLE001
+            raise ValueError(f"unknown time zone '{v}' (use an IANA name such as America/Chicago)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _end_or_duration(self):
+        if (self.end is None) == (self.duration is None):
+            raise ValueError("give exactly one of 'end' or 'duration'")
+        return self
+
+
+# ---------------------------------------------------------------- site parts
+class Location(Model):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    altitude_m: float = 0.0
+
+
+class WeatherFile(Model):
+    file: Path
+    format: Literal["tmy3", "epw", "psm3", "csv"]
+    typical_year: bool | None = Field(None, description="repeat over any year (default: true for tmy3/epw)")
+    timezone: str = "UTC"
+    columns: dict[str, str] = Field(default_factory=dict, description="csv only: our name -> file column")
+
+
+class TemperaturePUE(Model):
+    """PUE rising linearly with outdoor dry-bulb temperature above a free-cooling threshold, clipped."""
+
+    model: Literal["temperature"] = "temperature"
+    pue_min: float = Field(1.1, ge=1.0, description="PUE at or below free_cooling_below_c")
+    free_cooling_below_c: float = 18.0
+    slope_per_c: float = Field(0.008, ge=0.0, description="PUE increase per degree C above the threshold")
+    pue_max: float = Field(1.45, ge=1.0)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.pue_max < self.pue_min:
+            raise ValueError("pue_max must be at least pue_min")
+        return self
+
+
+class Facility(Model):
+    it_load_mw: Series = Field(description="IT (compute) load, MW: constant, file or default")
+    pue: Annotated[float, Field(ge=1.0)] | TemperaturePUE = TemperaturePUE()
+
+    @field_validator("it_load_mw")
+    @classmethod
+    def _nonneg(cls, v):
+        if isinstance(v, float) and v < 0:
+            raise ValueError("it_load_mw must be >= 0")
+        return v
+
+
+class Solar(Model):
+    """PV plant: PVWatts DC model with SAPM cell temperature and a PVWatts inverter (pvlib)."""
+
+    capacity_mwdc: float = Field(gt=0)
+    capacity_mwac: float = Field(gt=0)
+    tilt_deg: float = Field(25.0, ge=0, le=90)
+    azimuth_deg: float = Field(180.0, ge=0, lt=360)
+    tracking: bool = Field(False, description="single-axis tracker (north-south axis) instead of fixed tilt")
+    gamma_pdc_per_c: float = Field(-0.0035, le=0)
+    system_losses_fraction: float = Field(0.14, ge=0, lt=1, description="soiling, wiring, mismatch, availability")
+    inverter_efficiency: float = Field(0.96, gt=0, le=1)
+    albedo: float = Field(0.2, ge=0, le=1)
+
+
+class Wind(Model):
+    """Wind farm: windpowerlib turbine power curve with hub-height wind speed extrapolation."""
+
+    turbine_type: str = Field("E-126/4200", description="a windpowerlib (OEDB) turbine type")
+    n_turbines: int = Field(gt=0)
+    hub_height_m: float = Field(135.0, gt=0)
+    wind_profile: Literal["hellman", "logarithmic"] = "hellman"
+    hellman_exponent: float = Field(1 / 7, gt=0, lt=1)
+    roughness_length_m: float = Field(0.15, gt=0)
+    wake_losses_fraction: float = Field(0.1, ge=0, lt=1)
+
+
+class Battery(Model):
+    """Battery: power and energy limits, efficiencies, SoC window, self-discharge, rainflow degradation."""
+
+    power_mw: float = Field(gt=0)
+    energy_mwh: float = Field(gt=0)
+    charge_efficiency: float = Field(0.95, gt=0, le=1)
+    discharge_efficiency: float = Field(0.95, gt=0, le=1)
+    soc_min: float = Field(0.05, ge=0, lt=1)
+    soc_max: float = Field(0.95, gt=0, le=1)
+    soc_initial: float = Field(0.5, ge=0, le=1)
+    self_discharge_per_day: float = Field(0.0005, ge=0, lt=1)
+    cycle_life_full_dod: float = Field(6000.0, gt=0, description="cycles to end of life at 100 % depth")
+    dod_exponent: float = Field(1.3, gt=0, description="Woehler exponent: life(d) = life_full * d**-k")
+    calendar_fade_per_year: float = Field(0.01, ge=0, lt=1)
+    end_of_life_capacity: float = Field(0.8, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.soc_min >= self.soc_max:
+            raise ValueError("soc_min must be below soc_max")
+        if not (self.soc_min <= self.soc_initial <= self.soc_max):
+            raise ValueError("soc_initial must lie between soc_min and soc_max")
+        return self
+
+
+GENERATOR_DEFAULTS = {
+    # heat rate (HHV) and typical operating limits; CO2 factors: US EPA GHG emission factors hub
+    # (natural gas 53.06, distillate fuel oil No. 2: 73.96 kg CO2/MMBtu).
+    "gas_turbine": dict(min_load_fraction=0.4, ramp_mw_per_min_per_mw=0.12, start_up_time_s=600,
+                        heat_rate_mmbtu_per_mwh=10.0, co2_kg_per_mmbtu=53.06, fuel_price_usd_per_mmbtu=3.5),
+    "reciprocating_engine": dict(min_load_fraction=0.3, ramp_mw_per_min_per_mw=0.5, start_up_time_s=300,
+                                 heat_rate_mmbtu_per_mwh=8.5, co2_kg_per_mmbtu=53.06,
+                                 fuel_price_usd_per_mmbtu=3.5),
+    "diesel": dict(min_load_fraction=0.3, ramp_mw_per_min_per_mw=1.0, start_up_time_s=10,
+                   heat_rate_mmbtu_per_mwh=10.0, co2_kg_per_mmbtu=73.96, fuel_price_usd_per_mmbtu=20.0),
+}
+
+
+class Generator(Model):
+    """Dispatchable generator. Unset fields take the defaults of its kind."""
+
+    name: str
+    kind: Literal["gas_turbine", "reciprocating_engine", "diesel"] = "gas_turbine"
+    capacity_mw: float = Field(gt=0)
+    min_load_fraction: float | None = Field(None, ge=0, le=1)
+    ramp_mw_per_min: float | None = Field(None, gt=0)
+    start_up_time_s: float | None = Field(None, ge=0)
+    start_up_cost_usd: float = Field(0.0, ge=0)
+    heat_rate_mmbtu_per_mwh: float | None = Field(None, gt=0)
+    fuel_price_usd_per_mmbtu: float | None = Field(None, ge=0)
+    co2_kg_per_mmbtu: float | None = Field(None, ge=0)
+    variable_om_usd_per_mwh: float = Field(5.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data):
+        if isinstance(data, dict):
+            defaults = GENERATOR_DEFAULTS.get(data.get("kind", "gas_turbine"), {})
+            data = dict(data)
+            for key, value in defaults.items():
+                if key == "ramp_mw_per_min_per_mw":
+                    cap = data.get("capacity_mw")
+                    if data.get("ramp_mw_per_min") is None and isinstance(cap, (int, float)) and cap > 0:
+                        data["ramp_mw_per_min"] = value * cap
+                elif data.get(key) is None:
+                    data[key] = value
+        return data
+
+
+class Outage(Model):
+    start: str
+    end: str | None = None
+    duration: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _str(cls, v):
+        return None if v is None else str(v)
+
+    @model_validator(mode="after")
+    def _span(self):
+        if (self.end is None) == (self.duration is None):
+            raise ValueError("give exactly one of 'end' or 'duration' for an outage")
+        return self
+
+
+class Grid(Model):
+    import_limit_mw: float = Field(ge=0)
+    export_limit_mw: float = Field(0.0, ge=0)
+    price_usd_per_mwh: Series = DefaultSeries(default="pjm-dom-2023-price")
+    export_price_usd_per_mwh: Series | None = Field(None, description="default: the import price")
+    intensity_kg_per_mwh: Series = DefaultSeries(default="pjm-2023-intensity")
+    cfe_share: Series = Field(DefaultSeries(default="pjm-2023-cfe"),
+                              description="carbon-free share of grid supply (fraction) for the 24/7 CFE score")
+    demand_charge_usd_per_kw_month: float = Field(0.0, ge=0)
+    outages: list[Outage] = Field(default_factory=list)
+
+
+class Site(Model):
+    name: str
+    location: Location | None = Field(None, description="default: the weather file's station")
+    weather: Literal["default"] | WeatherFile = "default"
+    facility: Facility
+    solar: Solar | None = None
+    wind: Wind | None = None
+    battery: Battery | None = None
+    generators: list[Generator] = Field(default_factory=list)
+    grid: Grid
+
+    @model_validator(mode="after")
+    def _unique_generators(self):
+        names = [g.name for g in self.generators]
+        if len(set(names)) != len(names):
+            raise ValueError("generator names must be unique within a site")
+        return self
+
+
+# ---------------------------------------------------------------- controller
+class RulesController(Model):
+    """Renewables first; battery charges on surplus or cheap power and discharges on deficit or dear power;
+    generators cover what the grid cannot (import limit or outage)."""
+
+    kind: Literal["rules"] = "rules"
+    charge_below_usd_per_mwh: float | None = Field(None, description="charge from the grid when price is below")
+    discharge_above_usd_per_mwh: float | None = Field(None, description="discharge at full power when price is above")
+    discharge_on_deficit: bool = Field(
+        True, description="cover any deficit from the battery before importing; if false the battery keeps its "
+                          "energy for high prices, grid shortfalls and outages")
+
+
+class Scenario(Model):
+    name: str = "scenario"
+    description: str = ""
+    time: TimeSpec
+    sites: list[Site] = Field(min_length=1)
+    controller: RulesController = RulesController()
+    value_of_lost_load_usd_per_mwh: float = Field(10_000.0, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_sites(self):
+        names = [s.name for s in self.sites]
+        if len(set(names)) != len(names):
+            raise ValueError("site names must be unique")
+        return self

@@ -1,0 +1,4 @@
+"""Time: the simulation timeline and loading of series aligned to it."""
+from wattscale.timeseries.timeline import Timeline
+
+__all__ = ["Timeline"]
