@@ -44,12 +44,14 @@ class Setpoints:
     """Setpoints for one block: battery (MW, + discharge, - charge) and generators (MW), NaN = follow.
 
     ``battery_grid_first``: where True, a following battery discharges only for the deficit the grid
-    cannot supply (import limit or outage) and keeps its energy otherwise.
+    cannot supply (import limit or outage) and keeps its energy otherwise. ``battery_reserve_mwh``:
+    energy that discharge setpoints leave in the battery for shortfalls and outages.
     """
 
     battery_mw: np.ndarray
     generator_mw: np.ndarray  # shape (n_generators, block)
     battery_grid_first: np.ndarray | None = None
+    battery_reserve_mwh: float = 0.0
 
     @classmethod
     def follow(cls, n_steps: int, n_generators: int) -> "Setpoints":

@@ -2,12 +2,15 @@
 
 At each step (powers in MW, ``dt_h`` hours):
   1. generators with a fixed setpoint move towards it (start-up delay, minimum load, ramp limits);
-  2. the battery follows the residual (charge on surplus, discharge on deficit, or with ``grid_first``
-     only on the deficit the grid cannot supply) or its setpoint,
+  2. if the grid is out, following generators start and carry the residual load;
+  3. the battery follows the residual (charge on surplus, discharge on deficit, or with ``grid_first``
+     only on the deficit the grid cannot supply) or its setpoint (a discharge setpoint stops at the
+     reserve ``battery_reserve_mwh``, kept for shortfalls and outages),
      within power, SoC, efficiency and self-discharge; a setpoint never creates unserved load or dumping;
-  3. following generators cover what the grid cannot (import limit or outage);
-  4. the grid imports or exports the rest within its limits;
-  5. what is still short is unserved; what is still surplus curtails renewables, then is dumped.
+  4. with the grid up, following generators cover what the grid cannot supply (import limit);
+  5. before any load is shed, the battery stops charging and discharges whatever it still can;
+  6. the grid imports or exports the rest within its limits;
+  7. what is still short is unserved; what is still surplus curtails renewables, then is dumped.
 Balance at every step:  pv + wind - curtailed + discharge + sum(gen) + import + unserved
                       = load + charge + export + dumped.
 """
@@ -62,8 +65,23 @@ def _move_generator(desired, cap, pmin, ramp, start_steps, g, state, timer, powe
 
 
 @njit(cache=True)
+def _follow_generators(need, t, k, generator_target, generator_params, gen_state, gen_timer, gen_power,
+                       gen_out, gen_start):
+    """Following generators, in merit order, cover ``need`` MW; return ``need`` minus their output."""
+    for g in range(generator_params.shape[0]):
+        if np.isnan(generator_target[g, k]):
+            p, s = _move_generator(need if need > 0.0 else 0.0, generator_params[g, 0], generator_params[g, 1],
+                                   generator_params[g, 2], int(generator_params[g, 3]),
+                                   g, gen_state, gen_timer, gen_power)
+            gen_out[g, t] = p
+            gen_start[g, t] = s
+            need -= p
+    return need
+
+
+@njit(cache=True)
 def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
-              battery_target, battery_grid_first, generator_target, battery_params, generator_params,
+              battery_target, battery_grid_first, battery_reserve_mwh, generator_target, battery_params, generator_params,
               soc_state, gen_state, gen_timer, gen_power,
               curtailed, charge, discharge, soc, gen_out, gen_start, grid_import, grid_export, unserved, dumped):
     """Simulate steps ``t0 <= t < t1``; targets are indexed from ``t0``; state arrays are updated in place.
@@ -96,10 +114,16 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
                 gen_out[g, t] = p
                 gen_start[g, t] = s
                 net -= p
-        # 2. battery
+        # 2. when the grid is out, following generators start at once and carry the site (the battery bridges)
+        if not up:
+            net = _follow_generators(net, t, k, generator_target, generator_params, gen_state, gen_timer, gen_power,
+                                     gen_out, gen_start)
+        # 3. battery
         ch = 0.0
         dis = 0.0
         e = e * keep
+        e_kept = e
+        max_dis = 0.0
         if p_max > 0.0:
             max_ch = min(p_max, max(0.0, soc_max - e) / (eta_c * dt_h))
             max_dis = min(p_max, max(0.0, e - soc_min) * eta_d / dt_h)
@@ -113,26 +137,29 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
             elif bt < 0.0:
                 ch = min(-bt, max_ch, max(0.0, imp_cap - net))
             elif bt > 0.0:
-                dis = min(bt, max_dis, max(0.0, net + exp_cap))
-            e = e + (ch * eta_c - dis / eta_d) * dt_h
+                above_reserve = max(0.0, e - max(soc_min, battery_reserve_mwh)) * eta_d / dt_h
+                dis = min(bt, max_dis, above_reserve, max(0.0, net + exp_cap))
+        net += ch - dis
+        # 4. with the grid up, following generators cover what the grid cannot
+        if up:
+            net = _follow_generators(net - imp_cap, t, k, generator_target, generator_params, gen_state, gen_timer,
+                                     gen_power, gen_out, gen_start) + imp_cap
+        # 5. last resort before shedding load: stop charging, then discharge what is left in the battery
+        short = net - imp_cap
+        if short > 0.0 and p_max > 0.0:
+            r = min(short, ch)
+            ch -= r
+            extra = min(short - r, max_dis - dis)
+            dis += extra
+            net -= r + extra
+        if p_max > 0.0:
+            e = e_kept + (ch * eta_c - dis / eta_d) * dt_h
             if e > soc_max:  # rounding guard
                 e = soc_max
         charge[t] = ch
         discharge[t] = dis
         soc[t] = e
-        net += ch - dis
-        # 3. following generators cover what the grid cannot
-        need = net - imp_cap
-        for g in range(n_gen):
-            if np.isnan(generator_target[g, k]):
-                p, s = _move_generator(need if need > 0.0 else 0.0, generator_params[g, 0], generator_params[g, 1],
-                                       generator_params[g, 2], int(generator_params[g, 3]),
-                                       g, gen_state, gen_timer, gen_power)
-                gen_out[g, t] = p
-                gen_start[g, t] = s
-                need -= p
-                net -= p
-        # 4. grid
+        # 6. grid
         imp = 0.0
         exp = 0.0
         if net > 0.0:
@@ -143,7 +170,7 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
             net += exp
         grid_import[t] = imp
         grid_export[t] = exp
-        # 5. what is left
+        # 7. what is left
         uns = 0.0
         cur = 0.0
         dump = 0.0

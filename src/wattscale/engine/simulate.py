@@ -28,7 +28,8 @@ def simulate(scenario: Scenario, *, scenario_file: str | Path | None = None,
         inputs = site_inputs(site, timeline, index=i, scenario_file=file)
         controller = (controllers or {}).get(site.name) or build_controller(
             scenario.controller, n_generators=len(inputs.generators),
-            battery_power_mw=site.battery.power_mw if site.battery else 0.0, step_s=timeline.step_s)
+            battery_power_mw=site.battery.power_mw if site.battery else 0.0,
+            battery_energy_mwh=site.battery.energy_mwh if site.battery else 0.0, step_s=timeline.step_s)
         frame = simulate_site(inputs, controller, progress=progress)
         steps[site.name] = frame
     return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={})
@@ -68,7 +69,7 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
             raise ScenarioError(f"controller returned {len(bt)} setpoints for a block of {t1 - t0} steps",
                                 field="controller")
         run_block(t0, t1, tl.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,
-                  inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, gt, bp, gp,
+                  inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, float(points.battery_reserve_mwh), gt, bp, gp,
                   soc_state, gen_state, gen_timer, gen_power,
                   out["curtailed"], out["charge"], out["discharge"], out["soc"], gen_out, gen_start,
                   out["import"], out["export"], out["unserved"], out["dumped"])

@@ -270,6 +270,8 @@ class RulesController(Model):
     discharge_on_deficit: bool = Field(
         True, description="cover any deficit from the battery before importing; if false the battery keeps its "
                           "energy for high prices, grid shortfalls and outages")
+    backup_reserve_fraction: float = Field(0.0, ge=0, le=1, description="share of battery energy that price-driven "
+                                                                         "discharge leaves for shortfalls and outages")
 
 
 class Scenario(Model):

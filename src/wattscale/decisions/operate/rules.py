@@ -8,9 +8,10 @@ from wattscale.decisions.protocol import FOLLOW, Setpoints, SiteForecast, SiteSt
 
 class RuleController:
     """Battery charges on surplus (and at full power below ``charge_below``), discharges on deficit (and at
-    full power above ``discharge_above``); generators follow whatever the grid cannot supply."""
+    full power above ``discharge_above``, down to ``reserve_mwh``); generators follow whatever the grid cannot
+    supply."""
 
-    def __init__(self, *, n_generators: int, battery_power_mw: float, block_steps: int,
+    def __init__(self, *, n_generators: int, battery_power_mw: float, block_steps: int, reserve_mwh: float = 0.0,
                  charge_below_usd_per_mwh: float | None = None, discharge_above_usd_per_mwh: float | None = None,
                  discharge_on_deficit: bool = True) -> None:
         self.n_generators = n_generators
@@ -20,6 +21,7 @@ class RuleController:
         self.charge_below = charge_below_usd_per_mwh
         self.discharge_above = discharge_above_usd_per_mwh
         self.discharge_on_deficit = discharge_on_deficit
+        self.reserve_mwh = reserve_mwh
 
     def decide(self, state: SiteState, forecast: SiteForecast) -> Setpoints:
         n = len(forecast.price_usd_per_mwh)
@@ -27,6 +29,7 @@ class RuleController:
         battery = points.battery_mw
         price = forecast.price_usd_per_mwh
         points.battery_grid_first[:] = not self.discharge_on_deficit
+        points.battery_reserve_mwh = self.reserve_mwh
         if self.charge_below is not None:
             battery[price < self.charge_below] = -self.battery_power_mw
         if self.discharge_above is not None:
