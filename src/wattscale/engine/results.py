@@ -42,6 +42,7 @@ class Results:
         outdir = Path(outdir).resolve()
         outdir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
+        tmp.chmod(0o755)
         try:
             files = {}
             for i, (name, frame) in enumerate(self.steps.items()):

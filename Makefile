@@ -1,0 +1,35 @@
+# wattscale: `make demo` runs the reference LLM campus; `make test` runs the test suite.
+# Both create .venv (Python >= 3.11) and install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export WATTSCALE_DATA ?= $(abspath ../shared/data)
+
+.PHONY: demo test test-fast bench ercot clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/wattscale run examples/llm-campus.yaml -o out/llm-campus
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+ercot: $(STAMP)
+	$(BIN)/wattscale run examples/llm-campus-ercot-2023.yaml -o out/llm-campus-ercot-2023
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/simulate_vs_vessim.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

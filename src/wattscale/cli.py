@@ -1,0 +1,113 @@
+"""The ``wattscale`` command line: run and validate scenarios."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from wattscale.errors import WattscaleError
+
+app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy supply of AI compute campuses.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_default=False),
+        outdir: Path = typer.Option(None, "--outdir", "-o",
+                                    help="results folder (default: out/<scenario name>); replaced atomically"),
+        report: bool = typer.Option(True, help="write OUTDIR/report.html"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")) -> None:
+    """Simulate SCENARIO, print its KPIs and write per-step Parquet, summary.json and report.html to OUTDIR."""
+    from wattscale.analysis.kpi import attach_kpis
+    from wattscale.analysis.report import render_report
+    from wattscale.engine.inputs import timeline_of
+    from wattscale.engine.simulate import simulate
+    from wattscale.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+        n_total = timeline_of(sc).n_steps * len(sc.sites)
+        with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
+                      TextColumn("{task.completed:,}/{task.total:,} steps"), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=err_console, disable=quiet, transient=True) as bar:
+            task = bar.add_task(sc.name, total=n_total)
+            results = simulate(sc, scenario_file=scenario, progress=lambda n: bar.advance(task, n))
+        attach_kpis(results)
+        out = outdir or Path("out") / sc.name
+        extra = {"report.html": render_report(results).encode("utf-8")} if report else None
+        out = results.save(out, extra_files=extra)
+    except WattscaleError as exc:
+        fail(exc)
+    console.print(kpi_table(results))
+    console.print(f"results: [bold]{out}[/]" + (f"   report: [bold]{out / 'report.html'}[/]" if report else ""))
+
+
+@app.command()
+def validate(scenario: Path = typer.Argument(..., help="scenario YAML file", show_default=False),
+             data: bool = typer.Option(True, help="also load every data file and check it covers the timeline")) -> None:
+    """Check SCENARIO (schema, and by default every referenced data file) without simulating."""
+    from wattscale.engine.inputs import site_inputs, timeline_of
+    from wattscale.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+        tl = timeline_of(sc)
+        if data:
+            for i, site in enumerate(sc.sites):
+                site_inputs(site, tl, index=i, scenario_file=str(scenario))
+    except WattscaleError as exc:
+        fail(exc)
+    console.print(f"[green]ok[/]: {scenario} — {len(sc.sites)} site(s), {tl.n_steps:,} steps of {tl.step_s} s "
+                  f"from {tl.start} to {tl.end}")
+
+
+@app.command()
+def defaults() -> None:
+    """List the built-in price, carbon-intensity and carbon-free-share profiles usable as `{default: NAME}`."""
+    from wattscale.timeseries.profiles import profile_table
+
+    table = Table("profile", "quantity", "unit", "time zone", "mean", "min", "max")
+    for name, rows in profile_table().groupby("profile"):
+        v = rows["value"]
+        table.add_row(name, rows["quantity"].iloc[0], rows["unit"].iloc[0], rows["timezone"].iloc[0],
+                      f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}")
+    console.print(table)
+
+
+def kpi_table(results) -> Table:
+    from wattscale.analysis.report import KPI_ROWS, format_kpi
+
+    tables = dict(results.kpis)
+    if len(tables) > 1:
+        tables["all sites"] = results.total
+    table = Table(title=f"{results.scenario.name}: key performance indicators")
+    table.add_column("KPI")
+    for name in tables:
+        table.add_column(name, justify="right")
+    for key, label, _ in KPI_ROWS:
+        if any(key in k for k in tables.values()):
+            table.add_row(label, *[format_kpi(key, k.get(key, "")) for k in tables.values()])
+    return table
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted; no results were written")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
