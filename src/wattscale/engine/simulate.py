@@ -64,7 +64,9 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
         bt = np.ascontiguousarray(points.battery_mw[: t1 - t0], dtype=float)
         gf = points.battery_grid_first
         gf = np.zeros(t1 - t0, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[: t1 - t0], dtype=np.bool_)
-        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float).reshape(n_gen, -1)[:, : t1 - t0])
+        gt = np.asarray(points.generator_mw, dtype=float)
+        gt = np.ascontiguousarray(gt.reshape(n_gen, gt.size // n_gen if n_gen else t1 - t0)[:, : t1 - t0]) \
+            if n_gen else np.zeros((0, t1 - t0))
         if len(bt) != t1 - t0 or gt.shape[1] != t1 - t0:
             raise ScenarioError(f"controller returned {len(bt)} setpoints for a block of {t1 - t0} steps",
                                 field="controller")

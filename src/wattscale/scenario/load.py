@@ -6,6 +6,7 @@ import os
 import typing
 from pathlib import Path
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -39,12 +40,54 @@ def scenario_from_dict(data: dict, source: str | Path | None = None) -> Scenario
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(err) for err in exc.errors()]
-        first_field = _loc_text(exc.errors()[0]["loc"])
-        raise ScenarioError("; ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines),
-                            file=file, field=first_field if len(lines) == 1 else None) from None
+        errors = _relevant(exc.errors(), data)
+        if len(errors) == 1:  # the field is named once, by the error itself
+            raise ScenarioError(_describe(errors[0], with_field=False), file=file,
+                                field=_loc_text(errors[0]["loc"])) from None
+        raise ScenarioError("\n  " + "\n  ".join(_describe(err) for err in errors), file=file) from None
+    _check_times(scenario, file)
     base = Path(source).parent if source is not None else Path.cwd()
     return resolve_paths(scenario, base)
+
+
+def _check_times(scenario: Scenario, file: str) -> None:
+    """Timestamps and durations must parse and the timeline must hold at least one step (else pandas raises)."""
+    spec = scenario.time
+
+    def when(text: str, field: str, tz: str) -> pd.Timestamp:
+        try:
+            ts = pd.Timestamp(text)
+        except (ValueError, TypeError):
+            ts = pd.NaT
+        if ts is pd.NaT:
+            raise ScenarioError(f"cannot read the time {text!r}", file=file, field=field,
+                                expected="a timestamp such as 2023-07-01 or 2023-07-01 14:00") from None
+        return ts.tz_localize(tz) if ts.tzinfo is None else ts
+
+    def span(text: str, field: str) -> pd.Timedelta:
+        try:
+            td = pd.Timedelta(text)
+        except (ValueError, TypeError):
+            td = pd.NaT
+        if td is pd.NaT:
+            raise ScenarioError(f"cannot read the duration {text!r}", file=file, field=field,
+                                expected="a duration such as 48h, 7d or 365d") from None
+        return td
+
+    start = when(spec.start, "time.start", spec.timezone)
+    end = when(spec.end, "time.end", spec.timezone) if spec.end else start + span(spec.duration, "time.duration")
+    if (end - start).total_seconds() < pd.Timedelta(spec.step).total_seconds():
+        raise ScenarioError(f"the timeline {start} .. {end} is shorter than one step ({spec.step})", file=file,
+                            field="time.end" if spec.end else "time.duration",
+                            expected="an end after the start by at least one step")
+    for i, site in enumerate(scenario.sites):
+        for j, outage in enumerate(site.grid.outages):
+            where = f"sites[{i}].grid.outages[{j}]"
+            when(outage.start, f"{where}.start", spec.timezone)
+            if outage.end:
+                when(outage.end, f"{where}.end", spec.timezone)
+            else:
+                span(outage.duration, f"{where}.duration")
 
 
 def resolve_paths(scenario: Scenario, base: Path) -> Scenario:
@@ -95,24 +138,91 @@ def _loc_text(loc: tuple) -> str:
     return out
 
 
-def _describe(err: dict) -> str:
+def _relevant(errors: list[dict], data) -> list[dict]:
+    """Of the errors pydantic reports for every branch of a union (a number, a file or a default series ...),
+    keep only those of the branch the user evidently meant; drop 'missing' keys that an unknown key misspells."""
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    out: list = []
+    for err in errors:
+        loc = err["loc"]
+        at = next((i for i, part in enumerate(loc) if _is_branch(part)), None)
+        if at is None:
+            out.append(err)
+            continue
+        key = loc[:at]
+        if key not in groups:
+            groups[key] = {}
+            out.append(key)  # placeholder keeps the order
+        groups[key].setdefault(loc[at], []).append(err)
+    kept: list[dict] = []
+    for item in out:
+        if isinstance(item, dict):
+            kept.append(item)
+            continue
+        branches = groups[item]
+        given = _value_at(data, item)
+        if isinstance(given, dict):
+            def score(tag, keys=set(map(str, given))):
+                model = _branch_model(tag)
+                return (len(keys & set(model.model_fields)) if model else -1, -len(branches[tag]))
+        else:
+            def score(tag):
+                return (0 if _branch_model(tag) else 1, -len(branches[tag]))
+        kept.extend(branches[max(branches, key=score)])
+    hinted = set()
+    for err in kept:
+        if err["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"][:-1]), n=1, cutoff=0.5)
+            hinted.update((err["loc"][:-1] + (h,)) for h in hint)
+    return [e for e in kept if not (e["type"] == "missing" and e["loc"] in hinted)] or kept
+
+
+def _is_branch(part) -> bool:
+    """A union-branch label in an error location (not a field name or a list index)."""
+    if isinstance(part, int):
+        return False
+    part = str(part)
+    return part in _model_names() or not part.isidentifier() or part in {"float", "int", "str", "bool", "none"}
+
+
+def _branch_model(tag) -> type[BaseModel] | None:
+    names = _model_names()
+    tag = str(tag)
+    for name, models in names.items():
+        if tag == name or tag.endswith(f", {name}]"):
+            return models[0]
+    return None
+
+
+def _value_at(data, loc: tuple):
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _describe(err: dict, with_field: bool = True) -> str:
     loc = err["loc"]
     field = _loc_text(loc)
+    head = f"field '{field}': " if with_field else ""
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
         known = _fields_at(loc[:-1])
         hint = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-        text = f"field '{field}': unknown key '{key}'"
+        text = f"{head}unknown key '{key}'"
         if hint:
             text += f" (did you mean '{hint[0]}'?)"
         elif known:
             text += f" (expected one of: {', '.join(sorted(known))})"
         return text
     if err["type"] == "missing":
-        return f"field '{field}': required but missing"
+        return f"{head}required but missing"
     got = err.get("input")
     got_text = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
-    return f"field '{field}': {err['msg']}{got_text}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{head}{msg}{got_text}"
 
 
 def _fields_at(loc: tuple) -> list[str]:
