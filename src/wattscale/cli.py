@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -17,8 +18,10 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+def fail(exc: Exception, scenario: Path | None = None) -> None:
+    if isinstance(exc, WattscaleError) and exc.file is None and scenario is not None:
+        exc = type(exc)(exc.detail, file=str(scenario), field=exc.field, expected=exc.expected)  # name the file
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # not markup
     raise typer.Exit(code=2)
 
 
@@ -48,9 +51,10 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_def
         extra = {"report.html": render_report(results).encode("utf-8")} if report else None
         out = results.save(out, extra_files=extra)
     except WattscaleError as exc:
-        fail(exc)
+        fail(exc, scenario)
     console.print(kpi_table(results))
-    console.print(f"results: [bold]{out}[/]" + (f"   report: [bold]{out / 'report.html'}[/]" if report else ""))
+    console.print(f"results: [bold]{escape(str(out))}[/]"
+                  + (f"   report: [bold]{escape(str(out / 'report.html'))}[/]" if report else ""))
 
 
 @app.command()
@@ -67,9 +71,9 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file", sho
             for i, site in enumerate(sc.sites):
                 site_inputs(site, tl, index=i, scenario_file=str(scenario))
     except WattscaleError as exc:
-        fail(exc)
-    console.print(f"[green]ok[/]: {scenario} — {len(sc.sites)} site(s), {tl.n_steps:,} steps of {tl.step_s} s "
-                  f"from {tl.start} to {tl.end}")
+        fail(exc, scenario)
+    console.print(f"[green]ok[/]: {escape(str(scenario))} — {len(sc.sites)} site(s), {tl.n_steps:,} steps of "
+                  f"{tl.step_s} s from {tl.start} to {tl.end}")
 
 
 @app.command()

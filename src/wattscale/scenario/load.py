@@ -57,12 +57,13 @@ def _check_times(scenario: Scenario, file: str) -> None:
     def when(text: str, field: str, tz: str) -> pd.Timestamp:
         try:
             ts = pd.Timestamp(text)
-        except (ValueError, TypeError):
-            ts = pd.NaT
-        if ts is pd.NaT:
-            raise ScenarioError(f"cannot read the time {text!r}", file=file, field=field,
-                                expected="a timestamp such as 2023-07-01 or 2023-07-01 14:00") from None
-        return ts.tz_localize(tz) if ts.tzinfo is None else ts
+            if ts is not pd.NaT:
+                return ts.tz_localize(tz) if ts.tzinfo is None else ts
+            problem = ""
+        except (ValueError, TypeError) as exc:  # unparsable, or a local time that DST skips or repeats
+            problem = f": {exc}"
+        raise ScenarioError(f"cannot read the time {text!r}{problem}", file=file, field=field,
+                            expected="a timestamp such as 2023-07-01 or 2023-07-01 14:00") from None
 
     def span(text: str, field: str) -> pd.Timedelta:
         try:

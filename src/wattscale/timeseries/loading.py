@@ -31,6 +31,11 @@ def read_table(path: Path, *, field: str | None = None) -> pd.DataFrame:
 
 def parse_times(raw: pd.Series, tz: str, *, file: str, field: str | None) -> pd.DatetimeIndex:
     """Parse a timestamp column; values with offsets keep them, naive values are taken in ``tz``."""
+    try:
+        pd.Timestamp("2020-01-01", tz=tz)
+    except Exception:  # noqa: BLE001 - else it surfaces as a puzzling timestamp-parsing error
+        raise DataError(f"unknown time zone '{tz}'", file=file, field=field,
+                        expected="an IANA time zone such as America/Chicago or UTC") from None
     text = raw.astype(str)
     try:
         has_offset = text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).all()
