@@ -81,7 +81,10 @@ def defaults() -> None:
     """List the built-in price, carbon-intensity and carbon-free-share profiles usable as `{default: NAME}`."""
     from wattscale.timeseries.profiles import profile_table
 
-    table = Table("profile", "quantity", "unit", "time zone", "mean", "min", "max")
+    table = Table(title="built-in month-by-hour profiles (2023 data; see `scripts/derive_profiles.py`)")
+    table.add_column("profile", no_wrap=True)
+    for name in ("quantity", "unit", "time zone", "mean", "min", "max"):
+        table.add_column(name, overflow="fold")
     for name, rows in profile_table().groupby("profile"):
         v = rows["value"]
         table.add_row(name, rows["quantity"].iloc[0], rows["unit"].iloc[0], rows["timezone"].iloc[0],

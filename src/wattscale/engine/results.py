@@ -58,7 +58,8 @@ class Results:
                 "timeline": {"start": self.timeline.start.isoformat(), "step_s": self.timeline.step_s,
                              "n_steps": self.timeline.n_steps, "timezone": str(self.timeline.tz)},
                 "sites": {name: {"steps_file": files[name], "kpis": self.kpis[name]} for name in self.steps},
-                "extra": self.extra,
+                "total": self.total,
+                "extra": {k: v for k, v in self.extra.items() if k != "total"},
             }
             # summary last: a directory without it is never taken for complete
             (tmp / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
@@ -116,4 +117,5 @@ def load_results(path: str | Path) -> Results:
     tl = summary["timeline"]
     timeline = Timeline(pd.Timestamp(tl["start"]).tz_convert(tl["timezone"]), tl["step_s"], tl["n_steps"])
     kpis = {name: info["kpis"] for name, info in summary["sites"].items()}
-    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis=kpis, extra=summary.get("extra", {}))
+    extra = {**summary.get("extra", {}), "total": summary.get("total", {})}
+    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis=kpis, extra=extra)

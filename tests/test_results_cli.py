@@ -1,0 +1,82 @@
+"""End to end: `wattscale run` writes Parquet + JSON + report atomically and `load_results` reads them back."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import wattscale
+from wattscale.cli import app
+from wattscale.engine.simulate import balance_residual_mw
+
+runner = CliRunner()
+
+
+def short_campus(examples_dir, tmp_path, days=7, step="15min"):
+    data = yaml.safe_load((examples_dir / "llm-campus.yaml").read_text())
+    data["time"] = {**data["time"], "duration": f"{days}d", "step": step, "start": "2023-07-14"}
+    path = tmp_path / "campus.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_run_writes_results_that_load_back(examples_dir, tmp_path):
+    scenario = short_campus(examples_dir, tmp_path)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(scenario), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "24/7 CFE score" in result.output
+    assert {p.name for p in out.iterdir()} == {"steps_0.parquet", "summary.json", "report.html", "scenario.yaml"}
+    res = wattscale.load_results(out)
+    frame = res.steps["campus"]
+    assert len(frame) == 7 * 96
+    assert str(frame.index.tz) == "America/New_York"
+    assert np.abs(balance_residual_mw(frame)).max() < 1e-9
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sites"]["campus"]["kpis"]["load_mwh"] == pytest.approx(frame["load_mw"].sum() / 4)
+    assert res.kpis["campus"]["total_cost_usd"] == pytest.approx(summary["total"]["total_cost_usd"])
+    html = (out / "report.html").read_text()
+    assert "plotly" in html and "supply stacked against load" in html and "load duration curve" in html
+    assert "plotly.js v" in html and 'src="https://cdn' not in html  # plotly.js inlined, no network
+    # the grid outage of the reference campus on 18 July is in the results and was ridden through
+    outage = frame[~frame["grid_available"]]
+    assert len(outage) == 6 * 4 and outage["grid_import_mw"].max() == 0
+    assert frame["unserved_mw"].sum() == 0
+
+
+def test_rerun_replaces_results_whole(examples_dir, tmp_path):
+    scenario = short_campus(examples_dir, tmp_path, days=2, step="1h")
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert runner.invoke(app, ["run", str(scenario), "-o", str(out), "-q", "--no-report"]).exit_code == 0
+    assert not (out / "report.html").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_validate_and_defaults_commands(examples_dir):
+    result = runner.invoke(app, ["validate", str(examples_dir / "llm-campus.yaml")])
+    assert result.exit_code == 0 and "105,120 steps" in result.output
+    result = runner.invoke(app, ["defaults"])
+    assert result.exit_code == 0 and "pjm-dom-2023-price" in result.output
+
+
+def test_load_results_of_a_folder_that_is_not_results(tmp_path):
+    with pytest.raises(wattscale.errors.ResultsError, match="not a complete results directory"):
+        wattscale.load_results(tmp_path)
+
+
+@pytest.mark.slow
+def test_reference_campus_full_year(examples_dir, tmp_path):
+    """The demo: one year at 5-minute steps of the 300 MW campus on embedded defaults."""
+    res = wattscale.run_scenario(examples_dir / "llm-campus.yaml")
+    k = res.kpis["campus"]
+    frame = res.steps["campus"]
+    assert len(frame) == 105_120
+    assert np.abs(balance_residual_mw(frame)).max() < 1e-9 * frame["load_mw"].max()
+    assert k["it_load_mwh"] == pytest.approx(300 * 8760)
+    assert 1.1 <= k["mean_pue"] <= 1.45
+    assert 0 < k["cfe_score_hourly"] < 1 and 0 < k["renewable_share"] < k["cfe_score_hourly"]
+    assert k["peak_import_mw"] <= 350 + 1e-9
