@@ -149,7 +149,7 @@ def test_yaml_tab_indentation_is_a_syntax_error(tmp_path):
     # inside a series spec (a union of number / file / default): only the file branch's complaint is shown
     (lambda d: site(d)["grid"]["price_usd_per_mwh"].update(colum=site(d)["grid"]["price_usd_per_mwh"].pop("column")),
      f"{PRICE_FIELD}.colum", "colum", "column"),
-])
+], ids=["batery", "grid.import_limt_mw", "tme", "generator.capacity", "series.colum"])
 def test_unknown_key_with_did_you_mean(tmp_path, edit, field, key, hint):
     path = scenario(tmp_path, edit)
     msg = fails_both(tmp_path, path)
@@ -166,7 +166,7 @@ def test_unknown_key_with_did_you_mean(tmp_path, edit, field, key, hint):
     (lambda d: site(d).update(solar={"capacity_mwdc": -1.0, "capacity_mwac": 1.0}), "sites[0].solar.capacity_mwdc"),
     (lambda d: site(d)["grid"].update(import_limit_mw=-20.0), "sites[0].grid.import_limit_mw"),
     (lambda d: site(d)["facility"].update(it_load_mw=-10.0), "sites[0].facility.it_load_mw"),
-])
+], ids=["battery.power", "battery.energy", "generator", "solar", "import_limit", "it_load"])
 def test_negative_capacity(tmp_path, edit, field):
     path = scenario(tmp_path, edit)
     msg = fails_both(tmp_path, path)
@@ -332,19 +332,20 @@ def test_step_bounds_are_accepted(tmp_path, step):
 
 
 @pytest.mark.parametrize("edit, field, expected", [
-    (lambda d: d["time"].update(start="2023-06-31"), "time.start", "a timestamp"),
-    (lambda d: d["time"].update(start="yesterday-ish"), "time.start", "a timestamp"),
+    (lambda d: d["time"].update(start="2023-06-31"), "time.start", "timestamp"),
+    (lambda d: d["time"].update(start="yesterday-ish"), "time.start", "timestamp"),
     # 02:30 does not exist in Chicago on the day clocks spring forward
-    (lambda d: d["time"].update(start="2023-03-12 02:30", timezone="America/Chicago"), "time.start", "a timestamp"),
-    (lambda d: d["time"].update(duration="forever"), "time.duration", "a duration"),
-    (lambda d: d["time"].update(duration="-2d"), "time.duration", "end after the start"),
+    (lambda d: d["time"].update(start="2023-03-12 02:30", timezone="America/Chicago"), "time.start", "timestamp"),
+    (lambda d: d["time"].update(duration="forever"), "time.duration", "duration"),
+    (lambda d: d["time"].update(duration="-2d"), "time.duration", "after the start"),
     (lambda d: d["time"].update(duration="30min"), "time.duration", "at least one step"),
-    (lambda d: d["time"].update(duration=None, end="2023-05-01"), "time.end", "end after the start"),
+    (lambda d: d["time"].update(duration=None, end="2023-05-01"), "time.end", "after the start"),
     (lambda d: site(d)["grid"].update(outages=[{"start": "someday", "duration": "4h"}]),
-     "sites[0].grid.outages[0].start", "a timestamp"),
+     "sites[0].grid.outages[0].start", "timestamp"),
     (lambda d: site(d)["grid"].update(outages=[{"start": "2023-06-01 10:00", "duration": "a while"}]),
-     "sites[0].grid.outages[0].duration", "a duration"),
-])
+     "sites[0].grid.outages[0].duration", "duration"),
+], ids=["31-june", "not-a-date", "dst-gap", "bad-duration", "negative-duration", "shorter-than-step",
+        "end-before-start", "outage-start", "outage-duration"])
 def test_unreadable_times(tmp_path, edit, field, expected):
     """Times the schema accepts as text but pandas cannot read used to end in a traceback (exit code 1)."""
     path = scenario(tmp_path, edit)
@@ -369,6 +370,31 @@ def test_several_problems_are_listed_in_one_message(tmp_path):
     msg = fails_both(tmp_path, path)
     assert_names(msg, str(path), "sites[0].battery.power_mw", "unknown key 'import_limt_mw'",
                  "did you mean 'import_limit_mw'?")
+
+
+def test_missing_weather_file(tmp_path):
+    path = scenario(tmp_path, lambda d: site(d).update(weather={"file": "wx/dfw.epw", "format": "epw"}))
+    msg = fails_both(tmp_path, path)
+    assert_names(msg, str(tmp_path / "wx" / "dfw.epw"), "field 'sites[0].weather'", "not found")
+
+
+@pytest.mark.parametrize("fmt, expected", [("epw", "EPW"), ("tmy3", "TMY3"), ("psm3", "PSM3")])
+def test_weather_file_in_another_format(tmp_path, fmt, expected):
+    """A CSV of prices given as weather: one message naming the expected format, and no parser warnings."""
+    path = scenario(tmp_path, lambda d: site(d).update(weather={"file": "price.csv", "format": fmt}))
+    msg = fails_both(tmp_path, path)
+    assert_names(msg, str(tmp_path / "price.csv"), "field 'sites[0].weather'", f"cannot read {fmt} weather",
+                 expected)
+    assert "Warning" not in msg
+
+
+def test_example_without_its_data_names_the_missing_file(tmp_path, examples_dir):
+    """The ERCOT example reads $WATTSCALE_DATA; pointed at an empty folder it names the first missing file."""
+    res = CliRunner().invoke(app, ["validate", str(examples_dir / "llm-campus-ercot-2023.yaml")],
+                             env={"WATTSCALE_DATA": str(tmp_path)})
+    msg = error_text(res)
+    assert_names(msg, str(tmp_path / "weather_solar" / "TMYx_USA_TX_Dallas-Fort.Worth.epw"),
+                 "field 'sites[0].weather'", "not found")
 
 
 # ---------------------------------------------------------------- existing results are never harmed

@@ -80,3 +80,28 @@ def test_reference_campus_full_year(examples_dir, tmp_path):
     assert 1.1 <= k["mean_pue"] <= 1.45
     assert 0 < k["cfe_score_hourly"] < 1 and 0 < k["renewable_share"] < k["cfe_score_hourly"]
     assert k["peak_import_mw"] <= 350 + 1e-9
+
+
+def test_several_sites_are_simulated_and_totalled(tmp_path):
+    scenario = {
+        "name": "two-sites", "time": {"start": "2023-06-01", "duration": "3d", "step": "1h", "timezone": "UTC"},
+        "sites": [
+            {"name": "a", "facility": {"it_load_mw": 50, "pue": 1.2}, "solar": {"capacity_mwdc": 40, "capacity_mwac": 30},
+             "grid": {"import_limit_mw": 100, "price_usd_per_mwh": 40, "intensity_kg_per_mwh": 300, "cfe_share": 0.2}},
+            {"name": "b", "facility": {"it_load_mw": 20}, "battery": {"power_mw": 5, "energy_mwh": 20},
+             "grid": {"import_limit_mw": 100, "price_usd_per_mwh": {"default": "ercot-2023-price"}}},
+        ],
+    }
+    res = wattscale.simulate(wattscale.scenario.scenario_from_dict(scenario))
+    from wattscale.analysis.kpi import attach_kpis
+
+    attach_kpis(res)
+    a, b, total = res.kpis["a"], res.kpis["b"], res.total
+    assert a["load_mwh"] == pytest.approx(50 * 1.2 * 72)
+    assert total["load_mwh"] == pytest.approx(a["load_mwh"] + b["load_mwh"])
+    assert total["total_cost_usd"] == pytest.approx(a["total_cost_usd"] + b["total_cost_usd"])
+    assert total["co2_t"] == pytest.approx(a["co2_t"] + b["co2_t"])
+    w = np.array([a["load_mwh"], b["load_mwh"]])
+    assert total["cfe_score_hourly"] == pytest.approx(np.average([a["cfe_score_hourly"], b["cfe_score_hourly"]],
+                                                                 weights=w))
+    assert res.steps["b"]["pv_mw"].sum() == 0 and res.steps["a"]["pv_mw"].sum() > 0

@@ -6,7 +6,7 @@ import pandas as pd
 
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Outage
-from wattscale.timeseries.timeline import Timeline
+from wattscale.timeseries.timeline import Timeline, parse_duration
 
 
 def grid_available(outages: list[Outage], timeline: Timeline, *, field: str = "grid.outages") -> np.ndarray:
@@ -16,7 +16,7 @@ def grid_available(outages: list[Outage], timeline: Timeline, *, field: str = "g
     for i, outage in enumerate(outages):
         try:
             start = _at(outage.start, timeline)
-            end = _at(outage.end, timeline) if outage.end else start + pd.Timedelta(outage.duration)
+            end = _at(outage.end, timeline) if outage.end else start + parse_duration(outage.duration)
         except (ValueError, TypeError) as exc:
             raise ScenarioError(f"cannot read outage time: {exc}", field=f"{field}[{i}]",
                                 expected="timestamps like 2023-07-01 14:00 and durations like 4h") from None

@@ -13,7 +13,7 @@ from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Generator, Scenario, Site
 from wattscale.scenario.series import series_array
 from wattscale.timeseries.loading import align
-from wattscale.timeseries.timeline import Timeline
+from wattscale.timeseries.timeline import Timeline, parse_duration
 from wattscale.timeseries.weather import Weather, read_weather, weather_for
 
 
@@ -58,9 +58,9 @@ def timeline_of(scenario: Scenario) -> Timeline:
     tz = spec.timezone
     start = pd.Timestamp(spec.start)
     start = start.tz_localize(tz) if start.tzinfo is None else start.tz_convert(tz)
-    end = pd.Timestamp(spec.end) if spec.end else start + pd.Timedelta(spec.duration)
+    end = pd.Timestamp(spec.end) if spec.end else start + parse_duration(spec.duration)
     end = end.tz_localize(tz) if end.tzinfo is None else end.tz_convert(tz)
-    step_s = int(pd.Timedelta(spec.step).total_seconds())
+    step_s = int(parse_duration(spec.step).total_seconds())
     if end <= start:
         raise ScenarioError("the timeline ends before it starts", field="time", expected="end after start")
     return Timeline.from_range(start, end, step_s, tz)

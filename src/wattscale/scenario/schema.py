@@ -7,6 +7,8 @@ from typing import Annotated, Literal, Union
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wattscale.timeseries.timeline import parse_duration
+
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,6 +36,27 @@ Series = Union[float, FileSeries, DefaultSeries]
 
 
 # ---------------------------------------------------------------- time
+def _check_duration(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            positive = parse_duration(v) > pd.Timedelta(0)
+        except ValueError:
+            raise ValueError(f"'{v}' is not a duration (expected e.g. 365d, 48h or 15min)") from None
+        if not positive:
+            raise ValueError(f"duration '{v}' must be positive: the timeline must end after the start")
+    return v
+
+
+def _check_time(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            pd.Timestamp(v)
+        except ValueError:
+            raise ValueError(f"'{v}' is not a timestamp (expected a date or time such as 2023-01-01 "
+                             "or 2023-07-18 14:00)") from None
+    return v
+
+
 class TimeSpec(Model):
     start: str
     end: str | None = None
@@ -46,11 +69,21 @@ class TimeSpec(Model):
     def _str(cls, v):
         return None if v is None else str(v)
 
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        return _check_duration(v)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str | None) -> str | None:
+        return _check_time(v)
+
     @field_validator("step")
     @classmethod
     def _step(cls, v: str) -> str:
         try:
-            seconds = pd.Timedelta(v).total_seconds()
+            seconds = parse_duration(v).total_seconds()
         except ValueError:
             raise ValueError("step must be a duration such as 1s, 5min or 1h") from None
         if not (1 <= seconds <= 3600) or seconds != int(seconds):
@@ -220,6 +253,16 @@ class Outage(Model):
     @classmethod
     def _str(cls, v):
         return None if v is None else str(v)
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        return _check_duration(v)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str | None) -> str | None:
+        return _check_time(v)
 
     @model_validator(mode="after")
     def _span(self):

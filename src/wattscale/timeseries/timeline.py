@@ -76,3 +76,10 @@ class Timeline:
 def _localize(value: str | pd.Timestamp, tz: str) -> pd.Timestamp:
     ts = pd.Timestamp(value)
     return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+def parse_duration(text: str) -> pd.Timedelta:
+    """A duration such as ``365d``, ``48h``, ``5min`` or ``1s`` (days may be written ``d`` or ``D``)."""
+    import re
+
+    return pd.Timedelta(re.sub(r"(?<=\d)\s*d(ays?)?\b", "D", str(text).strip()))

@@ -5,6 +5,7 @@ Returned frames have columns ``ghi, dni, dhi`` (W/m2), ``temp_air`` (C), ``wind_
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,22 +40,39 @@ def read_weather(path: Path | None, fmt: str, *, field: str, typical: bool | Non
     if not path.is_file():
         raise DataError("weather file not found", file=file, field=field, expected="an existing weather file")
     try:
-        if fmt == "tmy3":
-            df, meta = pvlib.iotools.read_tmy3(path, map_variables=True, coerce_year=2001)
-            df.index = df.index - pd.Timedelta(hours=1)  # hour-ending labels -> interval starts
-            lat, lon, alt = meta["latitude"], meta["longitude"], meta["altitude"]
-        elif fmt == "epw":
-            df, meta = pvlib.iotools.read_epw(path, coerce_year=2001)
-            lat, lon, alt = meta["latitude"], meta["longitude"], meta["altitude"]
-        elif fmt == "psm3":
-            df, meta = pvlib.iotools.read_psm3(path, map_variables=True)
-            lat, lon, alt = meta["latitude"], meta["longitude"], meta["altitude"]
-        else:
-            return _read_csv_weather(path, field=field, columns=columns or {}, tz=tz, typical=bool(typical))
+        with warnings.catch_warnings():  # pvlib/pandas parser warnings on a malformed file are noise here
+            warnings.simplefilter("ignore")
+            return _read_weather_file(path, fmt, field=field, typical=typical, columns=columns, tz=tz)
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - parser failures are user data errors
-        raise DataError(f"cannot read {fmt} weather: {exc}", file=file, field=field) from None
+        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise DataError(f"cannot read {fmt} weather: {problem}", file=file, field=field,
+                        expected=FORMATS.get(fmt)) from None
+
+
+FORMATS = {"tmy3": "a TMY3 CSV file (station line, header line, 8760 hourly rows)",
+           "epw": "an EnergyPlus EPW file (8 header lines, then hourly rows)",
+           "psm3": "an NSRDB PSM3 CSV file (2 metadata lines, then header and rows)"}
+
+
+def _read_weather_file(path: Path, fmt: str, *, field: str, typical: bool | None,
+                       columns: dict[str, str] | None, tz: str) -> Weather:
+    file = str(path)
+    if fmt == "tmy3":
+        df, meta = pvlib.iotools.read_tmy3(path, map_variables=True, coerce_year=2001)
+        df.index = df.index - pd.Timedelta(hours=1)  # hour-ending labels -> interval starts
+        lat, lon, alt = meta["latitude"], meta["longitude"], meta["altitude"]
+    elif fmt == "epw":
+        df, meta = pvlib.iotools.read_epw(path, coerce_year=2001)
+        lat, lon, alt = meta["latitude"], meta["longitude"], meta["altitude"]
+    elif fmt == "psm3":
+        # pvlib >= 0.13 dropped read_psm3; its PSM4 reader parses the same NSRDB CSV layout
+        reader = getattr(pvlib.iotools, "read_psm3", None) or pvlib.iotools.read_nsrdb_psm4
+        df, meta = reader(path, map_variables=True)
+        lat, lon, alt = meta["latitude"], meta["longitude"], meta["altitude"]
+    else:
+        return _read_csv_weather(path, field=field, columns=columns or {}, tz=tz, typical=bool(typical))
     missing = [c for c in WEATHER_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"weather lacks {missing}", file=file, field=field, expected=", ".join(WEATHER_COLUMNS))
