@@ -397,6 +397,20 @@ def test_example_without_its_data_names_the_missing_file(tmp_path, examples_dir)
                  "field 'sites[0].weather'", "not found")
 
 
+def test_every_misspelt_key_is_reported(tmp_path):
+    """Keys written with hyphens are unknown keys too, each reported (none mistaken for a union branch)."""
+    def edit(d):
+        g = site(d)["grid"]
+        g["import-limit"] = g.pop("import_limit_mw")
+        g["export-limit"] = 3.0
+        g["price_usd_per_mwh"]["fill-mode"] = "hold"
+    msg = fails_both(tmp_path, scenario(tmp_path, edit))
+    assert_names(msg, "unknown key 'import-limit' (did you mean 'import_limit_mw'?)",
+                 "unknown key 'export-limit' (did you mean 'export_limit_mw'?)",
+                 "unknown key 'fill-mode' (did you mean 'fill'?)")
+    assert "required but missing" not in msg  # import_limit_mw is the misspelt key, not a second problem
+
+
 # ---------------------------------------------------------------- existing results are never harmed
 def test_failed_run_keeps_existing_results(tmp_path):
     good = scenario(tmp_path, name="good.yaml")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Scenario
+from wattscale.timeseries.timeline import parse_duration
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -67,7 +68,7 @@ def _check_times(scenario: Scenario, file: str) -> None:
 
     def span(text: str, field: str) -> pd.Timedelta:
         try:
-            td = pd.Timedelta(text)
+            td = parse_duration(text)
         except (ValueError, TypeError):
             td = pd.NaT
         if td is pd.NaT:
@@ -77,7 +78,7 @@ def _check_times(scenario: Scenario, file: str) -> None:
 
     start = when(spec.start, "time.start", spec.timezone)
     end = when(spec.end, "time.end", spec.timezone) if spec.end else start + span(spec.duration, "time.duration")
-    if (end - start).total_seconds() < pd.Timedelta(spec.step).total_seconds():
+    if (end - start).total_seconds() < parse_duration(spec.step).total_seconds():
         raise ScenarioError(f"the timeline {start} .. {end} is shorter than one step ({spec.step})", file=file,
                             field="time.end" if spec.end else "time.duration",
                             expected="an end after the start by at least one step")
@@ -146,7 +147,7 @@ def _relevant(errors: list[dict], data) -> list[dict]:
     out: list = []
     for err in errors:
         loc = err["loc"]
-        at = next((i for i, part in enumerate(loc) if _is_branch(part)), None)
+        at = next((i for i, part in enumerate(loc) if _is_branch(part, _value_at(data, loc[:i]))), None)
         if at is None:
             out.append(err)
             continue
@@ -178,9 +179,9 @@ def _relevant(errors: list[dict], data) -> list[dict]:
     return [e for e in kept if not (e["type"] == "missing" and e["loc"] in hinted)] or kept
 
 
-def _is_branch(part) -> bool:
-    """A union-branch label in an error location (not a field name or a list index)."""
-    if isinstance(part, int):
+def _is_branch(part, given) -> bool:
+    """A union-branch label in an error location (not a field name, a key the user wrote, or a list index)."""
+    if isinstance(part, int) or (isinstance(given, dict) and part in given):
         return False
     part = str(part)
     return part in _model_names() or not part.isidentifier() or part in {"float", "int", "str", "bool", "none"}
