@@ -57,12 +57,12 @@ def _check_time(v: str | None) -> str | None:
     return v
 
 
-class TimeSpec(Model):
+class Span(Model):
+    """A period: a start and either an end or a duration."""
+
     start: str
     end: str | None = None
     duration: str | None = Field(None, description="e.g. 365d, 7d, 48h (alternative to end)")
-    step: str = Field("1h", description="from 1s to 1h, e.g. 5min, 15min, 1h")
-    timezone: str = "UTC"
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -78,6 +78,17 @@ class TimeSpec(Model):
     @classmethod
     def _time(cls, v: str | None) -> str | None:
         return _check_time(v)
+
+    @model_validator(mode="after")
+    def _end_or_duration(self):
+        if (self.end is None) == (self.duration is None):
+            raise ValueError("give exactly one of 'end' or 'duration'")
+        return self
+
+
+class TimeSpec(Span):
+    step: str = Field("1h", description="from 1s to 1h, e.g. 5min, 15min, 1h")
+    timezone: str = "UTC"
 
     @field_validator("step")
     @classmethod
@@ -98,12 +109,6 @@ class TimeSpec(Model):
         except Exception:  # noqa: BLE001
             raise ValueError(f"unknown time zone '{v}' (use an IANA name such as America/Chicago)") from None
         return v
-
-    @model_validator(mode="after")
-    def _end_or_duration(self):
-        if (self.end is None) == (self.duration is None):
-            raise ValueError("give exactly one of 'end' or 'duration'")
-        return self
 
 
 # ---------------------------------------------------------------- site parts
@@ -244,31 +249,8 @@ class Generator(Model):
         return data
 
 
-class Outage(Model):
-    start: str
-    end: str | None = None
-    duration: str | None = None
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _str(cls, v):
-        return None if v is None else str(v)
-
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, v: str | None) -> str | None:
-        return _check_duration(v)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _time(cls, v: str | None) -> str | None:
-        return _check_time(v)
-
-    @model_validator(mode="after")
-    def _span(self):
-        if (self.end is None) == (self.duration is None):
-            raise ValueError("give exactly one of 'end' or 'duration' for an outage")
-        return self
+class Outage(Span):
+    """A grid outage from ``start`` for ``duration`` (or until ``end``)."""
 
 
 class Grid(Model):
