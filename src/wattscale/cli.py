@@ -12,7 +12,8 @@ from rich.table import Table
 
 from wattscale.errors import WattscaleError
 
-app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy supply of AI compute campuses.",
+app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy supply of AI compute campuses.\n\n"
+                       "Example: wattscale run examples/llm-campus.yaml -o out/campus   (scenario format: README.md)",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)

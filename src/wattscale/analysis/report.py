@@ -42,17 +42,19 @@ def format_kpi(key: str, value) -> str:
         return str(value)
 
 
-def _plot_resolution(frame: pd.DataFrame) -> pd.DataFrame:
-    """Hourly means for plotting (daily beyond two years); finer runs keep their steps if short."""
+def _plot_resolution(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Frame to plot and its label: the steps up to 3 days, hourly means up to 60 days, daily means beyond."""
     span = frame.index[-1] - frame.index[0]
     if span <= pd.Timedelta(days=3):
-        return frame
-    rule = "1D" if span > pd.Timedelta(days=730) else "1h"
-    return frame.resample(rule).mean()
+        return frame, "per step"
+    if span <= pd.Timedelta(days=60):
+        return frame.resample("1h").mean(), "hourly means"
+    return frame.resample("1D").mean(), "daily means"
 
 
 def site_figures(frame: pd.DataFrame, kpis: dict, name: str, step_h: float) -> list[go.Figure]:
-    f = _plot_resolution(frame).astype("float32")
+    f, resolution = _plot_resolution(frame)
+    f = f.astype("float32")
     gens = [c for c in frame.columns if c.startswith("gen_") and c.endswith("_mw")]
     figs = []
     # supply stacked against load
@@ -70,7 +72,7 @@ def site_figures(frame: pd.DataFrame, kpis: dict, name: str, step_h: float) -> l
     fig.add_trace(go.Scatter(x=f.index, y=f["load_mw"], name="Facility load", line=dict(color=COLORS["load"])))
     fig.add_trace(go.Scatter(x=f.index, y=demand, name="Load + charge + export",
                              line=dict(color=COLORS["load"], dash="dot", width=1)))
-    fig.update_layout(title=f"{name}: supply stacked against load (MW)", yaxis_title="MW")
+    fig.update_layout(title=f"{name}: supply stacked against load (MW, {resolution})", yaxis_title="MW")
     figs.append(fig)
     # battery SoC and grid import against its limit
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("Battery state of charge (MWh)",
@@ -81,7 +83,7 @@ def site_figures(frame: pd.DataFrame, kpis: dict, name: str, step_h: float) -> l
                              line=dict(color=COLORS["wind"])), 2, 1)
     fig.add_trace(go.Scatter(x=f.index, y=f["import_limit_mw"] * f["grid_available"], name="Import limit (0 = outage)",
                              line=dict(color="red", dash="dash")), 2, 1)
-    fig.update_layout(title=f"{name}: storage and grid exchange", height=600)
+    fig.update_layout(title=f"{name}: storage and grid exchange ({resolution})", height=600)
     figs.append(fig)
     # price and carbon
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -91,7 +93,7 @@ def site_figures(frame: pd.DataFrame, kpis: dict, name: str, step_h: float) -> l
                              line=dict(color="#6c584c")), secondary_y=True)
     fig.update_yaxes(title_text="USD/MWh", secondary_y=False)
     fig.update_yaxes(title_text="kg CO2/MWh", secondary_y=True)
-    fig.update_layout(title=f"{name}: grid price and carbon intensity")
+    fig.update_layout(title=f"{name}: grid price and carbon intensity ({resolution})")
     figs.append(fig)
     # monthly energy and cost
     m = frame.copy()
