@@ -180,3 +180,32 @@ def test_renewables_first_then_export_then_curtail():
     assert list(frame["grid_export_mw"]) == [30, 40]
     assert list(frame["curtailed_mw"]) == [0, 110]
     assert list(frame["grid_import_mw"]) == [0, 0]
+
+
+def test_battery_covers_a_small_shortfall_before_any_generator_starts():
+    """Load 2 MW above the import limit for 3 h; a full battery covers it; no unit starts, even at a cheap price."""
+    n = 6
+    load = np.array([100, 102, 102, 102, 100, 100.0])
+    b = Battery(power_mw=10, energy_mwh=100, soc_min=0, soc_max=1, soc_initial=0.9, self_discharge_per_day=0)
+    gens = [Generator(name=f"g{i}", capacity_mw=20, start_up_time_s=600) for i in range(3)]
+    inputs = make_inputs(load, battery=b, generators=gens, import_limit_mw=100, price=5.0)
+    ctrl = RuleController(n_generators=3, battery_power_mw=10, block_steps=n, charge_below_usd_per_mwh=20,
+                          discharge_on_deficit=False)
+    frame = simulate_site(inputs, ctrl)
+    assert frame.filter(regex="_starts$").to_numpy().sum() == 0
+    assert list(frame["battery_discharge_mw"].iloc[1:4]) == [2, 2, 2]
+    assert frame["unserved_mw"].sum() == 0
+
+
+def test_only_the_units_needed_start_together():
+    """An outage needing 30 MW starts the first 50 MW unit only, not every unit behind it in merit order."""
+    n = 8
+    up = np.ones(n, bool)
+    up[2:] = False
+    gens = [Generator(name=f"g{i}", capacity_mw=50, min_load_fraction=0.2, ramp_mw_per_min=50,
+                      start_up_time_s=3600, fuel_price_usd_per_mmbtu=3 + i) for i in range(3)]
+    frame = simulate_site(make_inputs(np.full(n, 30.0), generators=gens, grid_up=up),
+                          RuleController(n_generators=3, battery_power_mw=0, block_steps=n))
+    starts = frame.filter(regex="_starts$").sum()
+    assert starts.to_dict() == {"gen_g0_starts": 1, "gen_g1_starts": 0, "gen_g2_starts": 0}
+    assert (frame["gen_g0_mw"].iloc[3:] == 30).all()

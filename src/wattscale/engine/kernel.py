@@ -7,8 +7,10 @@ At each step (powers in MW, ``dt_h`` hours):
      only on the deficit the grid cannot supply) or its setpoint (a discharge setpoint stops at the
      reserve ``battery_reserve_mwh``, kept for shortfalls and outages),
      within power, SoC, efficiency and self-discharge; a setpoint never creates unserved load or dumping;
-  4. with the grid up, following generators cover what the grid cannot supply (import limit);
-  5. before any load is shed, the battery stops charging and discharges whatever it still can;
+  4. before any generator starts or load is shed, the battery stops charging and discharges whatever it
+     can (its reserve included) towards what the grid cannot supply;
+  5. with the grid up, following generators cover what the grid and battery cannot supply, and start as
+     soon as the battery could no longer bridge the shortfall through their start-up;
   6. the grid imports or exports the rest within its limits;
   7. what is still short is unserved; what is still surplus curtails renewables, then is dumped.
 Balance at every step:  pv + wind - curtailed + discharge + sum(gen) + import + unserved
@@ -20,6 +22,7 @@ import numpy as np
 from numba import njit
 
 OFF, STARTING, ON = 0, 1, 2
+NEED_TOL_MW = 1e-9  # a shortfall below this does not start a generator
 
 
 @njit(cache=True)
@@ -67,16 +70,22 @@ def _move_generator(desired, cap, pmin, ramp, start_steps, g, state, timer, powe
 @njit(cache=True)
 def _follow_generators(need, t, k, generator_target, generator_params, gen_state, gen_timer, gen_power,
                        gen_out, gen_start):
-    """Following generators, in merit order, cover ``need`` MW; return ``need`` minus their output."""
+    """Following generators, in merit order, cover ``need`` MW; return their total output (MW).
+
+    A unit that is starting counts with its full capacity against ``need``, so the next units in merit
+    order start only if the starting ones cannot cover it.
+    """
+    total = 0.0
     for g in range(generator_params.shape[0]):
         if np.isnan(generator_target[g, k]):
-            p, s = _move_generator(need if need > 0.0 else 0.0, generator_params[g, 0], generator_params[g, 1],
-                                   generator_params[g, 2], int(generator_params[g, 3]),
+            p, s = _move_generator(need if need > NEED_TOL_MW else 0.0, generator_params[g, 0],
+                                   generator_params[g, 1], generator_params[g, 2], int(generator_params[g, 3]),
                                    g, gen_state, gen_timer, gen_power)
             gen_out[g, t] = p
             gen_start[g, t] = s
-            need -= p
-    return need
+            total += p
+            need -= generator_params[g, 0] if gen_state[g] == STARTING else p
+    return total
 
 
 @njit(cache=True)
@@ -96,6 +105,9 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
     soc_max = battery_params[4]
     keep = battery_params[5]
     n_gen = generator_params.shape[0]
+    bridge_h = dt_h  # the energy the battery must hold to bridge the slowest generator start
+    for g in range(n_gen):
+        bridge_h = max(bridge_h, (generator_params[g, 3] + 1.0) * dt_h)
     e = soc_state[0]
     for t in range(t0, t1):
         k = t - t0
@@ -116,8 +128,9 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
                 net -= p
         # 2. when the grid is out, following generators start at once and carry the site (the battery bridges)
         if not up:
-            net = _follow_generators(net, t, k, generator_target, generator_params, gen_state, gen_timer, gen_power,
-                                     gen_out, gen_start)
+            net -= _follow_generators(net, t, k, generator_target, generator_params, gen_state, gen_timer, gen_power,
+                                      gen_out, gen_start)
+        grid_short = max(0.0, net - imp_cap) if up else 0.0
         # 3. battery
         ch = 0.0
         dis = 0.0
@@ -139,19 +152,13 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
             elif bt > 0.0:
                 above_reserve = max(0.0, e - max(soc_min, battery_reserve_mwh)) * eta_d / dt_h
                 dis = min(bt, max_dis, above_reserve, max(0.0, net + exp_cap))
-        net += ch - dis
-        # 4. with the grid up, following generators cover what the grid cannot
-        if up:
-            net = _follow_generators(net - imp_cap, t, k, generator_target, generator_params, gen_state, gen_timer,
-                                     gen_power, gen_out, gen_start) + imp_cap
-        # 5. last resort before shedding load: stop charging, then discharge what is left in the battery
-        short = net - imp_cap
+        # 4. before any generator starts or load is shed, the battery stops charging and discharges what it can
+        short = net + ch - dis - imp_cap
         if short > 0.0 and p_max > 0.0:
             r = min(short, ch)
             ch -= r
-            extra = min(short - r, max_dis - dis)
-            dis += extra
-            net -= r + extra
+            dis += min(short - r, max_dis - dis)
+        net += ch - dis
         if p_max > 0.0:
             e = e_kept + (ch * eta_c - dis / eta_d) * dt_h
             if e > soc_max:  # rounding guard
@@ -159,6 +166,14 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
         charge[t] = ch
         discharge[t] = dis
         soc[t] = e
+        # 5. with the grid up, following generators cover what the grid and battery cannot, and take over the
+        #    whole shortfall once the battery could no longer bridge it through a generator start-up
+        if up:
+            need = net - imp_cap
+            if grid_short > NEED_TOL_MW and max(0.0, e - soc_min) * eta_d < grid_short * bridge_h:
+                need = max(need, grid_short)
+            net -= _follow_generators(need, t, k, generator_target, generator_params, gen_state, gen_timer,
+                                      gen_power, gen_out, gen_start)
         # 6. grid
         imp = 0.0
         exp = 0.0
