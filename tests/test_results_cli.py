@@ -15,9 +15,9 @@ from wattscale.engine.simulate import balance_residual_mw
 runner = CliRunner()
 
 
-def short_campus(examples_dir, tmp_path, days=7, step="15min"):
+def short_campus(examples_dir, tmp_path, days=7, step="15min", start="2023-07-14"):
     data = yaml.safe_load((examples_dir / "llm-campus.yaml").read_text())
-    data["time"] = {**data["time"], "duration": f"{days}d", "step": step, "start": "2023-07-14"}
+    data["time"] = {**data["time"], "duration": f"{days}d", "step": step, "start": start}
     path = tmp_path / "campus.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -48,7 +48,7 @@ def test_run_writes_results_that_load_back(examples_dir, tmp_path):
 
 
 def test_rerun_replaces_results_whole(examples_dir, tmp_path):
-    scenario = short_campus(examples_dir, tmp_path, days=2, step="1h")
+    scenario = short_campus(examples_dir, tmp_path, days=2, step="1h", start="2023-07-17")
     out = tmp_path / "out"
     for _ in range(2):
         assert runner.invoke(app, ["run", str(scenario), "-o", str(out), "-q", "--no-report"]).exit_code == 0
@@ -105,3 +105,33 @@ def test_several_sites_are_simulated_and_totalled(tmp_path):
     assert total["cfe_score_hourly"] == pytest.approx(np.average([a["cfe_score_hourly"], b["cfe_score_hourly"]],
                                                                  weights=w))
     assert res.steps["b"]["pv_mw"].sum() == 0 and res.steps["a"]["pv_mw"].sum() > 0
+
+
+def test_run_never_replaces_a_folder_that_is_not_results(examples_dir, tmp_path):
+    scenario = short_campus(examples_dir, tmp_path, days=2, step="1h", start="2023-07-17")
+    precious = tmp_path / "project"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    for target in (precious, tmp_path):
+        result = runner.invoke(app, ["run", str(scenario), "-o", str(target), "-q"])
+        assert result.exit_code == 2 and "not a wattscale results folder" in result.output
+    assert (precious / "thesis.tex").read_text() == "years of work" and scenario.exists()
+    result = runner.invoke(app, ["run", str(scenario), "-o", str(scenario), "-q"])
+    assert result.exit_code == 2 and "is a file" in result.output
+
+
+def test_outage_outside_the_timeline_is_an_error(examples_dir, tmp_path):
+    scenario = short_campus(examples_dir, tmp_path, days=2, step="1h", start="2023-01-01")
+    result = runner.invoke(app, ["validate", str(scenario)])
+    assert result.exit_code == 2 and "outages[0]" in result.output and "outside the timeline" in result.output
+
+
+def test_an_outage_shorter_than_a_step_still_takes_the_step_out():
+    from wattscale.energy.grid import grid_available
+    from wattscale.scenario.schema import Outage
+    from wattscale.timeseries.timeline import Timeline
+    import pandas as pd
+
+    tl = Timeline(pd.Timestamp("2023-06-01", tz="UTC"), 3600, 24)
+    up = grid_available([Outage(start="2023-06-01 14:10", duration="30min")], tl)
+    assert list(np.flatnonzero(~up)) == [14]

@@ -10,7 +10,7 @@ from wattscale.timeseries.timeline import Timeline, parse_duration
 
 
 def grid_available(outages: list[Outage], timeline: Timeline, *, field: str = "grid.outages") -> np.ndarray:
-    """Boolean per step: True when the grid connection is up. A step is out if it starts inside an outage."""
+    """Boolean per step: True when the grid connection is up. A step is out if any part of it is in an outage."""
     up = np.ones(timeline.n_steps, dtype=bool)
     idx = timeline.index
     for i, outage in enumerate(outages):
@@ -22,7 +22,11 @@ def grid_available(outages: list[Outage], timeline: Timeline, *, field: str = "g
                                 expected="timestamps like 2023-07-01 14:00 and durations like 4h") from None
         if end <= start:
             raise ScenarioError("outage ends before it starts", field=f"{field}[{i}]")
-        up &= ~((idx >= start) & (idx < end))
+        hit = (idx < end) & (idx + pd.Timedelta(seconds=timeline.step_s) > start)
+        if not hit.any():
+            raise ScenarioError(f"outage {start} .. {end} lies outside the timeline {timeline.start} .. {timeline.end}",
+                                field=f"{field}[{i}]", expected="an outage that overlaps the simulated period")
+        up &= ~hit
     return up
 
 

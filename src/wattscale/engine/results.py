@@ -40,8 +40,13 @@ class Results:
     def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:
         """Write ``outdir`` atomically: built in a temporary sibling, then swapped in whole."""
         outdir = Path(outdir).resolve()
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
+        check_replaceable(outdir)
+        try:
+            outdir.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
+        except OSError as exc:
+            raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
+                               expected="a writable folder") from None
         tmp.chmod(0o755)
         try:
             files = {}
@@ -64,10 +69,26 @@ class Results:
             # summary last: a directory without it is never taken for complete
             (tmp / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
             _swap_in(tmp, outdir)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
+                               expected="a writable folder") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return outdir
+
+
+def check_replaceable(outdir: Path) -> None:
+    """Refuse to replace anything but a missing path, an empty folder or an earlier results folder."""
+    if not outdir.exists():
+        return
+    if not outdir.is_dir():
+        raise ResultsError("the output path exists and is a file", file=str(outdir),
+                           expected="a new folder or an earlier results folder")
+    if any(outdir.iterdir()) and not (outdir / SUMMARY).is_file():
+        raise ResultsError("the output folder exists and is not a wattscale results folder; it is left untouched",
+                           file=str(outdir), expected="a new folder, an empty one or an earlier results folder")
 
 
 def _swap_in(tmp: Path, outdir: Path) -> None:

@@ -43,7 +43,15 @@ def parse_times(raw: pd.Series, tz: str, *, file: str, field: str | None) -> pd.
             idx = pd.DatetimeIndex(pd.to_datetime(text, utc=True))
         else:
             idx = pd.DatetimeIndex(pd.to_datetime(text))
-            idx = idx.tz_localize(tz) if idx.tz is None else idx
+            if idx.tz is None:
+                try:  # a repeated local hour at the autumn DST change is resolved from the order of the rows
+                    idx = idx.tz_localize(tz, ambiguous="infer")
+                except Exception as exc:  # noqa: BLE001
+                    raise DataError(f"local times in column '{raw.name}' cannot be placed in {tz} around a "
+                                    f"daylight-saving change ({exc})", file=file, field=field,
+                                    expected="timestamps with UTC offsets, or timezone: UTC") from None
+    except DataError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"cannot parse timestamps in column '{raw.name}': {exc}", file=file, field=field,
                         expected="ISO timestamps such as 2023-01-01 00:00:00 or 2023-01-01T00:00-06:00") from None
