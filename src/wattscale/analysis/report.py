@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from wattscale.engine.results import Results
+from wattscale.scenario.schema import Site
 
 COLORS = {"pv": "#f5b700", "wind": "#4cb5ae", "battery": "#7b5ea7", "grid": "#8c8c8c", "gen": "#d1495b",
           "unserved": "#000000", "load": "#1f3b73", "curtailed": "#f3de8a"}
@@ -52,7 +53,26 @@ def _plot_resolution(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return frame.resample("1D").mean(), "daily means"
 
 
-def site_figures(frame: pd.DataFrame, kpis: dict, name: str, step_h: float) -> list[go.Figure]:
+def monthly_costs_usd(frame: pd.DataFrame, site: Site, step_h: float) -> pd.DataFrame:
+    """Cost components per calendar month: net grid energy, demand charge, fuel, O&M and start-ups."""
+    month = frame.index.tz_localize(None).to_period("M")  # calendar months in the local time zone
+    energy = (frame["grid_import_mw"] * frame["price_usd_per_mwh"]
+              - frame["grid_export_mw"] * frame["export_price_usd_per_mwh"]) * step_h
+    out = pd.DataFrame({"grid energy": energy.groupby(month).sum(),
+                        "demand charge": frame["grid_import_mw"].groupby(month).max() * 1000.0
+                        * site.grid.demand_charge_usd_per_kw_month})
+    fuel = om = starts = 0.0
+    for g in site.generators:
+        fuel = fuel + frame[f"gen_{g.name}_fuel_mmbtu"] * g.fuel_price_usd_per_mmbtu
+        om = om + frame[f"gen_{g.name}_mw"] * step_h * g.variable_om_usd_per_mwh
+        starts = starts + frame[f"gen_{g.name}_starts"] * g.start_up_cost_usd
+    for label, series in (("fuel", fuel), ("generator O&M", om), ("start-ups", starts)):
+        out[label] = series.groupby(month).sum() if isinstance(series, pd.Series) else 0.0
+    out.index = out.index.strftime("%Y-%m")
+    return out
+
+
+def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> list[go.Figure]:
     f, resolution = _plot_resolution(frame)
     f = f.astype("float32")
     gens = [c for c in frame.columns if c.startswith("gen_") and c.endswith("_mw")]
@@ -98,15 +118,20 @@ def site_figures(frame: pd.DataFrame, kpis: dict, name: str, step_h: float) -> l
     # monthly energy and cost
     m = frame.copy()
     m["gen_total_mw"] = m[gens].sum(axis=1) if gens else 0.0
-    m["energy_usd"] = m["grid_import_mw"] * m["price_usd_per_mwh"] - m["grid_export_mw"] * m["export_price_usd_per_mwh"]
     monthly = m.resample("MS").sum() * step_h
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Monthly energy supplied (MWh)", "Monthly grid energy cost (USD)"))
+    costs = monthly_costs_usd(frame, site, step_h)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Monthly energy supplied (MWh)", "Monthly cost (USD)"))
     month = monthly.index.strftime("%Y-%m")
     for label, col, color in [("PV", "pv_mw", COLORS["pv"]), ("Wind", "wind_mw", COLORS["wind"]),
                               ("Generators", "gen_total_mw", COLORS["gen"]), ("Grid import", "grid_import_mw", COLORS["grid"]),
                               ("Curtailed", "curtailed_mw", COLORS["curtailed"])]:
-        fig.add_trace(go.Bar(x=month, y=monthly[col], name=label, marker_color=color), 1, 1)
-    fig.add_trace(go.Bar(x=month, y=monthly["energy_usd"], name="Net grid energy cost", marker_color="#2a9d8f"), 1, 2)
+        fig.add_trace(go.Bar(x=month, y=monthly[col], name=label, marker_color=color, offsetgroup="energy"), 1, 1)
+    palette = ["#2a9d8f", "#e76f51", "#d1495b", "#f4a261", "#6c584c"]
+    base = np.zeros(len(costs))
+    for color, (label, values) in zip(palette, costs.items()):
+        fig.add_trace(go.Bar(x=costs.index, y=values, base=base.copy(), name=label, marker_color=color,
+                             offsetgroup="cost"), 1, 2)
+        base += values.to_numpy()
     fig.update_layout(barmode="group", title=f"{name}: monthly energy and cost")
     figs.append(fig)
     # load duration curve
@@ -148,7 +173,7 @@ def render_report(results: Results) -> str:
     for site in sc.sites:
         kp = results.kpis[site.name]
         parts.append(f"<h2>Site {html.escape(site.name)}</h2>")
-        for fig in site_figures(results.steps[site.name], kp, site.name, tl.step_h):
+        for fig in site_figures(results.steps[site.name], site, site.name, tl.step_h):
             fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=60, b=40))
             parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if first else False))
             first = False
