@@ -139,3 +139,19 @@ def test_an_outage_shorter_than_a_step_still_takes_the_step_out():
     tl = Timeline(pd.Timestamp("2023-06-01", tz="UTC"), 3600, 24)
     up = grid_available([Outage(start="2023-06-01 14:10", duration="30min")], tl)
     assert list(np.flatnonzero(~up)) == [14]
+
+
+def test_a_key_given_twice_is_refused(examples_dir, tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: a\n" + (examples_dir / "llm-campus.yaml").read_text())
+    result = runner.invoke(app, ["validate", str(path), "--no-data"])
+    assert result.exit_code == 2 and "key 'name' appears twice" in result.output and "line 2" in result.output
+
+
+def test_contradictory_price_thresholds_are_refused(examples_dir, tmp_path):
+    data = yaml.safe_load((examples_dir / "llm-campus.yaml").read_text())
+    data["controller"].update(charge_below_usd_per_mwh=50, discharge_above_usd_per_mwh=20)
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["validate", str(path), "--no-data"])
+    assert result.exit_code == 2 and "must not exceed" in result.output

@@ -21,7 +21,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if not path.is_file():
         raise ScenarioError("scenario file not found", file=str(path), expected="a YAML scenario file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -33,6 +33,24 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError("the file does not contain a mapping of scenario fields", file=str(path),
                             expected="keys such as 'time' and 'sites'")
     return scenario_from_dict(data, source=path)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"key '{key}' appears twice",
+                                                    key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 def scenario_from_dict(data: dict, source: str | Path | None = None) -> Scenario:

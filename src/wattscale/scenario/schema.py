@@ -264,6 +264,20 @@ class Grid(Model):
     demand_charge_usd_per_kw_month: float = Field(0.0, ge=0)
     outages: list[Outage] = Field(default_factory=list)
 
+    @field_validator("intensity_kg_per_mwh")
+    @classmethod
+    def _intensity(cls, v):
+        if isinstance(v, float) and v < 0:
+            raise ValueError("carbon intensity must be >= 0 kg/MWh")
+        return v
+
+    @field_validator("cfe_share")
+    @classmethod
+    def _share(cls, v):
+        if isinstance(v, float) and not 0 <= v <= 1:
+            raise ValueError("cfe_share must be a fraction between 0 and 1")
+        return v
+
 
 class Site(Model):
     name: str
@@ -297,6 +311,13 @@ class RulesController(Model):
                           "energy for high prices, grid shortfalls and outages")
     backup_reserve_fraction: float = Field(0.0, ge=0, le=1, description="share of battery energy that price-driven "
                                                                          "discharge leaves for shortfalls and outages")
+
+    @model_validator(mode="after")
+    def _thresholds(self):
+        lo, hi = self.charge_below_usd_per_mwh, self.discharge_above_usd_per_mwh
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("charge_below_usd_per_mwh must not exceed discharge_above_usd_per_mwh")
+        return self
 
 
 class Scenario(Model):
