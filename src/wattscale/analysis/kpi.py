@@ -35,11 +35,11 @@ def carbon_free_to_load(renew_used, gen, imp, dis, ch, load_served, grid_cfe, et
             mix_ren = (renew_used[t] + dis[t] * b_ren) / total_in
         cfe[t] = load_served[t] * mix_cfe
         ren[t] = load_served[t] * mix_ren
-        kept = e_prev * keep - dis[t] / eta_d * dt_h
+        kept = max(e_prev * keep - dis[t] / eta_d * dt_h, 0.0)
         added = ch[t] * eta_c * dt_h
-        if soc[t] > 1e-12:
-            b_cfe = (max(kept, 0.0) * b_cfe + added * mix_cfe) / (max(kept, 0.0) + added) if kept + added > 0 else 0.0
-            b_ren = (max(kept, 0.0) * b_ren + added * mix_ren) / (max(kept, 0.0) + added) if kept + added > 0 else 0.0
+        if kept + added > 0.0:  # stored energy mixes what stayed with what was added
+            b_cfe = (kept * b_cfe + added * mix_cfe) / (kept + added)
+            b_ren = (kept * b_ren + added * mix_ren) / (kept + added)
         e_prev = soc[t]
     return cfe, ren
 

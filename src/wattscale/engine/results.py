@@ -29,10 +29,6 @@ class Results:
     extra: dict = field(default_factory=dict)
 
     @property
-    def site_names(self) -> list[str]:
-        return list(self.steps)
-
-    @property
     def total(self) -> dict:
         """KPIs over all sites (filled by ``wattscale.analysis.kpi.attach_kpis``)."""
         return self.extra.get("total", {})
@@ -107,19 +103,6 @@ def _json_default(obj):
     if isinstance(obj, pd.Timestamp):
         return obj.isoformat()
     raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a single file atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_results(path: str | Path) -> Results:

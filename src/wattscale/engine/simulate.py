@@ -64,10 +64,8 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
         bt = np.ascontiguousarray(points.battery_mw[: t1 - t0], dtype=float)
         gf = points.battery_grid_first
         gf = np.zeros(t1 - t0, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[: t1 - t0], dtype=np.bool_)
-        gt = np.asarray(points.generator_mw, dtype=float)
-        gt = np.ascontiguousarray(gt.reshape(n_gen, gt.size // n_gen if n_gen else t1 - t0)[:, : t1 - t0]) \
-            if n_gen else np.zeros((0, t1 - t0))
-        if len(bt) != t1 - t0 or gt.shape[1] != t1 - t0:
+        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float)[:, : t1 - t0])
+        if len(bt) != t1 - t0 or gt.shape != (n_gen, t1 - t0):
             raise ScenarioError(f"controller returned {len(bt)} setpoints for a block of {t1 - t0} steps",
                                 field="controller")
         run_block(t0, t1, tl.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,

@@ -150,8 +150,7 @@ def _loc_text(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"float", "FileSeries", "DefaultSeries", "TemperaturePUE", "WeatherFile",
-                      "function-after[_nonneg(), union[float,FileSeries,DefaultSeries]]"} or "[" in str(part):
+        elif _is_label(part):
             continue  # pydantic's union-branch labels are noise for users
         else:
             out += ("." if out else "") + str(part)
@@ -201,6 +200,11 @@ def _is_branch(part, given) -> bool:
     """A union-branch label in an error location (not a field name, a key the user wrote, or a list index)."""
     if isinstance(part, int) or (isinstance(given, dict) and part in given):
         return False
+    return _is_label(part)
+
+
+def _is_label(part) -> bool:
+    """A type label pydantic puts in error locations (a model or type name, or a validator description)."""
     part = str(part)
     return part in _model_names() or not part.isidentifier() or part in {"float", "int", "str", "bool", "none"}
 

@@ -35,6 +35,14 @@ class DefaultSeries(Model):
 Series = Union[float, FileSeries, DefaultSeries]
 
 
+def _constant_within(value: Series, name: str, low: float, high: float = float("inf")) -> Series:
+    """Check a constant series lies in [low, high] (files and defaults are checked when loaded)."""
+    if isinstance(value, float) and not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}" if high < float("inf")
+                         else f"{name} must be >= {low:g}")
+    return value
+
+
 # ---------------------------------------------------------------- time
 def _check_duration(v: str | None) -> str | None:
     if v is not None:
@@ -149,9 +157,7 @@ class Facility(Model):
     @field_validator("it_load_mw")
     @classmethod
     def _nonneg(cls, v):
-        if isinstance(v, float) and v < 0:
-            raise ValueError("it_load_mw must be >= 0")
-        return v
+        return _constant_within(v, "it_load_mw", 0.0)
 
 
 class Solar(Model):
@@ -267,16 +273,12 @@ class Grid(Model):
     @field_validator("intensity_kg_per_mwh")
     @classmethod
     def _intensity(cls, v):
-        if isinstance(v, float) and v < 0:
-            raise ValueError("carbon intensity must be >= 0 kg/MWh")
-        return v
+        return _constant_within(v, "intensity_kg_per_mwh", 0.0)
 
     @field_validator("cfe_share")
     @classmethod
     def _share(cls, v):
-        if isinstance(v, float) and not 0 <= v <= 1:
-            raise ValueError("cfe_share must be a fraction between 0 and 1")
-        return v
+        return _constant_within(v, "cfe_share", 0.0, 1.0)
 
 
 class Site(Model):
