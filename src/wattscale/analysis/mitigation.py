@@ -1,0 +1,252 @@
+"""Size and compare swing mitigations: a GPU power floor, burn work in communication phases, storage
+smoothing, and combinations; pick the cheapest that meets the limits.
+
+Each option's grid-side waveform is re-analysed against the limits, so "complies" is measured, not assumed.
+Costs are annual: energy overhead at the energy price, throughput lost at the value of a GPU-hour, and
+storage capital annualised over its life (the shorter of calendar life and cycle life at the measured
+cycling). The analysed window is taken as typical of the year.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import lfilter
+
+from wattscale.analysis.swings import Limits, SwingAnalysis, analyse
+from wattscale.compute.phases import PhaseMix
+
+HOURS_PER_YEAR = 8760.0
+
+
+@dataclass(frozen=True)
+class StorageTech:
+    name: str
+    usd_per_kw: float
+    usd_per_kwh: float
+    round_trip_efficiency: float
+    usable_fraction: float  # of nameplate energy
+    cycle_life: float
+    calendar_life_y: float
+
+
+# order-of-magnitude defaults; override them in the scenario's swings.costs section
+BATTERY = StorageTech("battery", usd_per_kw=150.0, usd_per_kwh=300.0, round_trip_efficiency=0.90,
+                      usable_fraction=0.8, cycle_life=6000.0, calendar_life_y=15.0)
+SUPERCAPACITOR = StorageTech("supercapacitor", usd_per_kw=100.0, usd_per_kwh=5000.0, round_trip_efficiency=0.95,
+                             usable_fraction=0.75, cycle_life=1e6, calendar_life_y=15.0)
+
+
+@dataclass(frozen=True)
+class Costs:
+    energy_price_usd_per_mwh: float = 60.0
+    gpu_hour_value_usd: float = 2.0
+    burn_slowdown_per_unit: float = 0.05  # training throughput lost at full burn (assumption: interference)
+    discount_rate: float = 0.07
+    storage: tuple[StorageTech, ...] = (BATTERY, SUPERCAPACITOR)
+
+
+@dataclass(frozen=True)
+class StorageSize:
+    tech: str
+    power_mw: float
+    energy_mwh: float
+    cycles_per_day: float
+    life_y: float
+    time_constant_s: float
+
+
+@dataclass
+class Option:
+    name: str
+    setting: str
+    power_mw: np.ndarray = field(repr=False)
+    analysis: SwingAnalysis = field(repr=False)
+    energy_overhead_fraction: float = 0.0
+    slowdown_fraction: float = 0.0
+    storage: StorageSize | None = None
+    annual_cost_usd: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def complies(self) -> bool:
+        return self.analysis.passed
+
+    @property
+    def total_cost_usd_per_year(self) -> float:
+        return float(sum(self.annual_cost_usd.values()))
+
+
+@dataclass(frozen=True)
+class Load:
+    """The waveform to mitigate: fleets (phase mixes) plus a constant rest of the facility (MW)."""
+
+    mixes: tuple[PhaseMix, ...]
+    constant_mw: float
+    step_s: float
+
+    def power_mw(self, levels: list[dict[str, float]] | None = None) -> np.ndarray:
+        out = np.full(self.mixes[0].n_samples, self.constant_mw)
+        for i, m in enumerate(self.mixes):
+            out += m.it_power_mw(levels[i] if levels else None)
+        return out
+
+    @property
+    def training_gpus(self) -> int:
+        return sum(m.n_gpus for m in self.mixes if m.burn_phases)
+
+
+def floor_levels(load: Load, fraction: float) -> list[dict[str, float]]:
+    return [{p: max(v, fraction * m.tdp_w) for p, v in m.levels_w.items()} for m in load.mixes]
+
+
+def burn_levels(load: Load, intensity: float) -> list[dict[str, float]]:
+    out = []
+    for m in load.mixes:
+        lv = dict(m.levels_w)
+        for p in m.burn_phases:
+            lv[p] = lv[p] + intensity * max(0.0, m.levels_w[m.busy_phase] - lv[p])
+        out.append(lv)
+    return out
+
+
+def _crf(rate: float, years: float) -> float:
+    return rate / (1 - (1 + rate) ** -years) if rate > 0 else 1.0 / years
+
+
+def _smallest(passes, lo: float, hi: float, tol: float) -> float | None:
+    """Smallest x in [lo, hi] with passes(x) (monotone); None if even hi fails."""
+    if not passes(hi):
+        return None
+    if passes(lo):
+        return lo
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if passes(mid) else (mid, hi)
+    return hi
+
+
+def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.ndarray:
+    """First-order low-pass (the grid side of a storage smoother), starting in steady state."""
+    a = 1.0 - np.exp(-step_s / time_constant_s)
+    out, _ = lfilter([a], [1.0, a - 1.0], power_mw, zi=[(1.0 - a) * power_mw[0]])
+    return out
+
+
+def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits) -> float | None:
+    """Shortest low-pass time constant meeting the limits: analytic for the bands, then checked."""
+    base = analyse(power_mw, step_s, limits)
+    if base.passed:
+        return 0.0
+    tau = step_s
+    for b in limits.bands:
+        if b.max_amplitude_mw is None:
+            continue
+        sel = (base.frequency_hz >= b.low_hz) & (base.frequency_hz <= b.high_hz) & (base.amplitude_mw > b.max_amplitude_mw)
+        if sel.any():
+            ratio = base.amplitude_mw[sel] / b.max_amplitude_mw
+            tau = max(tau, float(np.max(np.sqrt(ratio ** 2 - 1) / (2 * np.pi * base.frequency_hz[sel]))))
+
+    def passes(t):
+        return analyse(smooth(power_mw, step_s, t), step_s, limits).passed
+
+    hi = tau
+    for _ in range(40):
+        if passes(hi):
+            break
+        hi *= 1.5
+    else:
+        return None
+    lo = hi / 1.5 if hi > tau else hi
+    return _smallest(passes, lo, hi, tol=0.02 * hi)
+
+
+def size_storage(power_mw: np.ndarray, step_s: float, limits: Limits, costs: Costs
+                 ) -> tuple[np.ndarray, StorageSize, dict[str, float]] | None:
+    """Smooth ``power_mw`` until it complies; size each technology and return the cheapest."""
+    tau = _storage_time_constant(power_mw, step_s, limits)
+    if tau is None:
+        return None
+    if tau == 0.0:
+        return power_mw, StorageSize("none", 0.0, 0.0, 0.0, 0.0, 0.0), {}
+    grid = smooth(power_mw, step_s, tau)
+    out = power_mw - grid  # storage discharge (MW)
+    stored = -np.cumsum(out) * step_s / 3600.0
+    swing_mwh = float(stored.max() - min(0.0, stored.min())) if len(stored) else 0.0
+    swing_mwh = float(max(stored.max(), 0.0) - min(stored.min(), 0.0))
+    discharged_mwh = float(np.clip(out, 0, None).sum() * step_s / 3600.0)
+    hours = len(power_mw) * step_s / 3600.0
+    best = None
+    for tech in costs.storage:
+        energy = swing_mwh / tech.usable_fraction
+        cycles_per_year = discharged_mwh / max(swing_mwh, 1e-12) * HOURS_PER_YEAR / hours
+        life = min(tech.calendar_life_y, tech.cycle_life / max(cycles_per_year, 1e-12))
+        capex = float(np.abs(out).max()) * 1000 * tech.usd_per_kw + energy * 1000 * tech.usd_per_kwh
+        annual = {"storage capital": capex * _crf(costs.discount_rate, life),
+                  "storage losses": discharged_mwh * (1 / tech.round_trip_efficiency - 1) * HOURS_PER_YEAR / hours
+                  * costs.energy_price_usd_per_mwh}
+        size = StorageSize(tech.name, float(np.abs(out).max()), energy, cycles_per_year / 365.0, life, tau)
+        if best is None or sum(annual.values()) < sum(best[2].values()):
+            best = (grid, size, annual)
+    return best
+
+
+def _energy_cost(load: Load, power_mw: np.ndarray, base_mwh: float, costs: Costs) -> tuple[float, float]:
+    extra_mwh = float((power_mw.sum() * load.step_s / 3600.0) - base_mwh)
+    hours = len(power_mw) * load.step_s / 3600.0
+    return extra_mwh / base_mwh, extra_mwh * HOURS_PER_YEAR / hours * costs.energy_price_usd_per_mwh
+
+
+def compare(load: Load, limits: Limits, costs: Costs = Costs()) -> list[Option]:
+    """The unmitigated waveform and every mitigation, sized for ``limits``; cheapest compliant first."""
+    step = load.step_s
+    base = load.power_mw()
+    base_mwh = float(base.sum() * step / 3600.0)
+    options = [Option("none", "", base, analyse(base, step, limits))]
+
+    def level_option(name, setting, levels, slowdown):
+        p = load.power_mw(levels)
+        frac, energy_cost = _energy_cost(load, p, base_mwh, costs)
+        lost = slowdown * load.training_gpus * HOURS_PER_YEAR * costs.gpu_hour_value_usd
+        return Option(name, setting, p, analyse(p, step, limits), frac, slowdown,
+                      annual_cost_usd={"energy": energy_cost, "throughput lost": lost})
+
+    def with_storage(opt: Option) -> Option | None:
+        sized = size_storage(opt.power_mw, step, limits, costs)
+        if sized is None:
+            return None
+        grid, size, annual = sized
+        name = "storage" if opt.name == "none" else f"{opt.name} + storage"
+        setting = ", ".join(s for s in (opt.setting, f"{size.tech} {size.power_mw:.1f} MW / "
+                                                     f"{size.energy_mwh * 1000:.0f} kWh") if s)
+        return Option(name, setting, grid, analyse(grid, step, limits), opt.energy_overhead_fraction,
+                      opt.slowdown_fraction, size, {**opt.annual_cost_usd, **annual})
+
+    floor = _smallest(lambda f: analyse(load.power_mw(floor_levels(load, f)), step, limits).passed, 0.0, 1.0, 0.005)
+    f_best = 1.0 if floor is None else floor
+    options.append(level_option("power floor", f"floor {f_best:.0%} of TDP", floor_levels(load, f_best), 0.0))
+    if load.training_gpus:
+        burn = _smallest(lambda b: analyse(load.power_mw(burn_levels(load, b)), step, limits).passed, 0.0, 1.0, 0.01)
+        b_best = 1.0 if burn is None else burn
+        options.append(level_option("burn work", f"burn {b_best:.0%} of the compute-communication gap",
+                                    burn_levels(load, b_best), costs.burn_slowdown_per_unit * b_best))
+    for opt in list(options):
+        if opt.name == "none":
+            s = with_storage(opt)
+        else:  # combinations: half the standalone setting, the rest by storage
+            half = 0.5 * (f_best if opt.name == "power floor" else (b_best if opt.name == "burn work" else 0))
+            if opt.name == "power floor":
+                half_opt = level_option("power floor", f"floor {half:.0%} of TDP", floor_levels(load, half), 0.0)
+            else:
+                half_opt = level_option("burn work", f"burn {half:.0%}", burn_levels(load, half),
+                                        costs.burn_slowdown_per_unit * half)
+            s = with_storage(half_opt)
+        if s is not None and s.storage is not None and s.storage.tech != "none":
+            options.append(s)
+    options[1:] = sorted(options[1:], key=lambda o: (not o.complies, o.total_cost_usd_per_year))
+    return options
+
+
+def cheapest(options: list[Option]) -> Option | None:
+    """The cheapest compliant option (the unmitigated waveform if it already complies)."""
+    ok = [o for o in options if o.complies]
+    return min(ok, key=lambda o: o.total_cost_usd_per_year) if ok else None

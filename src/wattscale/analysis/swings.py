@@ -1,0 +1,224 @@
+"""Power swings of a waveform: ramp rates, dynamic range and band amplitudes, checked against limits.
+
+Ramps over a window ``w`` compare the mean power of every window with the window that follows it
+(``|mean[t+w, t+2w) - mean[t, t+w)| / w``, in MW/s; at ``w`` = one sample this is the sample-to-sample
+ramp). Band amplitudes come from the single-sided amplitude spectrum with a flat-top window, so a steady
+oscillation of amplitude ``A`` MW reads ``A`` within 0.1 % wherever its frequency falls between bins; the
+spectrum is taken over half-overlapping segments (60 s by default) and each frequency keeps its worst
+segment, so a swing counts wherever in the record it happens.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy import fft as sfft
+from scipy.signal import get_window
+
+from wattscale.errors import DataError
+
+DEFAULT_BANDS_HZ = (("0.1-2 Hz", 0.1, 2.0), ("3-30 Hz", 3.0, 30.0))  # Choukse et al. 2025
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    low_hz: float
+    high_hz: float
+    max_amplitude_mw: float | None = None
+
+
+@dataclass(frozen=True)
+class RampLimit:
+    window_s: float
+    max_mw_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the grid allows: ramp rates per window, oscillation amplitude per band, dynamic range."""
+
+    bands: tuple[Band, ...] = tuple(Band(n, lo, hi) for n, lo, hi in DEFAULT_BANDS_HZ)
+    ramps: tuple[RampLimit, ...] = (RampLimit(0.1), RampLimit(1.0), RampLimit(60.0))
+    max_dynamic_range_mw: float | None = None
+    name: str = "no limits"
+
+    def check_resolution(self, step_s: float, duration_s: float, *, file: str | None = None) -> None:
+        nyquist = 0.5 / step_s
+        for b in self.bands:
+            if b.high_hz > nyquist:
+                raise DataError(f"band '{b.name}' reaches {b.high_hz:g} Hz, above the Nyquist frequency "
+                                f"{nyquist:g} Hz of a {step_s:g} s resolution", file=file, field="bands",
+                                expected=f"bands below {nyquist:g} Hz, or a finer resolution")
+            if b.low_hz < 5.0 / duration_s:
+                raise DataError(f"band '{b.name}' starts at {b.low_hz:g} Hz: a {duration_s:g} s waveform holds "
+                                "fewer than five periods of it", file=file, field="bands",
+                                expected=f"a waveform of at least {5 / b.low_hz:g} s, or a higher band")
+        for r in self.ramps:
+            if r.window_s < step_s - 1e-12 or 2 * r.window_s > duration_s:
+                raise DataError(f"ramp window {r.window_s:g} s does not fit a {duration_s:g} s waveform at "
+                                f"{step_s:g} s resolution", file=file, field="ramps",
+                                expected="windows between one sample and half the waveform")
+
+
+def read_limits(path: str | Path) -> Limits:
+    """Limits from YAML: ``bands: [{name, low_hz, high_hz, max_amplitude_mw}]``,
+    ``ramps: [{window_s, max_mw_per_s}]``, ``max_dynamic_range_mw``."""
+    file = str(path)
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise DataError("limits file not found", file=file) from None
+    except yaml.YAMLError as exc:
+        raise DataError(f"not valid YAML: {exc}", file=file) from None
+    if not isinstance(raw, dict):
+        raise DataError("not a limits file", file=file, expected="a mapping with bands, ramps, max_dynamic_range_mw")
+    unknown = set(raw) - {"name", "source", "bands", "ramps", "max_dynamic_range_mw"}
+    if unknown:
+        raise DataError(f"unknown key(s) {', '.join(sorted(unknown))}", file=file,
+                        expected="name, source, bands, ramps, max_dynamic_range_mw")
+    bands = []
+    for i, b in enumerate(raw.get("bands") or []):
+        where = f"bands[{i}]"
+        try:
+            band = Band(str(b.get("name", f"{b['low_hz']}-{b['high_hz']} Hz")), float(b["low_hz"]),
+                        float(b["high_hz"]), _opt_positive(b.get("max_amplitude_mw"), file, f"{where}.max_amplitude_mw"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise DataError("a band needs low_hz and high_hz (numbers)", file=file, field=where) from None
+        if not 0 < band.low_hz < band.high_hz:
+            raise DataError("band edges out of order", file=file, field=where, expected="0 < low_hz < high_hz")
+        bands.append(band)
+    bands.sort(key=lambda b: b.low_hz)
+    for a, b in zip(bands, bands[1:]):
+        if b.low_hz < a.high_hz:
+            raise DataError(f"bands '{a.name}' and '{b.name}' overlap", file=file, field="bands",
+                            expected="disjoint frequency bands")
+    ramps = []
+    for i, r in enumerate(raw.get("ramps") or []):
+        try:
+            ramps.append(RampLimit(float(r["window_s"]), _opt_positive(r.get("max_mw_per_s"), file,
+                                                                      f"ramps[{i}].max_mw_per_s")))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise DataError("a ramp limit needs window_s (seconds)", file=file, field=f"ramps[{i}]") from None
+        if not ramps[-1].window_s > 0:
+            raise DataError("ramp window must be positive", file=file, field=f"ramps[{i}].window_s")
+    return Limits(bands=tuple(bands), ramps=tuple(ramps),
+                  max_dynamic_range_mw=_opt_positive(raw.get("max_dynamic_range_mw"), file, "max_dynamic_range_mw"),
+                  name=str(raw.get("name", Path(path).stem)))
+
+
+def _opt_positive(v, file: str, where: str) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise DataError(f"'{v}' is not a positive number", file=file, field=where, expected="MW or MW/s > 0")
+    return float(v)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    limit: float | None
+    unit: str
+
+    @property
+    def margin(self) -> float | None:
+        """Headroom as a share of the limit (negative: violated)."""
+        return None if self.limit is None else 1.0 - self.value / self.limit
+
+    @property
+    def passed(self) -> bool:
+        return self.limit is None or self.value <= self.limit * (1 + 1e-9)
+
+
+@dataclass(frozen=True)
+class SwingAnalysis:
+    step_s: float
+    mean_mw: float
+    min_mw: float
+    max_mw: float
+    ramps_mw_per_s: dict[float, float]
+    band_amplitude_mw: dict[str, float]
+    band_rms_mw: dict[str, float]
+    frequency_hz: np.ndarray = field(repr=False)
+    amplitude_mw: np.ndarray = field(repr=False)
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def dynamic_range_mw(self) -> float:
+        return self.max_mw - self.min_mw
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def violations(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+
+def max_ramp_mw_per_s(power_mw: np.ndarray, step_s: float, window_s: float) -> float:
+    """Largest change between the means of adjacent windows of ``window_s``, per second."""
+    m = max(1, int(round(window_s / step_s)))
+    if 2 * m > len(power_mw):
+        return float("nan")
+    c = np.concatenate([[0.0], np.cumsum(power_mw)])
+    means = (c[m:] - c[:-m]) / m
+    return float(np.abs(means[m:] - means[:-m]).max() / (m * step_s))
+
+
+_FLATTOP = (0.21557895, 0.41663158, 0.277263158, 0.083578947, 0.006947368)  # periodic flat-top window
+
+
+def segment_samples(n: int, step_s: float, limits: Limits) -> int:
+    """Samples per spectrum segment: 60 s, or five periods of the lowest band edge, within the record."""
+    lowest = min((b.low_hz for b in limits.bands), default=1.0)
+    return int(min(n, max(round(60.0 / step_s), round(5.0 / (lowest * step_s)))))
+
+
+def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frequencies Hz, flat-top amplitude MW, rectangular-window RMS density MW), single-sided, worst segment.
+
+    The record is cut into half-overlapping segments of ``segment`` samples (default: the whole record);
+    each frequency reports its largest amplitude over the segments, so a swing counts wherever it occurs.
+    """
+    x = np.asarray(power_mw, dtype=float)
+    n = segment or len(x)
+    hop = max(1, n // 2)
+    starts = np.arange(0, len(x) - n + 1, hop)
+    segs = np.lib.stride_tricks.sliding_window_view(x, n)[starts]
+    segs = segs - segs.mean(axis=1, keepdims=True)
+    spec = sfft.rfft(segs, axis=1, workers=-1)
+    # the flat-top window applied in the frequency domain: a weighted sum of neighbouring bins
+    full = np.concatenate([np.conj(spec[:, 4:0:-1]), spec, np.conj(spec[:, -2:-6:-1])], axis=1)
+    m = spec.shape[1]
+    windowed = _FLATTOP[0] * full[:, 4:4 + m]
+    for k in range(1, 5):
+        windowed = windowed + (-1) ** k * _FLATTOP[k] / 2 * (full[:, 4 - k:4 - k + m] + full[:, 4 + k:4 + k + m])
+    flat = np.abs(windowed).max(axis=0) * 2.0 / (n * _FLATTOP[0])
+    rect = np.abs(spec).max(axis=0) * 2.0 / n
+    flat[0] = rect[0] = 0.0
+    if n % 2 == 0:
+        rect[-1] /= 2.0
+    return sfft.rfftfreq(n, step_s), flat, rect
+
+
+def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits()) -> SwingAnalysis:
+    """Ramp rates, dynamic range and band amplitudes of ``power_mw`` sampled every ``step_s``."""
+    p = np.asarray(power_mw, dtype=float)
+    freq, flat, rect = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits))
+    ramps = {r.window_s: max_ramp_mw_per_s(p, step_s, r.window_s) for r in limits.ramps}
+    amp, rms = {}, {}
+    for b in limits.bands:
+        sel = (freq >= b.low_hz) & (freq <= b.high_hz)
+        amp[b.name] = float(flat[sel].max()) if sel.any() else 0.0
+        rms[b.name] = float(np.sqrt(0.5 * np.sum(rect[sel] ** 2)))
+    checks = [Check(f"ramp over {r.window_s:g} s", ramps[r.window_s], r.max_mw_per_s, "MW/s") for r in limits.ramps]
+    checks += [Check(f"amplitude {b.name}", amp[b.name], b.max_amplitude_mw, "MW") for b in limits.bands]
+    checks.append(Check("dynamic range", float(p.max() - p.min()), limits.max_dynamic_range_mw, "MW"))
+    return SwingAnalysis(step_s=step_s, mean_mw=float(p.mean()), min_mw=float(p.min()), max_mw=float(p.max()),
+                         ramps_mw_per_s=ramps, band_amplitude_mw=amp, band_rms_mw=rms, frequency_hz=freq,
+                         amplitude_mw=flat, checks=tuple(checks))
