@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from wattscale.errors import WattscaleError
+from wattscale.errors import ScenarioError, WattscaleError
 
 app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy supply of AI compute campuses.\n\n"
                        "Example: wattscale run examples/llm-campus.yaml -o out/campus   (scenario format: README.md)",
@@ -90,6 +90,80 @@ def defaults() -> None:
         v = rows["value"]
         table.add_row(name, rows["quantity"].iloc[0], rows["unit"].iloc[0], rows["timezone"].iloc[0],
                       f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}")
+    console.print(table)
+
+
+@app.command()
+def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with workloads", show_default=False),
+           outdir: Path = typer.Option(None, "--outdir", "-o", help="output folder (default: out/<name>-swings)"),
+           site: str = typer.Option(None, help="site to analyse (default: swings.site or the first site)"),
+           start: str = typer.Option(None, help="window start, e.g. '2023-07-18 14:00' (default: swings.start)"),
+           duration_s: float = typer.Option(None, "--duration-s", help="window length in seconds"),
+           resolution_s: float = typer.Option(None, "--resolution-s", help="sample length in seconds"),
+           limits: Path = typer.Option(None, help="limits YAML (bands, ramps, dynamic range)")) -> None:
+    """Analyse a site's sub-second power swings, size mitigations, and write report.html and summary.json."""
+    import json
+
+    from wattscale.analysis.swing_report import render_swing_report
+    from wattscale.analysis.swing_study import run_swing_study
+    from wattscale.engine.results import write_folder
+    from wattscale.scenario import load_scenario
+    from wattscale.scenario.schema import SwingStudy
+
+    try:
+        sc = load_scenario(scenario)
+        base = (sc.swings or SwingStudy()).model_dump()
+        given = {"site": site, "start": start, "duration_s": duration_s, "resolution_s": resolution_s,
+                 "limits": limits.resolve() if limits else None}
+        try:
+            study = SwingStudy(**{**base, **{k: v for k, v in given.items() if v is not None}})
+        except ValueError as exc:
+            raise ScenarioError(str(exc).splitlines()[-1].strip(), field="swings") from None
+        with console.status("building the waveform and sizing mitigations"):
+            result = run_swing_study(sc, scenario_file=str(scenario), study=study)
+        out = outdir or Path("out") / f"{sc.name}-swings"
+        out = write_folder(out, {"report.html": render_swing_report(result).encode(),
+                                 "summary.json": json.dumps(result.summary(), indent=2).encode()})
+    except WattscaleError as exc:
+        fail(exc, scenario)
+    console.print(swings_table(result))
+    console.print(f"report: [bold]{escape(str(out / 'report.html'))}[/]")
+
+
+def swings_table(result) -> Table:
+    base = result.options[0].analysis
+    table = Table(title=f"{result.scenario} / {result.site}: swings over {result.study.duration_s:g} s at "
+                        f"{result.study.resolution_s * 1000:g} ms (limits: {result.limits.name})")
+    table.add_column("option")
+    table.add_column("setting")
+    for c in base.checks:
+        table.add_column(f"{c.name}\n({c.unit}{', max ' + format(c.limit, '.3g') if c.limit else ''})",
+                         justify="right")
+    table.add_column("complies")
+    table.add_column("USD/year", justify="right")
+    chosen = result.chosen
+    for o in result.options:
+        cells = [f"[{'green' if c.passed else 'red'}]{c.value:.3g}[/]" for c in o.analysis.checks]
+        name = f"[bold]{escape(o.name)}[/]" + (" *" if o is chosen else "")
+        table.add_row(name, escape(o.setting), *cells, "yes" if o.complies else "[red]no[/]",
+                      f"{o.total_cost_usd_per_year:,.0f}")
+    table.caption = ("* cheapest compliant option" if chosen else "no option meets the limits")
+    return table
+
+
+@app.command()
+def gpus() -> None:
+    """List the GPU catalog: per-GPU power by phase, power-cap range and server overhead."""
+    from wattscale.compute.catalog import load_catalog
+
+    table = Table(title="GPU catalog (W per GPU; server overhead per server; sources in data/gpu_catalog.yaml)")
+    cols = ("idle_w", "communication_w", "memory_bound_w", "compute_w", "prefill_w", "tdp_w", "power_cap_min_w",
+            "server_overhead_w", "gpus_per_server")
+    table.add_column("GPU", no_wrap=True)
+    for c in cols:
+        table.add_column(c.replace("_w", "").replace("_", " "), justify="right")
+    for name, g in load_catalog().gpus.items():
+        table.add_row(name, *[f"{getattr(g, c):g}" for c in cols])
     console.print(table)
 
 

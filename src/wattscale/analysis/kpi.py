@@ -86,7 +86,8 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     b = site.battery
     eta_c, eta_d = (b.charge_efficiency, b.discharge_efficiency) if b else (1.0, 1.0)
     keep = 1.0 - self_discharge_per_step(b, step_s) if b else 1.0
-    served = load - unserved
+    shed = col("compute_shed_mw") if "compute_shed_mw" in frame else np.zeros(len(frame))
+    served = load - unserved - shed
     cfe, ren = carbon_free_to_load(renew_used, gen_total, imp, dis, ch, served, col("grid_cfe_share"),
                                    eta_c, eta_d, keep, dt_h, col("battery_soc_mwh"))
     load_h = pd.Series(load * dt_h).groupby(hour_groups).sum().to_numpy()
@@ -118,6 +119,9 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
         "total_cost_usd": total_cost,
         "cost_usd_per_mwh_load": total_cost / load_mwh if load_mwh > 0 else 0.0,
         "unserved_cost_usd": float(unserved.sum() * dt_h * voll_usd_per_mwh),
+        "compute_shed_mwh": float(shed.sum() * dt_h),
+        "compute_lost_usd": float(frame["compute_lost_usd_per_h"].sum() * dt_h)
+        if "compute_lost_usd_per_h" in frame else 0.0,
         "grid_co2_t": grid_co2_kg / 1e3,
         "generator_co2_t": gen_co2_kg / 1e3,
         "co2_t": (grid_co2_kg + gen_co2_kg) / 1e3,
@@ -135,7 +139,7 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
 
 ADDITIVE = ["load_mwh", "it_load_mwh", "pv_available_mwh", "wind_available_mwh", "curtailed_mwh",
             "generation_mwh", "grid_import_mwh", "grid_export_mwh", "dumped_mwh", "unserved_mwh",
-            "energy_cost_usd", "export_revenue_usd", "demand_charge_usd", "fuel_cost_usd", "generator_om_usd",
+            "compute_shed_mwh", "compute_lost_usd", "energy_cost_usd", "export_revenue_usd", "demand_charge_usd", "fuel_cost_usd", "generator_om_usd",
             "start_up_cost_usd", "total_cost_usd", "unserved_cost_usd", "grid_co2_t", "generator_co2_t", "co2_t"]
 
 

@@ -16,7 +16,7 @@ POWER_FIELDS_W = ("idle_w", "tdp_w", "compute_w", "communication_w", "prefill_w"
 NUMBER_FIELDS = POWER_FIELDS_W + ("bf16_dense_tflops", "hbm_gb", "hbm_bandwidth_tb_s", "gpus_per_server")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CapCurve:
     """Throughput fraction against power cap as a fraction of TDP (piecewise linear, monotone)."""
 
@@ -43,7 +43,7 @@ class CapCurve:
         return float(x[i - 1] + (throughput - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GpuSpec:
     """One GPU type; powers in W per GPU, server overhead in W per server."""
 

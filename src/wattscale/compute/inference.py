@@ -116,7 +116,8 @@ def serve(fleet: Inference, spec: GpuSpec, requests: Requests, *, n_gpus: int, s
     n_servers = -(-n_gpus // spec.gpus_per_server)
     fixed = n_servers * spec.server_overhead_w + n_gpus * fleet.networking_w_per_gpu
     unserved = float(requests.count[served:].sum())
-    done = ttft[~np.isnan(ttft)]
+    individual = bool((requests.count == 1).all())  # cohorts (coarse samples) have no per-request latency
+    done = ttft[~np.isnan(ttft)] if individual else np.array([])
     stats = {"gpus": n_gpus, "requests": requests.n_requests, "unserved_requests": unserved,
              "ttft_p50_s": float(np.percentile(done, 50)) if len(done) else float("nan"),
              "ttft_p99_s": float(np.percentile(done, 99)) if len(done) else float("nan"),

@@ -152,10 +152,10 @@ def rate_profile_per_s(spec: SyntheticArrivals, local_hours: np.ndarray, elapsed
     """Arrival rate at each time: the daily cycle (cosine, peak at ``peak_hour``) times random bursts."""
     a = (spec.peak_to_trough - 1.0) / (spec.peak_to_trough + 1.0)
     rate = spec.mean_rate_per_s * (1.0 + a * np.cos(2 * np.pi * (local_hours - spec.peak_hour) / 24.0))
-    if spec.burst_rate_per_h > 0 and spec.burst_factor > 1:
-        rng = np.random.default_rng(spec.seed + 1)
-        span = float(elapsed_s[-1] - elapsed_s[0]) + 1.0
-        n_bursts = rng.poisson(spec.burst_rate_per_h * span / 3600.0)
+    rng = np.random.default_rng(spec.seed + 1)
+    span = float(elapsed_s[-1] - elapsed_s[0]) + 1.0
+    n_bursts = rng.poisson(spec.burst_rate_per_h * span / 3600.0) if spec.burst_factor > 1 else 0
+    if n_bursts:
         starts = np.sort(rng.uniform(elapsed_s[0], elapsed_s[0] + span, n_bursts))
         i = np.searchsorted(starts, elapsed_s, side="right") - 1
         in_burst = (i >= 0) & (elapsed_s - starts[np.maximum(i, 0)] < spec.burst_duration_s)

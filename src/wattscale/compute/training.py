@@ -103,7 +103,7 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
     compute_s = period * (1.0 - job.communication_fraction)
     edges = start_s + step_s * np.arange(n_samples + 1)
     a = job_start_s if job_start_s is not None else start_s
-    b = job_end_s if job_end_s is not None else edges[-1]
+    b = min(job_end_s, edges[-1]) if job_end_s is not None else edges[-1]
     pauses = schedule_pauses(job, start_s=a, end_s=b) if b > a else []
     starts = np.array([p.start_s for p in pauses])
     ends = np.array([p.end_s for p in pauses])
@@ -111,7 +111,8 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
     clipped = np.clip(edges, a, max(a, b))
     paused = {k: _overlap_cumulative(clipped, starts[kinds == k], ends[kinds == k]) for k in ("checkpoint", "restart")}
     run_clock = clipped - a - paused["checkpoint"] - paused["restart"]  # running time since the job started
-    run_end = run_clock[-1] if b <= edges[-1] else (b - a) - sum(p.end_s - p.start_s for p in pauses)
+    # a job without an end (or ending after the samples) runs on: no stop ramp inside the samples
+    run_end = run_clock[-1] if job_end_s is not None and job_end_s <= edges[-1] else np.inf
     ramp_step = job.ramp_s / job.groups
     sizes = np.full(job.groups, job.gpus // job.groups)
     sizes[: job.gpus % job.groups] += 1

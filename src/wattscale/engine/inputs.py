@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from wattscale.compute.catalog import Catalog, load_catalog
+from wattscale.compute.fleet import workload_mix
+from wattscale.compute.flexibility import Envelope, envelope
 from wattscale.energy import facility, grid, solar, wind
 from wattscale.energy.battery import self_discharge_per_step
 from wattscale.errors import ScenarioError
@@ -38,6 +41,16 @@ class SiteInputs:
     export_limit_mw: np.ndarray
     generators: list[Generator] = field(default_factory=list)  # in merit order
     weather_source: str = ""
+    workload_it_mw: dict[str, np.ndarray] = field(default_factory=dict)
+    envelopes: list[Envelope] = field(default_factory=list)  # cheapest to shed first
+
+    def flex_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sheddable facility power (W, n) in MW and each workload's budget (W,) in facility MWh."""
+        n = self.timeline.n_steps
+        mw = np.array([e.reducible_mw * self.pue for e in self.envelopes]).reshape(len(self.envelopes), n)
+        mean_pue = float(self.pue.mean()) if n else 1.0
+        budget = np.array([e.budget_mwh * mean_pue for e in self.envelopes], dtype=float)
+        return np.ascontiguousarray(mw), budget
 
     def battery_params(self) -> np.ndarray:
         b = self.site.battery
@@ -71,7 +84,7 @@ def marginal_cost_usd_per_mwh(g: Generator) -> float:
 
 
 def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file: str | None = None,
-                weather: Weather | None = None) -> SiteInputs:
+                weather: Weather | None = None, catalog: Catalog | None = None) -> SiteInputs:
     """Build the arrays for ``site`` (``index`` locates it in the scenario for error messages)."""
     where = f"sites[{index}]"
     if weather is None:
@@ -100,6 +113,17 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
     if (it_load < 0).any():
         raise ScenarioError("IT load has negative values", file=scenario_file, field=f"{where}.facility.it_load_mw",
                             expected="power >= 0 MW")
+    workload_it, envelopes = {}, []
+    if site.facility.workloads:
+        catalog = catalog or load_catalog()
+        for j, w in enumerate(site.facility.workloads):
+            where_w = f"{where}.facility.workloads[{j}]"
+            mix = workload_mix(w, catalog, start=timeline.start, step_s=timeline.step_s, n_samples=n,
+                               field=where_w, file=scenario_file)
+            workload_it[w.name] = mix.it_power_mw()
+            it_load = it_load + workload_it[w.name]
+            envelopes.append(envelope(w, catalog.get(w.gpu), mix))
+        envelopes.sort(key=lambda e: e.cost_usd_per_mwh)
     pue = facility.pue(site.facility.pue, temp)
     g = site.grid
     price = arr(g.price_usd_per_mwh, "price", "grid.price_usd_per_mwh")
@@ -116,7 +140,8 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
         intensity_kg_per_mwh=arr(g.intensity_kg_per_mwh, "intensity", "grid.intensity_kg_per_mwh"),
         cfe_share=cfe, grid_up=grid.grid_available(g.outages, timeline, field=f"{where}.grid.outages"),
         import_limit_mw=np.full(n, g.import_limit_mw), export_limit_mw=np.full(n, g.export_limit_mw),
-        generators=sorted(site.generators, key=marginal_cost_usd_per_mwh), weather_source=weather.source)
+        generators=sorted(site.generators, key=marginal_cost_usd_per_mwh), weather_source=weather.source,
+        workload_it_mw=workload_it, envelopes=envelopes)
 
 
 def _location(site: Site, weather: Weather, where: str, scenario_file: str | None) -> tuple[float, float, float]:

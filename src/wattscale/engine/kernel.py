@@ -12,8 +12,10 @@ At each step (powers in MW, ``dt_h`` hours):
   5. with the grid up, following generators cover what the grid and battery cannot supply, and start as
      soon as the battery could no longer bridge the shortfall through their start-up;
   6. the grid imports or exports the rest within its limits;
-  7. what is still short is unserved; what is still surplus curtails renewables, then is dumped.
-Balance at every step:  pv + wind - curtailed + discharge + sum(gen) + import + unserved
+  7. what is still short is shed from flexible compute (cheapest workload first, within each one's
+     envelope and remaining deadline budget), and the rest is unserved; what is still surplus curtails
+     renewables, then is dumped.
+Balance at every step:  pv + wind - curtailed + discharge + sum(gen) + import + sum(shed) + unserved
                       = load + charge + export + dumped.
 """
 from __future__ import annotations
@@ -91,12 +93,15 @@ def _follow_generators(need, t, k, generator_target, generator_params, gen_state
 @njit(cache=True)
 def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
               battery_target, battery_grid_first, battery_reserve_mwh, generator_target, battery_params, generator_params,
-              soc_state, gen_state, gen_timer, gen_power,
-              curtailed, charge, discharge, soc, gen_out, gen_start, grid_import, grid_export, unserved, dumped):
+              flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget_mwh,
+              curtailed, charge, discharge, soc, gen_out, gen_start, grid_import, grid_export, flex_shed, unserved,
+              dumped):
     """Simulate steps ``t0 <= t < t1``; targets are indexed from ``t0``; state arrays are updated in place.
 
     battery_params: [power_max_mw, eta_charge, eta_discharge, soc_min_mwh, soc_max_mwh, keep_per_step]
     generator_params (G, 4): [capacity_mw, min_load_mw, ramp_mw_per_step, start_steps]
+    flex_mw (W, n): sheddable compute per workload (cheapest first); flex_budget_mwh (W,): what each may
+    still shed before its deadline is at risk.
     """
     p_max = battery_params[0]
     eta_c = battery_params[1]
@@ -189,6 +194,14 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
         uns = 0.0
         cur = 0.0
         dump = 0.0
+        for w in range(flex_mw.shape[0]):
+            if net <= 0.0:
+                break
+            shed = min(net, flex_mw[w, t], flex_budget_mwh[w] / dt_h)
+            if shed > 0.0:
+                flex_shed[w, t] = shed
+                flex_budget_mwh[w] -= shed * dt_h
+                net -= shed
         if net > 0.0:
             uns = net
         elif net < 0.0:

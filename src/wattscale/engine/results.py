@@ -1,6 +1,7 @@
 """Simulation results: per-step frames per site plus KPIs; saved as Parquet + JSON atomically, read back in one call."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -35,44 +36,51 @@ class Results:
 
     def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:
         """Write ``outdir`` atomically: built in a temporary sibling, then swapped in whole."""
-        outdir = Path(outdir).resolve()
-        check_replaceable(outdir)
-        try:
-            outdir.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
-        except OSError as exc:
-            raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
-                               expected="a writable folder") from None
-        tmp.chmod(0o755)
-        try:
-            files = {}
-            for i, (name, frame) in enumerate(self.steps.items()):
-                fname = f"steps_{i}.parquet"
-                frame.to_parquet(tmp / fname)
-                files[name] = fname
-            for fname, data in (extra_files or {}).items():
-                (tmp / fname).write_bytes(data)
-            (tmp / "scenario.yaml").write_text(
-                yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
-            summary = {
-                "scenario": self.scenario.name,
-                "timeline": {"start": self.timeline.start.isoformat(), "step_s": self.timeline.step_s,
-                             "n_steps": self.timeline.n_steps, "timezone": str(self.timeline.tz)},
-                "sites": {name: {"steps_file": files[name], "kpis": self.kpis[name]} for name in self.steps},
-                "total": self.total,
-                "extra": {k: v for k, v in self.extra.items() if k != "total"},
-            }
-            # summary last: a directory without it is never taken for complete
-            (tmp / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_default), encoding="utf-8")
-            _swap_in(tmp, outdir)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
-                               expected="a writable folder") from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return outdir
+        files: dict[str, bytes] = {}
+        names = {}
+        for i, (name, frame) in enumerate(self.steps.items()):
+            names[name] = f"steps_{i}.parquet"
+            buf = io.BytesIO()
+            frame.to_parquet(buf)
+            files[names[name]] = buf.getvalue()
+        files.update(extra_files or {})
+        files["scenario.yaml"] = yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False).encode()
+        summary = {
+            "scenario": self.scenario.name,
+            "timeline": {"start": self.timeline.start.isoformat(), "step_s": self.timeline.step_s,
+                         "n_steps": self.timeline.n_steps, "timezone": str(self.timeline.tz)},
+            "sites": {name: {"steps_file": names[name], "kpis": self.kpis[name]} for name in self.steps},
+            "total": self.total,
+            "extra": {k: v for k, v in self.extra.items() if k != "total"},
+        }
+        files[SUMMARY] = json.dumps(summary, indent=2, default=_json_default).encode()
+        return write_folder(outdir, files)
+
+
+def write_folder(outdir: str | Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` into ``outdir`` atomically (temporary sibling swapped in whole; summary.json last, so a
+    folder without it is never taken for complete). Only a new, empty or earlier output folder is replaced."""
+    outdir = Path(outdir).resolve()
+    check_replaceable(outdir)
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
+    except OSError as exc:
+        raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
+                           expected="a writable folder") from None
+    tmp.chmod(0o755)
+    try:
+        for fname in sorted(files, key=lambda f: f == SUMMARY):
+            (tmp / fname).write_bytes(files[fname])
+        _swap_in(tmp, outdir)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
+                           expected="a writable folder") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir
 
 
 def check_replaceable(outdir: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.operate.factory import build_controller
 from wattscale.decisions.protocol import Controller, SiteForecast, SiteState
 from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
@@ -24,8 +25,9 @@ def simulate(scenario: Scenario, *, scenario_file: str | Path | None = None,
     timeline = timeline_of(scenario)
     file = str(scenario_file) if scenario_file else None
     steps: dict[str, pd.DataFrame] = {}
+    catalog = load_catalog(scenario.gpu_catalog) if any(s.facility.workloads for s in scenario.sites) else None
     for i, site in enumerate(scenario.sites):
-        inputs = site_inputs(site, timeline, index=i, scenario_file=file)
+        inputs = site_inputs(site, timeline, index=i, scenario_file=file, catalog=catalog)
         controller = (controllers or {}).get(site.name) or build_controller(
             scenario.controller, n_generators=len(inputs.generators),
             battery_power_mw=site.battery.power_mw if site.battery else 0.0,
@@ -45,6 +47,8 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
     gen_state = np.zeros(n_gen, dtype=np.int64)
     gen_timer = np.zeros(n_gen, dtype=np.int64)
     gen_power = np.zeros(n_gen)
+    flex_mw, flex_budget = inputs.flex_params()
+    flex_shed = np.zeros_like(flex_mw)
     out = {k: np.zeros(n) for k in ("curtailed", "charge", "discharge", "soc", "import", "export",
                                     "unserved", "dumped")}
     gen_out = np.zeros((n_gen, n))
@@ -70,27 +74,41 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
                                 field="controller")
         run_block(t0, t1, tl.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,
                   inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, float(points.battery_reserve_mwh), gt, bp, gp,
-                  soc_state, gen_state, gen_timer, gen_power,
+                  flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget,
                   out["curtailed"], out["charge"], out["discharge"], out["soc"], gen_out, gen_start,
-                  out["import"], out["export"], out["unserved"], out["dumped"])
+                  out["import"], out["export"], flex_shed, out["unserved"], out["dumped"])
         if progress is not None:
             progress(t1 - t0)
-    return _frame(inputs, out, gen_out, gen_start)
+    return _frame(inputs, out, gen_out, gen_start, flex_mw, flex_shed)
 
 
-def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.ndarray) -> pd.DataFrame:
+def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.ndarray, flex_mw: np.ndarray,
+           flex_shed: np.ndarray) -> pd.DataFrame:
     tl = inputs.timeline
-    cols = {
-        "it_load_mw": inputs.it_load_mw, "pue": inputs.pue, "load_mw": inputs.load_mw,
+    cols = {"it_load_mw": inputs.it_load_mw}
+    for name, it_mw in inputs.workload_it_mw.items():
+        cols[f"workload_{name}_it_mw"] = it_mw
+    cols.update({
+        "pue": inputs.pue, "load_mw": inputs.load_mw,
         "pv_mw": inputs.pv_mw, "wind_mw": inputs.wind_mw, "curtailed_mw": out["curtailed"],
         "battery_charge_mw": out["charge"], "battery_discharge_mw": out["discharge"], "battery_soc_mwh": out["soc"],
-    }
+    })
     for g, gen in enumerate(inputs.generators):
         cols[f"gen_{gen.name}_mw"] = gen_out[g]
         cols[f"gen_{gen.name}_starts"] = gen_start[g]
         cols[f"gen_{gen.name}_fuel_mmbtu"] = gen_out[g] * tl.step_h * gen.heat_rate_mmbtu_per_mwh
     cols.update({
-        "grid_import_mw": out["import"], "grid_export_mw": out["export"], "unserved_mw": out["unserved"],
+        "grid_import_mw": out["import"], "grid_export_mw": out["export"],
+    })
+    if inputs.envelopes:
+        cols["flex_available_mw"] = flex_mw.sum(axis=0)
+        cols["movable_it_mw"] = np.sum([e.movable_mw for e in inputs.envelopes], axis=0)
+        for w, env in enumerate(inputs.envelopes):
+            cols[f"shed_{env.name}_mw"] = flex_shed[w]
+        cols["compute_lost_usd_per_h"] = np.sum([flex_shed[w] / inputs.pue * e.cost_usd_per_mwh
+                                                 for w, e in enumerate(inputs.envelopes)], axis=0)
+    cols.update({
+        "compute_shed_mw": flex_shed.sum(axis=0), "unserved_mw": out["unserved"],
         "dumped_mw": out["dumped"], "grid_available": inputs.grid_up, "import_limit_mw": inputs.import_limit_mw,
         "export_limit_mw": inputs.export_limit_mw, "price_usd_per_mwh": inputs.price_usd_per_mwh,
         "export_price_usd_per_mwh": inputs.export_price_usd_per_mwh,
@@ -104,6 +122,6 @@ def balance_residual_mw(frame: pd.DataFrame) -> np.ndarray:
     """Supply minus demand at every step (zero when the balance closes)."""
     gen = frame.filter(regex=r"^gen_.*_mw$").sum(axis=1).to_numpy()
     supply = (frame["pv_mw"] + frame["wind_mw"] - frame["curtailed_mw"] + frame["battery_discharge_mw"]
-              + frame["grid_import_mw"] + frame["unserved_mw"]).to_numpy() + gen
+              + frame["grid_import_mw"] + frame["compute_shed_mw"] + frame["unserved_mw"]).to_numpy() + gen
     demand = (frame["load_mw"] + frame["battery_charge_mw"] + frame["grid_export_mw"] + frame["dumped_mw"]).to_numpy()
     return supply - demand

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wattscale.scenario.workloads import Workload
 from wattscale.timeseries.timeline import parse_duration
 
 
@@ -151,13 +152,21 @@ class TemperaturePUE(Model):
 
 
 class Facility(Model):
-    it_load_mw: Series = Field(description="IT (compute) load, MW: constant, file or default")
+    it_load_mw: Series = Field(0.0, description="IT load besides the workloads, MW: constant, file or default")
+    workloads: list[Workload] = Field(default_factory=list, description="training jobs and inference fleets")
     pue: Annotated[float, Field(ge=1.0)] | TemperaturePUE = TemperaturePUE()
 
     @field_validator("it_load_mw")
     @classmethod
     def _nonneg(cls, v):
         return _constant_within(v, "it_load_mw", 0.0)
+
+    @model_validator(mode="after")
+    def _unique_workloads(self):
+        names = [w.name for w in self.workloads]
+        if len(set(names)) != len(names):
+            raise ValueError("workload names must be unique within a site")
+        return self
 
 
 class Solar(Model):
@@ -322,6 +331,46 @@ class RulesController(Model):
         return self
 
 
+# ---------------------------------------------------------------- swing study
+class SwingCosts(Model):
+    """Prices for comparing swing mitigations (order-of-magnitude defaults; set your own)."""
+
+    energy_price_usd_per_mwh: float = Field(60.0, ge=0)
+    gpu_hour_value_usd: float = Field(2.0, ge=0)
+    burn_slowdown_per_unit: float = Field(0.05, ge=0, le=1, description="training throughput lost at full burn")
+    discount_rate: float = Field(0.07, ge=0, lt=1)
+    battery_usd_per_kw: float = Field(150.0, ge=0)
+    battery_usd_per_kwh: float = Field(300.0, ge=0)
+    battery_cycle_life: float = Field(6000.0, gt=0)
+    supercapacitor_usd_per_kw: float = Field(100.0, ge=0)
+    supercapacitor_usd_per_kwh: float = Field(5000.0, ge=0)
+    supercapacitor_cycle_life: float = Field(1e6, gt=0)
+
+
+class SwingStudy(Model):
+    """Sub-second swing analysis of one site's workloads (``wattscale swings``)."""
+
+    site: str | None = Field(None, description="default: the first site")
+    start: str | None = Field(None, description="window start (default: the timeline's start)")
+    duration_s: float = Field(600.0, gt=0)
+    resolution_s: float = Field(0.01, gt=0, description="sample length (10 ms resolves the 3-30 Hz band)")
+    limits: Path | None = Field(None, description="limits YAML (bands, ramps, dynamic range)")
+    costs: SwingCosts = SwingCosts()
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _str(cls, v):
+        return None if v is None else _check_time(str(v))
+
+    @model_validator(mode="after")
+    def _samples(self):
+        if self.duration_s / self.resolution_s < 16:
+            raise ValueError("the window must hold at least 16 samples (duration_s / resolution_s)")
+        if self.duration_s / self.resolution_s > 50_000_000:
+            raise ValueError("more than 50 million samples: shorten duration_s or coarsen resolution_s")
+        return self
+
+
 class Scenario(Model):
     name: str = "scenario"
     description: str = ""
@@ -329,6 +378,8 @@ class Scenario(Model):
     sites: list[Site] = Field(min_length=1)
     controller: RulesController = RulesController()
     value_of_lost_load_usd_per_mwh: float = Field(10_000.0, ge=0)
+    gpu_catalog: Path | None = Field(None, description="extra GPU catalog YAML (entries override by name)")
+    swings: SwingStudy | None = None
 
     @model_validator(mode="after")
     def _unique_sites(self):

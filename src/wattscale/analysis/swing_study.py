@@ -1,0 +1,112 @@
+"""A swing study: one site's workloads at sub-second resolution, analysed against limits, mitigations compared."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from wattscale.analysis.mitigation import BATTERY, SUPERCAPACITOR, Costs, Load, Option, cheapest, compare
+from wattscale.analysis.swings import Limits, read_limits
+from wattscale.compute.catalog import load_catalog
+from wattscale.compute.fleet import workload_mix
+from wattscale.engine.inputs import site_inputs, timeline_of
+from wattscale.errors import ScenarioError
+from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
+
+
+WINDOW_STATS = ("iteration_s", "requests", "prefill_tokens_per_gpu_s", "time_per_output_token_s")
+
+
+@dataclass
+class SwingStudyResult:
+    scenario: str
+    site: str
+    start: pd.Timestamp
+    study: SwingStudy
+    limits: Limits
+    load: Load
+    workload_mw: dict[str, np.ndarray]
+    workload_stats: dict[str, dict]
+    options: list[Option]
+
+    @property
+    def chosen(self) -> Option | None:
+        return cheapest(self.options)
+
+    def summary(self) -> dict:
+        base = self.options[0].analysis
+        chosen = self.chosen
+        return {
+            "kind": "swings", "scenario": self.scenario, "site": self.site, "start": self.start.isoformat(),
+            "duration_s": self.study.duration_s, "resolution_s": self.study.resolution_s, "limits": self.limits.name,
+            "workloads": self.workload_stats,
+            "waveform": {"mean_mw": base.mean_mw, "min_mw": base.min_mw, "max_mw": base.max_mw,
+                         "dynamic_range_mw": base.dynamic_range_mw,
+                         "ramps_mw_per_s": {f"{k:g} s": v for k, v in base.ramps_mw_per_s.items()},
+                         "band_amplitude_mw": base.band_amplitude_mw, "band_rms_mw": base.band_rms_mw},
+            "options": [option_summary(o) for o in self.options],
+            "chosen": chosen.name if chosen else None,
+        }
+
+
+def option_summary(o: Option) -> dict:
+    return {"name": o.name, "setting": o.setting, "complies": o.complies,
+            "energy_overhead_fraction": o.energy_overhead_fraction, "slowdown_fraction": o.slowdown_fraction,
+            "storage": None if o.storage is None else vars(o.storage),
+            "annual_cost_usd": o.annual_cost_usd, "total_cost_usd_per_year": o.total_cost_usd_per_year,
+            "checks": [{"name": c.name, "value": c.value, "limit": c.limit, "unit": c.unit, "margin": c.margin,
+                        "passed": c.passed} for c in o.analysis.checks]}
+
+
+def costs_of(c: SwingCosts) -> Costs:
+    return Costs(energy_price_usd_per_mwh=c.energy_price_usd_per_mwh, gpu_hour_value_usd=c.gpu_hour_value_usd,
+                 burn_slowdown_per_unit=c.burn_slowdown_per_unit, discount_rate=c.discount_rate,
+                 storage=(replace(BATTERY, usd_per_kw=c.battery_usd_per_kw, usd_per_kwh=c.battery_usd_per_kwh,
+                                  cycle_life=c.battery_cycle_life),
+                          replace(SUPERCAPACITOR, usd_per_kw=c.supercapacitor_usd_per_kw,
+                                  usd_per_kwh=c.supercapacitor_usd_per_kwh, cycle_life=c.supercapacitor_cycle_life)))
+
+
+def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, study: SwingStudy | None = None
+                    ) -> SwingStudyResult:
+    """Build the site's waveform over the study window and compare mitigations against the limits."""
+    study = study or scenario.swings or SwingStudy()
+    names = [s.name for s in scenario.sites]
+    site_name = study.site or names[0]
+    if site_name not in names:
+        raise ScenarioError(f"no site named '{site_name}'", file=scenario_file, field="swings.site",
+                            expected="one of " + ", ".join(names))
+    index = names.index(site_name)
+    site = scenario.sites[index]
+    if not site.facility.workloads:
+        raise ScenarioError("the site has no workloads to analyse", file=scenario_file,
+                            field=f"sites[{index}].facility.workloads",
+                            expected="at least one training or inference workload")
+    timeline = timeline_of(scenario)
+    start = timeline.start if study.start is None else pd.Timestamp(study.start)
+    start = start.tz_localize(timeline.tz) if start.tzinfo is None else start.tz_convert(timeline.tz)
+    limits = read_limits(study.limits) if study.limits else Limits()
+    n = int(round(study.duration_s / study.resolution_s))
+    limits.check_resolution(study.resolution_s, n * study.resolution_s, file=str(study.limits or scenario_file))
+    catalog = load_catalog(scenario.gpu_catalog)
+    # the slow parts of the facility (other IT, cooling at the PUE of the hour) are constant within the window
+    inputs = site_inputs(site, timeline, index=index, scenario_file=scenario_file, catalog=catalog)
+    k = int(np.clip(timeline.index.searchsorted(start, side="right") - 1, 0, timeline.n_steps - 1))
+    other_it = float(inputs.it_load_mw[k] - sum(v[k] for v in inputs.workload_it_mw.values()))
+    mixes, per_workload, stats = [], {}, {}
+    for j, w in enumerate(site.facility.workloads):
+        mix = workload_mix(w, catalog, start=start, step_s=study.resolution_s, n_samples=n, resolve_iterations=True,
+                           job_start=timeline.start, field=f"sites[{index}].facility.workloads[{j}]",
+                           file=scenario_file)
+        mixes.append(mix)
+        per_workload[w.name] = mix.it_power_mw()
+        stats[w.name] = {"kind": w.kind, "gpu": w.gpu, "gpus": mix.n_gpus,
+                         "mean_it_mw": float(per_workload[w.name].mean()),
+                         **{key: v for key, v in mix.stats.items()
+                            if key in WINDOW_STATS and isinstance(v, (int, float)) and np.isfinite(v)}}
+    it_mean = other_it + sum(float(p.mean()) for p in per_workload.values())
+    constant = other_it + (float(inputs.pue[k]) - 1.0) * it_mean
+    load = Load(tuple(mixes), constant, study.resolution_s)
+    options = compare(load, limits, costs_of(study.costs))
+    return SwingStudyResult(scenario.name, site_name, start, study, limits, load, per_workload, stats, options)

@@ -1,0 +1,106 @@
+"""Turn a scenario workload (training job or inference fleet) into its phase mix on any sample grid."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from wattscale.compute.catalog import Catalog, GpuSpec
+from wattscale.compute.inference import gpus_for_slo, serve
+from wattscale.compute.phases import PhaseMix
+from wattscale.compute.traces import Requests, cohorts, read_trace, synthetic_requests, tile
+from wattscale.compute.training import training_mix
+from wattscale.errors import ScenarioError
+from wattscale.scenario.workloads import Inference, SyntheticArrivals, Training, Workload
+
+INDIVIDUAL_PER_SAMPLE = 2.0  # below this many arrivals per sample each request is simulated, else cohorts
+SIZING_STEP_S = 1.0
+SIZING_MAX_REQUESTS = 1_000_000  # per sizing hour; larger fleets are sized in identical slices
+
+
+def _offset_s(value: str | None, start: pd.Timestamp, field: str, file: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        t = pd.Timestamp(value)
+    except ValueError:
+        raise ScenarioError(f"'{value}' is not a timestamp", file=file, field=field) from None
+    t = t.tz_localize(start.tz) if t.tzinfo is None else t.tz_convert(start.tz)
+    return (t - start).total_seconds()
+
+
+def workload_mix(w: Workload, catalog: Catalog, *, start: pd.Timestamp, step_s: float, n_samples: int,
+                 resolve_iterations: bool = False, job_start: pd.Timestamp | None = None,
+                 field: str = "workload", file: str | None = None) -> PhaseMix:
+    """Phase mix of ``w`` on samples of ``step_s`` from ``start`` (a tz-aware timestamp); a training job
+    without its own start began at ``job_start`` (default: ``start``)."""
+    spec = catalog.get(w.gpu, field=f"{field}.gpu", file=file)
+    if isinstance(w, Training):
+        a = _offset_s(w.start, start, f"{field}.start", file)
+        if a is None and job_start is not None:
+            a = (job_start - start).total_seconds()
+        b = _offset_s(w.end, start, f"{field}.end", file)
+        if a is not None and b is not None and b <= a:
+            raise ScenarioError("the job ends before it starts", file=file, field=f"{field}.end")
+        return training_mix(w, spec, step_s=step_s, n_samples=n_samples, job_start_s=a, job_end_s=b,
+                            resolve_iterations=resolve_iterations, field=field)
+    requests = arrivals(w, start=start, step_s=step_s, n_samples=n_samples, file=file, field=field)
+    n_gpus = w.gpus or fleet_size(w, spec, start=start, file=file, field=field)
+    return serve(w, spec, requests, n_gpus=n_gpus, step_s=step_s, n_samples=n_samples).mix
+
+
+def arrivals(w: Inference, *, start: pd.Timestamp, step_s: float, n_samples: int, file: str | None,
+             field: str, individual: bool | None = None) -> Requests:
+    """The fleet's requests over the samples: individual at fine resolution, per-sample cohorts otherwise."""
+    src = w.arrivals
+    if individual is None:
+        individual = step_s * _peak_rate_per_s(w) < INDIVIDUAL_PER_SAMPLE
+    edges = np.arange(n_samples + 1) * step_s
+    if isinstance(src, SyntheticArrivals):
+        local = start + pd.to_timedelta(edges[:-1] + step_s / 2, unit="s")
+        hours = np.asarray(local.hour + local.minute / 60 + local.second / 3600, dtype=float)
+        return synthetic_requests(src, edges, hours, individual=individual)
+    trace = _trace(str(src.file), src.format)
+    if individual:
+        return tile(trace, edges[-1], rate_scale=src.rate_scale, repeat=src.repeat)
+    return cohorts(trace, edges, rate_scale=src.rate_scale, repeat=src.repeat)
+
+
+def _peak_rate_per_s(w: Inference) -> float:
+    """Arrivals per second at the daily peak (synthetic) or on average over the trace."""
+    src = w.arrivals
+    if isinstance(src, SyntheticArrivals):
+        return src.mean_rate_per_s * 2 * src.peak_to_trough / (1 + src.peak_to_trough)
+    trace = _trace(str(src.file), src.format)
+    return len(trace) / trace.span_s * src.rate_scale
+
+
+@lru_cache(maxsize=8)
+def _trace(path: str, fmt: str) -> Requests:
+    return read_trace(path, fmt)
+
+
+def fleet_size(w: Inference, spec: GpuSpec, *, start: pd.Timestamp, file: str | None = None,
+               field: str = "workload") -> int:
+    """GPUs meeting the TTFT SLO over one hour at 1 s (synthetic: around the daily peak, bursts included;
+    trace: its first hour)."""
+    return _fleet_size(w, spec, start.tz_convert("UTC").isoformat(), str(start.tz), file, field)
+
+
+@lru_cache(maxsize=32)
+def _fleet_size(w: Inference, spec: GpuSpec, start_utc: str, tz: str, file: str | None, field: str) -> int:
+    start = pd.Timestamp(start_utc).tz_convert(tz)
+    n = int(3600 / SIZING_STEP_S)
+    src = w.arrivals
+    if isinstance(src, SyntheticArrivals):
+        start = start.normalize() + pd.Timedelta(hours=src.peak_hour - 0.5)
+    per_hour = _peak_rate_per_s(w) * 3600
+    # a very large fleet is sized as k identical slices (slightly conservative: bigger pools queue less)
+    k = max(1, int(np.ceil(per_hour / SIZING_MAX_REQUESTS)))
+    sliced = w if k == 1 else w.model_copy(update={"arrivals": src.model_copy(
+        update={"mean_rate_per_s": src.mean_rate_per_s / k} if isinstance(src, SyntheticArrivals)
+        else {"rate_scale": src.rate_scale / k})})
+    requests = arrivals(sliced, start=start, step_s=SIZING_STEP_S, n_samples=n, file=file, field=field,
+                        individual=True)
+    return k * gpus_for_slo(sliced, spec, requests, step_s=SIZING_STEP_S, n_samples=n, field=field)
