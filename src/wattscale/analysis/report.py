@@ -31,6 +31,8 @@ KPI_ROWS = [  # key, label, format
     ("wind_available_mwh", "Wind available (MWh)", "{:,.0f}"), ("curtailed_mwh", "Curtailed (MWh)", "{:,.0f}"),
     ("generation_mwh", "Generator output (MWh)", "{:,.0f}"), ("unserved_mwh", "Unserved energy (MWh)", "{:,.2f}"),
     ("unserved_hours", "Hours with unserved load", "{:,.0f}"),
+    ("compute_shed_mwh", "Compute shed, flexibility (MWh)", "{:,.1f}"),
+    ("compute_lost_usd", "  value of compute given up (USD)", "{:,.0f}"),
     ("battery_equivalent_cycles", "Battery equivalent full cycles", "{:,.1f}"),
 ]
 
@@ -84,6 +86,7 @@ def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> l
               ("Battery discharge", f["battery_discharge_mw"], COLORS["battery"]),
               ("Generators", f[gens].sum(axis=1) if gens else 0 * f["load_mw"], COLORS["gen"]),
               ("Grid import", f["grid_import_mw"], COLORS["grid"]),
+              ("Compute shed", f["compute_shed_mw"] if "compute_shed_mw" in f else 0 * f["load_mw"], "#e07a5f"),
               ("Unserved", f["unserved_mw"], COLORS["unserved"])]
     for label, y, color in layers:
         fig.add_trace(go.Scatter(x=f.index, y=y, name=label, stackgroup="supply", line=dict(width=0),
@@ -94,6 +97,18 @@ def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> l
                              line=dict(color=COLORS["load"], dash="dot", width=1)))
     fig.update_layout(title=f"{name}: supply stacked against load (MW, {resolution})", yaxis_title="MW")
     figs.append(fig)
+    workloads = [c for c in frame.columns if c.startswith("workload_") and c.endswith("_it_mw")]
+    if workloads:  # IT load by workload, and what flexibility could shed
+        fig = go.Figure()
+        for c in workloads:
+            fig.add_trace(go.Scatter(x=f.index, y=f[c], name=c[len("workload_"):-len("_it_mw")],
+                                     stackgroup="it", mode="lines", line=dict(width=0)))
+        if "flex_available_mw" in f:
+            fig.add_trace(go.Scatter(x=f.index, y=f["flex_available_mw"], name="sheddable (facility MW)",
+                                     line=dict(color="#e07a5f", dash="dot", width=1)))
+        fig.update_layout(title=f"{name}: IT load by workload and its flexibility envelope (MW, {resolution})",
+                          yaxis_title="MW")
+        figs.append(fig)
     # battery SoC and grid import against its limit
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("Battery state of charge (MWh)",
                                                                            "Grid import against its limit (MW)"))

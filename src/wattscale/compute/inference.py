@@ -129,9 +129,10 @@ def serve(fleet: Inference, spec: GpuSpec, requests: Requests, *, n_gpus: int, s
     return ServingResult(mix, ttft, int(over), unserved)
 
 
-def meets_slo(result: ServingResult, requests: Requests, slo_s: float) -> bool:
-    """p99 TTFT within the SLO, no decode overload, and every request arriving before the last SLO served."""
-    late = requests.arrival_s >= requests.span_s - slo_s
+def meets_slo(result: ServingResult, requests: Requests, slo_s: float, horizon_s: float) -> bool:
+    """p99 TTFT within the SLO, no decode overload, and every request arriving before ``horizon_s - slo_s``
+    served."""
+    late = requests.arrival_s >= horizon_s - slo_s
     served = ~np.isnan(result.ttft_s)
     if (~served & ~late).any() or result.overloaded_samples:
         return False
@@ -152,7 +153,7 @@ def gpus_for_slo(fleet: Inference, spec: GpuSpec, requests: Requests, *, step_s:
 
     def ok(instances: int) -> bool:
         return meets_slo(serve(fleet, spec, requests, n_gpus=instances * tp, step_s=step_s, n_samples=n_samples),
-                         requests, fleet.ttft_slo_s)
+                         requests, fleet.ttft_slo_s, n_samples * step_s)
 
     hi = 1
     while not ok(hi):
