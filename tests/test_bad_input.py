@@ -472,3 +472,78 @@ def test_entry_point_yaml_error(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     assert_names(" ".join(proc.stderr.split()), str(path), "YAML syntax error at line 2, column 1")
+
+
+# ---------------------------------------------------------------- workloads (LLM training and inference)
+TRAIN = {"kind": "training", "name": "job", "gpu": "H100", "gpus": 1024, "iteration_s": 5.0}
+
+
+def with_workload(workload: dict):
+    def edit(d):
+        site(d)["facility"] = {"pue": 1.2, "workloads": [workload]}
+    return edit
+
+
+@pytest.mark.parametrize("gpus", [0, -8])
+def test_zero_or_negative_gpus(tmp_path, gpus):
+    msg = fails_both(tmp_path, scenario(tmp_path, with_workload({**TRAIN, "gpus": gpus})))
+    assert_names(msg, "scenario.yaml", "sites[0].facility.workloads[0].training.gpus", "greater than 0")
+
+
+def test_unknown_gpu_lists_the_known_ones(tmp_path):
+    msg = fails_both(tmp_path, scenario(tmp_path, with_workload({**TRAIN, "gpu": "H1000"})))
+    assert_names(msg, "sites[0].facility.workloads[0].gpu", "unknown GPU 'H1000'", "did you mean", "A100-SXM4-80GB",
+                 "GB200", "B200", "H200-SXM")
+
+
+def test_training_needs_an_iteration_time_or_a_model(tmp_path):
+    job = {k: v for k, v in TRAIN.items() if k != "iteration_s"}
+    msg = fails_both(tmp_path, scenario(tmp_path, with_workload(job)))
+    assert_names(msg, "workloads[0]", "iteration_s", "model_params_b")
+
+
+def test_iteration_shorter_than_the_swing_resolution():
+    from wattscale.compute.catalog import load_catalog
+    from wattscale.compute.training import training_mix
+    from wattscale.errors import ScenarioError
+    from wattscale.scenario.workloads import Training
+    with pytest.raises(ScenarioError, match="shorter than two samples"):
+        training_mix(Training(**{**TRAIN, "iteration_s": 0.05}), load_catalog().get("H100"), step_s=0.1,
+                     n_samples=100, resolve_iterations=True)
+
+
+def trace_scenario(tmp_path, text: str, fmt="azure", name="trace.csv"):
+    (tmp_path / name).write_text(text)
+    return scenario(tmp_path, with_workload({"kind": "inference", "name": "chat", "gpu": "H100", "gpus": 16,
+                                             "arrivals": {"file": name, "format": fmt}}))
+
+
+def test_trace_with_unsorted_timestamps(tmp_path):
+    msg = fails_both(tmp_path, trace_scenario(tmp_path, "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                     "2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:50.99,396,109\n2023-11-16 18:15:49.00,10,10\n"))
+    assert_names(msg, "trace.csv", "not sorted", "request 3 arrives before request 2")
+
+
+def test_trace_with_a_malformed_timestamp(tmp_path):
+    msg = fails_both(tmp_path, trace_scenario(tmp_path, "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                     "2023-11-16 18:15:46.68,374,44\nyesterday noon,396,109\n"))
+    assert_names(msg, "trace.csv", "row 3", "'yesterday noon' is not a timestamp")
+
+
+def test_mooncake_trace_with_a_bad_line(tmp_path):
+    msg = fails_both(tmp_path, trace_scenario(tmp_path, '{"timestamp": 0, "input_length": 5, "output_length": 2}\n'
+                                              '{"timestamp": 10, "input_len": 5}\n', fmt="mooncake",
+                                              name="t.jsonl"))
+    assert_names(msg, "t.jsonl", "line 2 is not a Mooncake request")
+
+
+def test_trace_missing_columns(tmp_path):
+    msg = fails_both(tmp_path, trace_scenario(tmp_path, "time,prompt\n2023-11-16 18:15:46,3\n"))
+    assert_names(msg, "trace.csv", "missing column(s) TIMESTAMP, ContextTokens, GeneratedTokens")
+
+
+def test_bad_gpu_catalog_file(tmp_path):
+    (tmp_path / "cat.yaml").write_text("gpus:\n  X:\n    idle_w: 900\n")
+    msg = fails_both(tmp_path, scenario(tmp_path, lambda d: (with_workload(TRAIN)(d), d.update(
+        gpu_catalog="cat.yaml"))))
+    assert_names(msg, "cat.yaml", "gpus.X.")

@@ -62,6 +62,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_def
 def validate(scenario: Path = typer.Argument(..., help="scenario YAML file", show_default=False),
              data: bool = typer.Option(True, help="also load every data file and check it covers the timeline")) -> None:
     """Check SCENARIO (schema, and by default every referenced data file) without simulating."""
+    from wattscale.compute.catalog import load_catalog
     from wattscale.engine.inputs import site_inputs, timeline_of
     from wattscale.scenario import load_scenario
 
@@ -69,8 +70,9 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file", sho
         sc = load_scenario(scenario)
         tl = timeline_of(sc)
         if data:
+            catalog = load_catalog(sc.gpu_catalog)
             for i, site in enumerate(sc.sites):
-                site_inputs(site, tl, index=i, scenario_file=str(scenario))
+                site_inputs(site, tl, index=i, scenario_file=str(scenario), catalog=catalog)
     except WattscaleError as exc:
         fail(exc, scenario)
     console.print(f"[green]ok[/]: {escape(str(scenario))} — {len(sc.sites)} site(s), {tl.n_steps:,} steps of "
