@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot clean
+.PHONY: demo test test-fast bench ercot swings clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
@@ -24,12 +24,16 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+swings: $(STAMP)
+	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
+
 ercot: $(STAMP)
 	$(BIN)/wattscale run examples/llm-campus-ercot-2023.yaml -o out/llm-campus-ercot-2023
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/simulate_vs_vessim.py
+	$(BIN)/python benchmarks/swings.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -134,7 +134,7 @@ def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.nd
 
 def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits) -> float | None:
     """Shortest low-pass time constant meeting the limits: analytic for the bands, then checked."""
-    base = analyse(power_mw, step_s, limits)
+    base = analyse(power_mw, step_s, limits, rms=False)
     if base.passed:
         return 0.0
     tau = step_s
@@ -147,7 +147,7 @@ def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits) 
             tau = max(tau, float(np.max(np.sqrt(ratio ** 2 - 1) / (2 * np.pi * base.frequency_hz[sel]))))
 
     def passes(t):
-        return analyse(smooth(power_mw, step_s, t), step_s, limits).passed
+        return analyse(smooth(power_mw, step_s, t), step_s, limits, rms=False).passed
 
     hi = tau
     for _ in range(40):
@@ -221,11 +221,11 @@ def compare(load: Load, limits: Limits, costs: Costs = Costs()) -> list[Option]:
         return Option(name, setting, grid, analyse(grid, step, limits), opt.energy_overhead_fraction,
                       opt.slowdown_fraction, size, {**opt.annual_cost_usd, **annual})
 
-    floor = _smallest(lambda f: analyse(load.power_mw(floor_levels(load, f)), step, limits).passed, 0.0, 1.0, 0.005)
+    floor = _smallest(lambda f: analyse(load.power_mw(floor_levels(load, f)), step, limits, rms=False).passed, 0.0, 1.0, 0.005)
     f_best = 1.0 if floor is None else floor
     options.append(level_option("power floor", f"floor {f_best:.0%} of TDP", floor_levels(load, f_best), 0.0))
     if load.training_gpus:
-        burn = _smallest(lambda b: analyse(load.power_mw(burn_levels(load, b)), step, limits).passed, 0.0, 1.0, 0.01)
+        burn = _smallest(lambda b: analyse(load.power_mw(burn_levels(load, b)), step, limits, rms=False).passed, 0.0, 1.0, 0.01)
         b_best = 1.0 if burn is None else burn
         options.append(level_option("burn work", f"burn {b_best:.0%} of the compute-communication gap",
                                     burn_levels(load, b_best), costs.burn_slowdown_per_unit * b_best))

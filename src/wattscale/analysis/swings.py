@@ -10,12 +10,12 @@ segment, so a swing counts wherever in the record it happens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import yaml
 from scipy import fft as sfft
-from scipy.signal import get_window
 
 from wattscale.errors import DataError
 
@@ -178,9 +178,16 @@ def segment_samples(n: int, step_s: float, limits: Limits) -> int:
     return int(min(n, max(round(60.0 / step_s), round(5.0 / (lowest * step_s)))))
 
 
-def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None = None
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frequencies Hz, flat-top amplitude MW, rectangular-window RMS density MW), single-sided, worst segment.
+@lru_cache(maxsize=8)
+def _flattop(n: int) -> np.ndarray:
+    k = 2 * np.pi * np.arange(n) / n  # periodic (DFT-even) flat-top window
+    return sum((-1) ** i * a * np.cos(i * k) for i, a in enumerate(_FLATTOP))
+
+
+def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None = None, *, rect: bool = True
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(frequencies Hz, flat-top amplitude MW, rectangular-window amplitude MW or None), single-sided, worst
+    segment.
 
     The record is cut into half-overlapping segments of ``segment`` samples (default: the whole record);
     each frequency reports its largest amplitude over the segments, so a swing counts wherever it occurs.
@@ -191,31 +198,28 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
     starts = np.arange(0, len(x) - n + 1, hop)
     segs = np.lib.stride_tricks.sliding_window_view(x, n)[starts]
     segs = segs - segs.mean(axis=1, keepdims=True)
-    spec = sfft.rfft(segs, axis=1, workers=-1)
-    # the flat-top window applied in the frequency domain: a weighted sum of neighbouring bins
-    full = np.concatenate([np.conj(spec[:, 4:0:-1]), spec, np.conj(spec[:, -2:-6:-1])], axis=1)
-    m = spec.shape[1]
-    windowed = _FLATTOP[0] * full[:, 4:4 + m]
-    for k in range(1, 5):
-        windowed = windowed + (-1) ** k * _FLATTOP[k] / 2 * (full[:, 4 - k:4 - k + m] + full[:, 4 + k:4 + k + m])
-    flat = np.abs(windowed).max(axis=0) * 2.0 / (n * _FLATTOP[0])
-    rect = np.abs(spec).max(axis=0) * 2.0 / n
-    flat[0] = rect[0] = 0.0
-    if n % 2 == 0:
-        rect[-1] /= 2.0
-    return sfft.rfftfreq(n, step_s), flat, rect
+    flat = np.abs(sfft.rfft(segs * _flattop(n), axis=1, workers=-1)).max(axis=0) * 2.0 / (n * _FLATTOP[0])
+    flat[0] = 0.0
+    rect_amp = None
+    if rect:
+        rect_amp = np.abs(sfft.rfft(segs, axis=1, workers=-1)).max(axis=0) * 2.0 / n
+        rect_amp[0] = 0.0
+        if n % 2 == 0:
+            rect_amp[-1] /= 2.0
+    return sfft.rfftfreq(n, step_s), flat, rect_amp
 
 
-def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits()) -> SwingAnalysis:
-    """Ramp rates, dynamic range and band amplitudes of ``power_mw`` sampled every ``step_s``."""
+def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits(), *, rms: bool = True) -> SwingAnalysis:
+    """Ramp rates, dynamic range and band amplitudes of ``power_mw`` sampled every ``step_s`` (band RMS too,
+    unless ``rms`` is False: sizing loops skip it)."""
     p = np.asarray(power_mw, dtype=float)
-    freq, flat, rect = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits))
+    freq, flat, rect = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits), rect=rms)
     ramps = {r.window_s: max_ramp_mw_per_s(p, step_s, r.window_s) for r in limits.ramps}
     amp, rms = {}, {}
     for b in limits.bands:
         sel = (freq >= b.low_hz) & (freq <= b.high_hz)
         amp[b.name] = float(flat[sel].max()) if sel.any() else 0.0
-        rms[b.name] = float(np.sqrt(0.5 * np.sum(rect[sel] ** 2)))
+        rms[b.name] = float(np.sqrt(0.5 * np.sum(rect[sel] ** 2))) if rect is not None else float("nan")
     checks = [Check(f"ramp over {r.window_s:g} s", ramps[r.window_s], r.max_mw_per_s, "MW/s") for r in limits.ramps]
     checks += [Check(f"amplitude {b.name}", amp[b.name], b.max_amplitude_mw, "MW") for b in limits.bands]
     checks.append(Check("dynamic range", float(p.max() - p.min()), limits.max_dynamic_range_mw, "MW"))
