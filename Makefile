@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/wattscale run examples/llm-campus.yaml -o out/llm-campus
+	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

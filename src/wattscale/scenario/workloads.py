@@ -101,9 +101,9 @@ class SyntheticArrivals(Model):
     burst_duration_s: float = Field(120.0, gt=0)
     # defaults: lognormal fits to the Azure 2023 conversation trace (see scripts/derive_token_lengths.py)
     prompt_tokens_median: float = Field(1020.0, gt=0)
-    prompt_tokens_sigma: float = Field(1.0, ge=0, description="lognormal shape of prompt lengths")
+    prompt_tokens_sigma: float = Field(0.99, ge=0, description="lognormal shape of prompt lengths")
     output_tokens_median: float = Field(129.0, gt=0)
-    output_tokens_sigma: float = Field(1.0, ge=0, description="lognormal shape of output lengths")
+    output_tokens_sigma: float = Field(0.86, ge=0, description="lognormal shape of output lengths")
     seed: int = 0
 
 
