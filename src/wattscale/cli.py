@@ -136,19 +136,19 @@ def swings_table(result) -> Table:
     base = result.options[0].analysis
     table = Table(title=f"{result.scenario} / {result.site}: swings over {result.study.duration_s:g} s at "
                         f"{result.study.resolution_s * 1000:g} ms (limits: {result.limits.name})")
-    table.add_column("option")
-    table.add_column("setting")
+    table.add_column("option (setting)")
     for c in base.checks:
-        table.add_column(f"{c.name}\n({c.unit}{', max ' + format(c.limit, '.3g') if c.limit else ''})",
-                         justify="right")
-    table.add_column("complies")
+        short = c.name.replace("ramp over ", "ramp ").replace("amplitude ", "").replace("dynamic range", "range")
+        limit = f"\n<= {c.limit:.3g}" if c.limit else ""
+        table.add_column(f"{short}\n{c.unit}{limit}", justify="right")
     table.add_column("USD/year", justify="right")
     chosen = result.chosen
     for o in result.options:
         cells = [f"[{'green' if c.passed else 'red'}]{c.value:.3g}[/]" for c in o.analysis.checks]
-        name = f"[bold]{escape(o.name)}[/]" + (" *" if o is chosen else "")
-        table.add_row(name, escape(o.setting), *cells, "yes" if o.complies else "[red]no[/]",
-                      f"{o.total_cost_usd_per_year:,.0f}")
+        name = f"[bold]{escape(o.name)}[/]" + (" *" if o is chosen else "") + ("" if o.complies else " [red](fails)[/]")
+        if o.setting:
+            name += f"\n[dim]{escape(o.setting)}[/]"
+        table.add_row(name, *cells, f"{o.total_cost_usd_per_year:,.0f}")
     table.caption = ("* cheapest compliant option" if chosen else "no option meets the limits")
     return table
 

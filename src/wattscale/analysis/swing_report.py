@@ -63,8 +63,9 @@ def _spectrum_figure(r: SwingStudyResult) -> go.Figure:
         if b.max_amplitude_mw is not None:
             fig.add_trace(go.Scatter(x=[b.low_hz, b.high_hz], y=[b.max_amplitude_mw] * 2, mode="lines",
                                      name=f"limit {b.name}", line=dict(color="#d1495b", dash="dash", width=2)))
+    f = r.options[0].analysis.frequency_hz
     fig.update_layout(title="Amplitude spectrum (flat-top, worst segment) with band limits",
-                      xaxis=dict(title="frequency (Hz)", type="log"), yaxis=dict(title="amplitude (MW)", type="log"),
+                      xaxis=dict(title="frequency (Hz)", type="log", range=[np.log10(f[1]), np.log10(f[-1])]), yaxis=dict(title="amplitude (MW)", type="log"),
                       height=460, margin=dict(l=60, r=20, t=50, b=50))
     return fig
 
