@@ -171,8 +171,7 @@ def size_storage(power_mw: np.ndarray, step_s: float, limits: Limits, costs: Cos
     grid = smooth(power_mw, step_s, tau)
     out = power_mw - grid  # storage discharge (MW)
     stored = -np.cumsum(out) * step_s / 3600.0
-    swing_mwh = float(stored.max() - min(0.0, stored.min())) if len(stored) else 0.0
-    swing_mwh = float(max(stored.max(), 0.0) - min(stored.min(), 0.0))
+    swing_mwh = float(max(stored.max(), 0.0) - min(stored.min(), 0.0))  # from the initial state
     discharged_mwh = float(np.clip(out, 0, None).sum() * step_s / 3600.0)
     hours = len(power_mw) * step_s / 3600.0
     best = None
