@@ -547,3 +547,31 @@ def test_bad_gpu_catalog_file(tmp_path):
     msg = fails_both(tmp_path, scenario(tmp_path, lambda d: (with_workload(TRAIN)(d), d.update(
         gpu_catalog="cat.yaml"))))
     assert_names(msg, "cat.yaml", "gpus.X.")
+
+
+def test_training_that_never_runs_in_the_timeline(tmp_path):
+    msg = fails_both(tmp_path, scenario(tmp_path, with_workload({**TRAIN, "start": "2024-06-01"})))
+    assert_names(msg, "workloads[0].start", "does not run inside the timeline")
+
+
+def test_power_cap_outside_the_gpu_range(tmp_path):
+    msg = fails_both(tmp_path, scenario(tmp_path, with_workload({**TRAIN, "power_cap_w": 50})))
+    assert_names(msg, "workloads[0].power_cap_w", "outside H100-SXM's range", "200 .. 700 W")
+
+
+def test_empty_trace_file(tmp_path):
+    msg = fails_both(tmp_path, trace_scenario(tmp_path, "TIMESTAMP,ContextTokens,GeneratedTokens\n"))
+    assert_names(msg, "trace.csv", "no requests")
+    msg = fails_both(tmp_path, trace_scenario(tmp_path, ""))
+    assert_names(msg, "trace.csv", "empty")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--start", "2030-01-01"], "outside the timeline"),
+    (["--start", "2023-03-12 02:30"], "cannot read the time"),
+    (["--resolution-s", "-1"], "swings.resolution_s"),
+])
+def test_swings_window_errors(examples_dir, tmp_path, args, message):
+    res = invoke("swings", str(examples_dir / "llm-campus.yaml"), "-o", str(tmp_path / "o"), *args)
+    assert_names(error_text(res), message)
+    assert not (tmp_path / "o").exists()

@@ -213,3 +213,35 @@ def test_capping_envelope_uses_the_dvfs_curve():
     cap_w = H100.training_curve.cap_for_throughput(0.75) * H100.tdp_w
     expected = j.gpus * 0.75 * max(0.0, H100.compute_w - cap_w) * 1e-6
     assert env.reducible_mw.mean() == pytest.approx(expected, rel=1e-9) and np.isinf(env.budget_mwh)
+
+
+@pytest.mark.realdata
+def test_inference_energy_does_not_depend_on_the_step(azure_conv):
+    """Prefill and decode GPU-time are the same whether the fleet is stepped at 1 s or 5 min (within 2 %)."""
+    fleet = Inference(name="f", gpu="H100", gpus=64, arrivals={"file": "x.csv", "format": "azure"})
+    span = 3600.0
+    from wattscale.compute.traces import cohorts
+    fine = serve(fleet, H100, tile(azure_conv, span), n_gpus=64, step_s=1.0, n_samples=3600).mix
+    coarse_req = cohorts(azure_conv, np.arange(13) * 300.0)
+    coarse = serve(fleet, H100, coarse_req, n_gpus=64, step_s=300.0, n_samples=12).mix
+    for phase in ("prefill", "decode"):
+        e_fine = fine.shares[phase].sum() * 1.0
+        e_coarse = coarse.shares[phase].sum() * 300.0
+        assert e_coarse == pytest.approx(e_fine, rel=0.02), phase
+    assert fine.shares["decode"].sum() > 0.1 * fine.shares["prefill"].sum()
+
+
+def test_checkpoints_resume_a_full_interval_after_a_restart():
+    j = job(gpus=16384, checkpoint={"interval_s": 300, "duration_s": 10}, failures={"per_gpu_hour": 2e-4,
+                                                                                   "restart_s": 60, "seed": 1})
+    pauses = schedule_pauses(j, start_s=0.0, end_s=4 * 3600.0)
+    run = 0.0
+    last_wall, last_kind, run_at = 0.0, None, []
+    for p in pauses:  # running time at each pause
+        run += p.start_s - last_wall
+        run_at.append((run, p.kind))
+        last_wall = p.end_s
+    assert any(k == "restart" for _, k in run_at)
+    for (r0, k0), (r1, k1) in zip(run_at, run_at[1:]):
+        if k1 == "checkpoint":
+            assert r1 - r0 == pytest.approx(300.0) or k0 == "restart" and r1 - r0 == pytest.approx(300.0)

@@ -151,3 +151,40 @@ def test_swings_cli_bad_input_is_a_clear_error(examples_dir, tmp_path, args, mes
     res = CliRunner().invoke(app, ["swings", str(examples_dir / "llm-campus.yaml"), "-o", str(tmp_path / "o"), *args])
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_swing_at_the_end_of_the_record_is_seen():
+    t = np.arange(14_900) * 0.01
+    p = np.full(len(t), 100.0)
+    tail = t > t[-1] - 29
+    p[tail] += 5.0 * np.sin(2 * np.pi * 1.0 * t[tail])
+    a = analyse(p, 0.01, LIMITS)
+    assert a.band_amplitude_mw["0.1-2 Hz"] > 2.0 and not a.passed
+
+
+def test_a_band_must_end_below_nyquist():
+    with pytest.raises(DataError, match="not below the Nyquist"):
+        Limits(bands=(Band("hi", 40.0, 50.0),), ramps=()).check_resolution(0.01, 600)
+    p = 50 + 1.0 * np.sin(2 * np.pi * 49.0 * np.arange(6000) * 0.01)  # close to Nyquist still reads right
+    a = analyse(p, 0.01, Limits(bands=(Band("hi", 40.0, 49.9),), ramps=()))
+    assert a.band_amplitude_mw["hi"] == pytest.approx(1.0, rel=2e-3)
+
+
+def test_mitigated_waveforms_pass_an_independent_check(options):
+    """Re-check compliant options with scipy's own flat-top window and pandas rolling means."""
+    import pandas as pd
+    from scipy.signal import get_window
+    mix, opts = options
+    n = 6000
+    w = get_window("flattop", n, fftbins=True)
+    for o in (o for o in opts if o.complies):
+        p = o.power_mw
+        starts = sorted(set(range(0, len(p) - n + 1, n // 2)) | {len(p) - n})
+        amp = np.max([np.abs(np.fft.rfft((p[s:s + n] - p[s:s + n].mean()) * w)) * 2 / w.sum() for s in starts], axis=0)
+        f = np.fft.rfftfreq(n, 0.01)
+        for b in LIMITS.bands:
+            assert amp[(f >= b.low_hz) & (f <= b.high_hz)].max() <= b.max_amplitude_mw * (1 + 1e-6), o.name
+        for r in LIMITS.ramps:
+            m = int(round(r.window_s / 0.01))
+            means = pd.Series(p).rolling(m).mean().to_numpy()[m - 1:]
+            assert np.abs(means[m:] - means[:-m]).max() / r.window_s <= r.max_mw_per_s * (1 + 1e-6), o.name

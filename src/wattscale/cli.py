@@ -106,6 +106,8 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
     """Analyse a site's sub-second power swings, size mitigations, and write report.html and summary.json."""
     import json
 
+    from pydantic import ValidationError
+
     from wattscale.analysis.swing_report import render_swing_report
     from wattscale.analysis.swing_study import run_swing_study
     from wattscale.engine.results import write_folder
@@ -119,8 +121,9 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
                  "limits": limits.resolve() if limits else None}
         try:
             study = SwingStudy(**{**base, **{k: v for k, v in given.items() if v is not None}})
-        except ValueError as exc:
-            raise ScenarioError(str(exc).splitlines()[-1].strip(), field="swings") from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ScenarioError(err["msg"], field=".".join(["swings", *map(str, err["loc"])])) from None
         with console.status("building the waveform and sizing mitigations"):
             result = run_swing_study(sc, scenario_file=str(scenario), study=study)
         out = outdir or Path("out") / f"{sc.name}-swings"

@@ -84,8 +84,15 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
                             field=f"sites[{index}].facility.workloads",
                             expected="at least one training or inference workload")
     timeline = timeline_of(scenario)
-    start = timeline.start if study.start is None else pd.Timestamp(study.start)
-    start = start.tz_localize(timeline.tz) if start.tzinfo is None else start.tz_convert(timeline.tz)
+    try:
+        start = timeline.start if study.start is None else pd.Timestamp(study.start)
+        start = start.tz_localize(timeline.tz) if start.tzinfo is None else start.tz_convert(timeline.tz)
+    except Exception as exc:  # a local time that DST skips or repeats
+        raise ScenarioError(f"cannot read the time '{study.start}': {exc}", file=scenario_file, field="swings.start",
+                            expected="a time that exists in the timeline's zone") from None
+    if not timeline.start <= start <= timeline.end - pd.Timedelta(seconds=study.duration_s):
+        raise ScenarioError(f"the window {start} + {study.duration_s:g} s lies outside the timeline", file=scenario_file,
+                            field="swings.start", expected=f"a window within {timeline.start} .. {timeline.end}")
     limits = read_limits(study.limits) if study.limits else Limits()
     n = int(round(study.duration_s / study.resolution_s))
     limits.check_resolution(study.resolution_s, n * study.resolution_s, file=str(study.limits or scenario_file))

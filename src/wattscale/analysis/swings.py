@@ -48,8 +48,8 @@ class Limits:
     def check_resolution(self, step_s: float, duration_s: float, *, file: str | None = None) -> None:
         nyquist = 0.5 / step_s
         for b in self.bands:
-            if b.high_hz > nyquist:
-                raise DataError(f"band '{b.name}' reaches {b.high_hz:g} Hz, above the Nyquist frequency "
+            if b.high_hz >= nyquist:  # a flat-top window misreads tones at the Nyquist frequency itself
+                raise DataError(f"band '{b.name}' reaches {b.high_hz:g} Hz, not below the Nyquist frequency "
                                 f"{nyquist:g} Hz of a {step_s:g} s resolution", file=file, field="bands",
                                 expected=f"bands below {nyquist:g} Hz, or a finer resolution")
             if b.low_hz < 5.0 / duration_s:
@@ -79,6 +79,10 @@ def read_limits(path: str | Path) -> Limits:
     if unknown:
         raise DataError(f"unknown key(s) {', '.join(sorted(unknown))}", file=file,
                         expected="name, source, bands, ramps, max_dynamic_range_mw")
+    for key in ("bands", "ramps"):
+        if raw.get(key) is not None and not isinstance(raw[key], list):
+            raise DataError(f"'{key}' must be a list", file=file, field=key,
+                            expected="a list of mappings, e.g. - {low_hz: 0.1, high_hz: 2, max_amplitude_mw: 3}")
     bands = []
     for i, b in enumerate(raw.get("bands") or []):
         where = f"bands[{i}]"
@@ -195,11 +199,13 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
     x = np.asarray(power_mw, dtype=float)
     n = segment or len(x)
     hop = max(1, n // 2)
-    starts = np.arange(0, len(x) - n + 1, hop)
+    starts = np.unique(np.r_[np.arange(0, len(x) - n + 1, hop), len(x) - n])  # the last segment ends the record
     segs = np.lib.stride_tricks.sliding_window_view(x, n)[starts]
     segs = segs - segs.mean(axis=1, keepdims=True)
     flat = np.abs(sfft.rfft(segs * _flattop(n), axis=1, workers=-1)).max(axis=0) * 2.0 / (n * _FLATTOP[0])
     flat[0] = 0.0
+    if n % 2 == 0:
+        flat[-1] /= 2.0  # the Nyquist bin has no mirror image
     rect_amp = None
     if rect:
         rect_amp = np.abs(sfft.rfft(segs, axis=1, workers=-1)).max(axis=0) * 2.0 / n

@@ -24,15 +24,17 @@ def _offset_s(value: str | None, start: pd.Timestamp, field: str, file: str | No
         return None
     try:
         t = pd.Timestamp(value)
-    except ValueError:
-        raise ScenarioError(f"'{value}' is not a timestamp", file=file, field=field) from None
-    t = t.tz_localize(start.tz) if t.tzinfo is None else t.tz_convert(start.tz)
+        t = t.tz_localize(start.tz) if t.tzinfo is None else t.tz_convert(start.tz)
+    except Exception as exc:  # unparsable, or a local time that DST skips or repeats
+        raise ScenarioError(f"cannot read the time '{value}': {exc}", file=file, field=field,
+                            expected="a timestamp such as 2023-07-01 14:00 that exists in the timeline's zone") \
+            from None
     return (t - start).total_seconds()
 
 
 def workload_mix(w: Workload, catalog: Catalog, *, start: pd.Timestamp, step_s: float, n_samples: int,
                  resolve_iterations: bool = False, job_start: pd.Timestamp | None = None,
-                 field: str = "workload", file: str | None = None) -> PhaseMix:
+                 must_run: bool = False, field: str = "workload", file: str | None = None) -> PhaseMix:
     """Phase mix of ``w`` on samples of ``step_s`` from ``start`` (a tz-aware timestamp); a training job
     without its own start began at ``job_start`` (default: ``start``)."""
     spec = catalog.get(w.gpu, field=f"{field}.gpu", file=file)
@@ -41,8 +43,15 @@ def workload_mix(w: Workload, catalog: Catalog, *, start: pd.Timestamp, step_s: 
         if a is None and job_start is not None:
             a = (job_start - start).total_seconds()
         b = _offset_s(w.end, start, f"{field}.end", file)
-        if a is not None and b is not None and b <= a:
+        if b is not None and b <= (a if a is not None else 0.0):
             raise ScenarioError("the job ends before it starts", file=file, field=f"{field}.end")
+        if must_run and ((a is not None and a >= n_samples * step_s) or (b is not None and b <= 0.0)):
+            raise ScenarioError("the job does not run inside the timeline", file=file, field=f"{field}.start",
+                                expected="start and end that overlap the scenario's time span")
+        if w.power_cap_w is not None and not spec.power_cap_min_w <= w.power_cap_w <= spec.power_cap_max_w:
+            raise ScenarioError(f"power cap {w.power_cap_w:g} W is outside {spec.name}'s range", file=file,
+                                field=f"{field}.power_cap_w",
+                                expected=f"{spec.power_cap_min_w:g} .. {spec.power_cap_max_w:g} W")
         return training_mix(w, spec, step_s=step_s, n_samples=n_samples, job_start_s=a, job_end_s=b,
                             resolve_iterations=resolve_iterations, field=field)
     requests = arrivals(w, start=start, step_s=step_s, n_samples=n_samples, file=file, field=field)

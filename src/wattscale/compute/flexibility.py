@@ -52,7 +52,8 @@ def envelope(w: Workload, spec: GpuSpec, mix: PhaseMix) -> Envelope:
         how = f"power cap {cap_w:.0f} W ({tier:.0%} slowdown)"
     else:
         return Envelope(w.name, zero, 0.0, 0.0, movable, "none")
-    mean_mw = float(reducible.mean())
+    running = reducible[reducible > 0]
+    mean_mw = float(running.mean()) if len(running) else 0.0  # over the steps where there is work to shed
     cost = loss * mix.n_gpus * flex.value_usd_per_gpu_hour / mean_mw if mean_mw > 0 else 0.0
     slack = getattr(flex, "slack_h", None)
     budget = np.inf if slack is None else slack / slack_per_h * mean_mw

@@ -87,6 +87,13 @@ def _serve(arrival, prompt_gpu_s, decode_s, count, n_samples, step_s, n_gpus, gp
             if head < n_req:
                 head_left = prompt_gpu_s[head] * count[head]
         prefill_used[k] = used
+        # sequences that started decoding within this sample count here too
+        seqs = occupancy[k] / step_s
+        busy = gpus_per_instance * min(np.ceil(seqs / max_batch - 1e-9), seqs)
+        room = n_gpus - used / step_s
+        if busy > room + 1e-9 and busy > decode_gpus[k]:
+            overloaded += 1
+        decode_gpus[k] = max(decode_gpus[k], min(busy, room))
     return prefill_used, decode_gpus, ttft, overloaded, head
 
 
@@ -144,6 +151,8 @@ def gpus_for_slo(fleet: Inference, spec: GpuSpec, requests: Requests, *, step_s:
                  field: str = "workload") -> int:
     """The fewest GPUs (whole instances) whose p99 time to first token meets ``fleet.ttft_slo_s``."""
     rates = serving_rates(fleet, spec)
+    if len(requests) == 0:
+        return fleet.gpus_per_instance
     floor_s = np.percentile(requests.prompt_tokens, 99) * rates.min_ttft_s_per_token
     if floor_s > fleet.ttft_slo_s:
         raise ScenarioError(f"no fleet meets a p99 TTFT of {fleet.ttft_slo_s:g} s: the 99th-percentile prompt "

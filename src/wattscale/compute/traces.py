@@ -59,12 +59,17 @@ def read_azure_trace(path: str | Path) -> Requests:
         frame = pd.read_csv(path, dtype={"TIMESTAMP": str})
     except FileNotFoundError:
         raise DataError("trace file not found", file=file) from None
+    except pd.errors.EmptyDataError:
+        raise DataError("the trace file is empty", file=file,
+                        expected="Azure trace columns TIMESTAMP, ContextTokens, GeneratedTokens") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"not a readable CSV: {exc}", file=file) from None
     missing = [c for c in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if c not in frame.columns]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", file=file,
                         expected="Azure trace columns TIMESTAMP, ContextTokens, GeneratedTokens")
+    if frame.empty:
+        raise DataError("the trace has no requests", file=file)
     times = pd.to_datetime(frame["TIMESTAMP"], errors="coerce", format="mixed")
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])

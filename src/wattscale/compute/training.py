@@ -67,6 +67,9 @@ def schedule_pauses(job: Training, *, start_s: float, end_s: float) -> list[Paus
             pauses.append(Pause(wall, min(end_s, wall + fl.restart_s), "restart", lost_work_s=run - last_ck))
             wall += fl.restart_s
             next_fail = run + rng.exponential(1.0 / rate_per_s)
+            last_ck = run  # the job resumes from its last checkpoint: work since then is counted as lost
+            if np.isfinite(next_ck):  # the next checkpoint is a full interval after the restart
+                next_ck = run + ck.interval_s
 
 
 def _overlap_cumulative(edges: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

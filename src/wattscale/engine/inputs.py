@@ -119,7 +119,7 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
         for j, w in enumerate(site.facility.workloads):
             where_w = f"{where}.facility.workloads[{j}]"
             mix = workload_mix(w, catalog, start=timeline.start, step_s=timeline.step_s, n_samples=n,
-                               field=where_w, file=scenario_file)
+                               must_run=True, field=where_w, file=scenario_file)
             workload_it[w.name] = mix.it_power_mw()
             it_load = it_load + workload_it[w.name]
             envelopes.append(envelope(w, catalog.get(w.gpu), mix))

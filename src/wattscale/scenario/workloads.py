@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Llama 3 (Dubey et al. 2024, section 3.3.4): 419 unexpected interruptions in 54 days on 16,384 GPUs.
 LLAMA3_FAILURES_PER_GPU_HOUR = 419 / (54 * 24 * 16384)
@@ -62,7 +63,7 @@ class Training(Model):
     groups: int = Field(8, gt=0, description="groups of GPUs that can drift out of phase")
     desync_fraction: float = Field(0.0, ge=0, le=1, description="spread of the groups' phase offsets, as a share "
                                                                 "of an iteration (0: all in step)")
-    ramp_s: float = Field(10.0, ge=0, description="time for all groups to start (and to stop)")
+    ramp_s: float = Field(10.0, ge=0, description="groups start (and stop) one after another, ramp_s / groups apart")
     checkpoint: Checkpoint | None = Checkpoint()
     failures: Failures | None = Failures()
     power_cap_w: float | None = Field(None, gt=0, description="GPU power limit (W); slows compute per the DVFS curve")
@@ -70,6 +71,17 @@ class Training(Model):
     start: str | None = Field(None, description="job start (default: the timeline's start)")
     end: str | None = Field(None, description="job end (default: the timeline's end)")
     flexibility: Flexibility = Flexibility()
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time(cls, v):
+        if v is None:
+            return None
+        try:
+            pd.Timestamp(str(v))
+        except ValueError:
+            raise ValueError(f"'{v}' is not a timestamp (expected e.g. 2023-07-01 or 2023-07-01 14:00)") from None
+        return str(v)
 
     @model_validator(mode="after")
     def _iteration(self):
