@@ -1,7 +1,7 @@
 """A fleet's power as GPU-time shares in named phases times each phase's per-GPU power."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,15 +39,3 @@ class PhaseMix:
     def it_power_mw(self, levels_w: dict[str, float] | None = None) -> np.ndarray:
         """IT power (MW): GPUs plus fixed server overhead and networking."""
         return (self.gpu_power_w(levels_w) + self.fixed_w) * 1e-6
-
-    def with_levels(self, levels_w: dict[str, float]) -> PhaseMix:
-        return replace(self, levels_w={**self.levels_w, **levels_w})
-
-    def mean_gpu_power_w(self) -> float:
-        """Average per-GPU power over the whole span (W)."""
-        return float(self.gpu_power_w().mean() / self.n_gpus)
-
-
-def combine(mixes: list[PhaseMix]) -> np.ndarray:
-    """Summed IT power (MW) of several fleets on the same samples."""
-    return np.sum([m.it_power_mw() for m in mixes], axis=0)
