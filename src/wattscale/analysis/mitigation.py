@@ -220,27 +220,19 @@ def compare(load: Load, limits: Limits, costs: Costs = Costs()) -> list[Option]:
         return Option(name, setting, grid, analyse(grid, step, limits), opt.energy_overhead_fraction,
                       opt.slowdown_fraction, size, {**opt.annual_cost_usd, **annual})
 
-    floor = _smallest(lambda f: analyse(load.power_mw(floor_levels(load, f)), step, limits, rms=False).passed, 0.0, 1.0, 0.005)
-    f_best = 1.0 if floor is None else floor
-    options.append(level_option("power floor", f"floor {f_best:.0%} of TDP", floor_levels(load, f_best), 0.0))
+    levellers = [("power floor", lambda f: floor_levels(load, f), 0.0, "floor {:.0%} of TDP", 0.005)]
     if load.training_gpus:
-        burn = _smallest(lambda b: analyse(load.power_mw(burn_levels(load, b)), step, limits, rms=False).passed, 0.0, 1.0, 0.01)
-        b_best = 1.0 if burn is None else burn
-        options.append(level_option("burn work", f"burn {b_best:.0%} of the compute-communication gap",
-                                    burn_levels(load, b_best), costs.burn_slowdown_per_unit * b_best))
-    for opt in list(options):
-        if opt.name == "none":
-            s = with_storage(opt)
-        else:  # combinations: half the standalone setting, the rest by storage
-            half = 0.5 * (f_best if opt.name == "power floor" else (b_best if opt.name == "burn work" else 0))
-            if opt.name == "power floor":
-                half_opt = level_option("power floor", f"floor {half:.0%} of TDP", floor_levels(load, half), 0.0)
-            else:
-                half_opt = level_option("burn work", f"burn {half:.0%}", burn_levels(load, half),
-                                        costs.burn_slowdown_per_unit * half)
-            s = with_storage(half_opt)
-        if s is not None and s.storage is not None and s.storage.tech != "none":
-            options.append(s)
+        levellers.append(("burn work", lambda b: burn_levels(load, b), costs.burn_slowdown_per_unit,
+                          "burn {:.0%} of the compute-communication gap", 0.01))
+    combinations = [with_storage(options[0])]
+    for name, levels, slowdown_per_unit, setting, tol in levellers:
+        best = _smallest(lambda x: analyse(load.power_mw(levels(x)), step, limits, rms=False).passed, 0.0, 1.0, tol)
+        x = 1.0 if best is None else best
+        options.append(level_option(name, setting.format(x), levels(x), slowdown_per_unit * x))
+        # half the setting, the rest by storage
+        half = level_option(name, setting.format(x / 2), levels(x / 2), slowdown_per_unit * x / 2)
+        combinations.append(with_storage(half))
+    options += [c for c in combinations if c is not None and c.storage.tech != "none"]
     options[1:] = sorted(options[1:], key=lambda o: (not o.complies, o.total_cost_usd_per_year))
     return options
 

@@ -12,7 +12,7 @@ PALETTE = ["#222222", "#d1495b", "#2e86ab", "#f5b700", "#4cb5ae", "#7b5ea7", "#8
 MAX_POINTS = 4000
 
 
-def envelope(power_mw: np.ndarray, step_s: float, max_points: int = MAX_POINTS):
+def min_max(power_mw: np.ndarray, step_s: float, max_points: int = MAX_POINTS):
     """(time s, min, max) per bucket, so a long high-rate waveform plots small without hiding its swings."""
     k = max(1, int(np.ceil(len(power_mw) / max_points)))
     m = len(power_mw) // k * k
@@ -25,7 +25,7 @@ def _waveform_figure(r: SwingStudyResult) -> go.Figure:
     fig = go.Figure()
     step = r.load.step_s
     for i, o in enumerate(r.options):
-        t, lo, hi = envelope(o.power_mw, step)
+        t, lo, hi = min_max(o.power_mw, step)
         color = PALETTE[i % len(PALETTE)]
         fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
                                  line=dict(width=0.5, color=color), name=o.name, legendgroup=o.name,

@@ -12,6 +12,7 @@ from wattscale.compute.catalog import load_catalog
 from wattscale.compute.fleet import workload_mix
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.errors import ScenarioError
+from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
 
 
@@ -84,12 +85,8 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
                             field=f"sites[{index}].facility.workloads",
                             expected="at least one training or inference workload")
     timeline = timeline_of(scenario)
-    try:
-        start = timeline.start if study.start is None else pd.Timestamp(study.start)
-        start = start.tz_localize(timeline.tz) if start.tzinfo is None else start.tz_convert(timeline.tz)
-    except Exception as exc:  # a local time that DST skips or repeats
-        raise ScenarioError(f"cannot read the time '{study.start}': {exc}", file=scenario_file, field="swings.start",
-                            expected="a time that exists in the timeline's zone") from None
+    start = timeline.start if study.start is None else local_time(study.start, timeline.tz, field="swings.start",
+                                                                   file=scenario_file)
     if not timeline.start <= start <= timeline.end - pd.Timedelta(seconds=study.duration_s):
         raise ScenarioError(f"the window {start} + {study.duration_s:g} s lies outside the timeline", file=scenario_file,
                             field="swings.start", expected=f"a window within {timeline.start} .. {timeline.end}")
@@ -97,10 +94,12 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
     n = int(round(study.duration_s / study.resolution_s))
     limits.check_resolution(study.resolution_s, n * study.resolution_s, file=str(study.limits or scenario_file))
     catalog = load_catalog(scenario.gpu_catalog)
-    # the slow parts of the facility (other IT, cooling at the PUE of the hour) are constant within the window
-    inputs = site_inputs(site, timeline, index=index, scenario_file=scenario_file, catalog=catalog)
+    # the slow parts of the facility (other IT, cooling at the PUE of the hour) are constant within the window;
+    # the site without its workloads gives them without simulating a year of workloads
+    bare = site.model_copy(update={"facility": site.facility.model_copy(update={"workloads": []})})
+    inputs = site_inputs(bare, timeline, index=index, scenario_file=scenario_file)
     k = int(np.clip(timeline.index.searchsorted(start, side="right") - 1, 0, timeline.n_steps - 1))
-    other_it = float(inputs.it_load_mw[k] - sum(v[k] for v in inputs.workload_it_mw.values()))
+    other_it = float(inputs.it_load_mw[k])
     mixes, per_workload, stats = [], {}, {}
     for j, w in enumerate(site.facility.workloads):
         mix = workload_mix(w, catalog, start=start, step_s=study.resolution_s, n_samples=n, resolve_iterations=True,

@@ -12,6 +12,7 @@ from wattscale.compute.phases import PhaseMix
 from wattscale.compute.traces import Requests, cohorts, read_trace, synthetic_requests, tile
 from wattscale.compute.training import training_mix
 from wattscale.errors import ScenarioError
+from wattscale.scenario.base import local_time
 from wattscale.scenario.workloads import Inference, SyntheticArrivals, Training, Workload
 
 INDIVIDUAL_PER_SAMPLE = 2.0  # below this many arrivals per sample each request is simulated, else cohorts
@@ -22,14 +23,7 @@ SIZING_MAX_REQUESTS = 1_000_000  # per sizing hour; larger fleets are sized in i
 def _offset_s(value: str | None, start: pd.Timestamp, field: str, file: str | None) -> float | None:
     if value is None:
         return None
-    try:
-        t = pd.Timestamp(value)
-        t = t.tz_localize(start.tz) if t.tzinfo is None else t.tz_convert(start.tz)
-    except Exception as exc:  # unparsable, or a local time that DST skips or repeats
-        raise ScenarioError(f"cannot read the time '{value}': {exc}", file=file, field=field,
-                            expected="a timestamp such as 2023-07-01 14:00 that exists in the timeline's zone") \
-            from None
-    return (t - start).total_seconds()
+    return (local_time(value, start.tz, field=field, file=file) - start).total_seconds()
 
 
 def workload_mix(w: Workload, catalog: Catalog, *, start: pd.Timestamp, step_s: float, n_samples: int,
@@ -55,7 +49,7 @@ def workload_mix(w: Workload, catalog: Catalog, *, start: pd.Timestamp, step_s: 
         return training_mix(w, spec, step_s=step_s, n_samples=n_samples, job_start_s=a, job_end_s=b,
                             resolve_iterations=resolve_iterations, field=field)
     requests = arrivals(w, start=start, step_s=step_s, n_samples=n_samples, file=file, field=field)
-    n_gpus = w.gpus or fleet_size(w, spec, start=start, file=file, field=field)
+    n_gpus = w.gpus or fleet_size(w, spec, str(start.tz), file, field)
     return serve(w, spec, requests, n_gpus=n_gpus, step_s=step_s, n_samples=n_samples).mix
 
 
@@ -90,20 +84,15 @@ def _trace(path: str, fmt: str) -> Requests:
     return read_trace(path, fmt)
 
 
-def fleet_size(w: Inference, spec: GpuSpec, *, start: pd.Timestamp, file: str | None = None,
-               field: str = "workload") -> int:
-    """GPUs meeting the TTFT SLO over one hour at 1 s (synthetic: around the daily peak, bursts included;
-    trace: its first hour)."""
-    return _fleet_size(w, spec, start.tz_convert("UTC").isoformat(), str(start.tz), file, field)
-
-
 @lru_cache(maxsize=32)
-def _fleet_size(w: Inference, spec: GpuSpec, start_utc: str, tz: str, file: str | None, field: str) -> int:
-    start = pd.Timestamp(start_utc).tz_convert(tz)
+def fleet_size(w: Inference, spec: GpuSpec, tz: str, file: str | None = None, field: str = "workload") -> int:
+    """GPUs meeting the TTFT SLO over one hour at 1 s (synthetic: the hour around the daily peak, bursts
+    included; trace: its first hour). The same for any day, so a year's run and a swing window agree."""
     n = int(3600 / SIZING_STEP_S)
     src = w.arrivals
+    start = pd.Timestamp("2000-01-01", tz=tz)
     if isinstance(src, SyntheticArrivals):
-        start = start.normalize() + pd.Timedelta(hours=src.peak_hour - 0.5)
+        start += pd.Timedelta(hours=src.peak_hour - 0.5)
     per_hour = _peak_rate_per_s(w) * 3600
     # a very large fleet is sized as k identical slices (slightly conservative: bigger pools queue less)
     k = max(1, int(np.ceil(per_hour / SIZING_MAX_REQUESTS)))

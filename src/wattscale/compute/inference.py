@@ -38,6 +38,12 @@ def serving_rates(fleet: Inference, spec: GpuSpec) -> ServingRates:
 
 
 @njit(cache=True)
+def _decode_gpus(seqs, gpus_per_instance, max_batch):
+    """GPUs busy decoding ``seqs`` running sequences (mean over a sample), batched per instance."""
+    return gpus_per_instance * min(np.ceil(seqs / max_batch - 1e-9), seqs)
+
+
+@njit(cache=True)
 def _serve(arrival, prompt_gpu_s, decode_s, count, n_samples, step_s, n_gpus, gpus_per_instance, max_batch):
     """Step through samples; return (prefill GPU-s, decode GPUs, TTFT per request, overloaded samples, served)."""
     occupancy = np.zeros(n_samples)  # sequence-seconds decoding in each sample
@@ -51,8 +57,7 @@ def _serve(arrival, prompt_gpu_s, decode_s, count, n_samples, step_s, n_gpus, gp
     for k in range(n_samples):
         t0 = k * step_s
         t1 = t0 + step_s
-        seqs = occupancy[k] / step_s
-        busy = gpus_per_instance * min(np.ceil(seqs / max_batch - 1e-9), seqs)
+        busy = _decode_gpus(occupancy[k] / step_s, gpus_per_instance, max_batch)
         if busy > n_gpus:
             overloaded += 1
             busy = n_gpus
@@ -88,8 +93,7 @@ def _serve(arrival, prompt_gpu_s, decode_s, count, n_samples, step_s, n_gpus, gp
                 head_left = prompt_gpu_s[head] * count[head]
         prefill_used[k] = used
         # sequences that started decoding within this sample count here too
-        seqs = occupancy[k] / step_s
-        busy = gpus_per_instance * min(np.ceil(seqs / max_batch - 1e-9), seqs)
+        busy = _decode_gpus(occupancy[k] / step_s, gpus_per_instance, max_batch)
         room = n_gpus - used / step_s
         if busy > room + 1e-9 and busy > decode_gpus[k]:
             overloaded += 1

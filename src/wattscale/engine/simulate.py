@@ -85,21 +85,17 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
 def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.ndarray, flex_mw: np.ndarray,
            flex_shed: np.ndarray) -> pd.DataFrame:
     tl = inputs.timeline
-    cols = {"it_load_mw": inputs.it_load_mw}
-    for name, it_mw in inputs.workload_it_mw.items():
-        cols[f"workload_{name}_it_mw"] = it_mw
-    cols.update({
-        "pue": inputs.pue, "load_mw": inputs.load_mw,
-        "pv_mw": inputs.pv_mw, "wind_mw": inputs.wind_mw, "curtailed_mw": out["curtailed"],
-        "battery_charge_mw": out["charge"], "battery_discharge_mw": out["discharge"], "battery_soc_mwh": out["soc"],
-    })
+    cols = {"it_load_mw": inputs.it_load_mw,
+            **{f"workload_{name}_it_mw": it_mw for name, it_mw in inputs.workload_it_mw.items()},
+            "pue": inputs.pue, "load_mw": inputs.load_mw,
+            "pv_mw": inputs.pv_mw, "wind_mw": inputs.wind_mw, "curtailed_mw": out["curtailed"],
+            "battery_charge_mw": out["charge"], "battery_discharge_mw": out["discharge"],
+            "battery_soc_mwh": out["soc"]}
     for g, gen in enumerate(inputs.generators):
         cols[f"gen_{gen.name}_mw"] = gen_out[g]
         cols[f"gen_{gen.name}_starts"] = gen_start[g]
         cols[f"gen_{gen.name}_fuel_mmbtu"] = gen_out[g] * tl.step_h * gen.heat_rate_mmbtu_per_mwh
-    cols.update({
-        "grid_import_mw": out["import"], "grid_export_mw": out["export"],
-    })
+    cols["grid_import_mw"], cols["grid_export_mw"] = out["import"], out["export"]
     if inputs.envelopes:
         cols["flex_available_mw"] = flex_mw.sum(axis=0)
         cols["movable_it_mw"] = np.sum([e.movable_mw for e in inputs.envelopes], axis=0)

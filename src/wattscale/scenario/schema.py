@@ -5,14 +5,11 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from wattscale.scenario.base import Model, check_time, check_unique
 from wattscale.scenario.workloads import Workload
 from wattscale.timeseries.timeline import parse_duration
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # ---------------------------------------------------------------- series
@@ -56,16 +53,6 @@ def _check_duration(v: str | None) -> str | None:
     return v
 
 
-def _check_time(v: str | None) -> str | None:
-    if v is not None:
-        try:
-            pd.Timestamp(v)
-        except ValueError:
-            raise ValueError(f"'{v}' is not a timestamp (expected a date or time such as 2023-01-01 "
-                             "or 2023-07-18 14:00)") from None
-    return v
-
-
 class Span(Model):
     """A period: a start and either an end or a duration."""
 
@@ -86,7 +73,7 @@ class Span(Model):
     @field_validator("start", "end")
     @classmethod
     def _time(cls, v: str | None) -> str | None:
-        return _check_time(v)
+        return check_time(v)
 
     @model_validator(mode="after")
     def _end_or_duration(self):
@@ -163,9 +150,7 @@ class Facility(Model):
 
     @model_validator(mode="after")
     def _unique_workloads(self):
-        names = [w.name for w in self.workloads]
-        if len(set(names)) != len(names):
-            raise ValueError("workload names must be unique within a site")
+        check_unique([w.name for w in self.workloads], "workload")
         return self
 
 
@@ -303,9 +288,7 @@ class Site(Model):
 
     @model_validator(mode="after")
     def _unique_generators(self):
-        names = [g.name for g in self.generators]
-        if len(set(names)) != len(names):
-            raise ValueError("generator names must be unique within a site")
+        check_unique([g.name for g in self.generators], "generator")
         return self
 
 
@@ -360,7 +343,7 @@ class SwingStudy(Model):
     @field_validator("start", mode="before")
     @classmethod
     def _str(cls, v):
-        return None if v is None else _check_time(str(v))
+        return None if v is None else check_time(str(v))
 
     @model_validator(mode="after")
     def _samples(self):
@@ -383,7 +366,5 @@ class Scenario(Model):
 
     @model_validator(mode="after")
     def _unique_sites(self):
-        names = [s.name for s in self.sites]
-        if len(set(names)) != len(names):
-            raise ValueError("site names must be unique")
+        check_unique([s.name for s in self.sites], "site")
         return self

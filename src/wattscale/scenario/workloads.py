@@ -4,16 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from wattscale.scenario.base import Model, check_time
 
 # Llama 3 (Dubey et al. 2024, section 3.3.4): 419 unexpected interruptions in 54 days on 16,384 GPUs.
 LLAMA3_FAILURES_PER_GPU_HOUR = 419 / (54 * 24 * 16384)
-SLOWDOWN_TIERS = (0.0, 0.10, 0.25, 0.50)
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Checkpoint(Model):
@@ -75,13 +71,7 @@ class Training(Model):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _time(cls, v):
-        if v is None:
-            return None
-        try:
-            pd.Timestamp(str(v))
-        except ValueError:
-            raise ValueError(f"'{v}' is not a timestamp (expected e.g. 2023-07-01 or 2023-07-01 14:00)") from None
-        return str(v)
+        return None if v is None else check_time(str(v))
 
     @model_validator(mode="after")
     def _iteration(self):
