@@ -163,12 +163,14 @@ class SwingAnalysis:
         return [c for c in self.checks if not c.passed]
 
 
-def max_ramp_mw_per_s(power_mw: np.ndarray, step_s: float, window_s: float) -> float:
-    """Largest change between the means of adjacent windows of ``window_s``, per second."""
+def max_ramp_mw_per_s(power_mw: np.ndarray, step_s: float, window_s: float,
+                      cumulative: np.ndarray | None = None) -> float:
+    """Largest change between the means of adjacent windows of ``window_s``, per second (``cumulative``:
+    the running sum of ``power_mw`` with a leading 0, when several windows share it)."""
     m = max(1, int(round(window_s / step_s)))
     if 2 * m > len(power_mw):
         return float("nan")
-    c = np.concatenate([[0.0], np.cumsum(power_mw)])
+    c = np.concatenate([[0.0], np.cumsum(power_mw)]) if cumulative is None else cumulative
     means = (c[m:] - c[:-m]) / m
     return float(np.abs(means[m:] - means[:-m]).max() / (m * step_s))
 
@@ -220,7 +222,8 @@ def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits(), *, r
     unless ``rms`` is False: sizing loops skip it)."""
     p = np.asarray(power_mw, dtype=float)
     freq, flat, rect = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits), rect=rms)
-    ramps = {r.window_s: max_ramp_mw_per_s(p, step_s, r.window_s) for r in limits.ramps}
+    cumulative = np.concatenate([[0.0], np.cumsum(p)])
+    ramps = {r.window_s: max_ramp_mw_per_s(p, step_s, r.window_s, cumulative) for r in limits.ramps}
     amp, rms = {}, {}
     for b in limits.bands:
         sel = (freq >= b.low_hz) & (freq <= b.high_hz)
