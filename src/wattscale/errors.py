@@ -35,3 +35,7 @@ class DataError(WattscaleError):
 
 class ResultsError(WattscaleError):
     """A results directory is missing or incomplete."""
+
+
+class PlanningError(WattscaleError):
+    """An optimisation cannot be solved: requirements that cannot all be met, or no solver."""

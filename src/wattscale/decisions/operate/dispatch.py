@@ -1,0 +1,379 @@
+"""Optimal dispatch and compute scheduling over a horizon, as a linopy programme solved by HiGHS.
+
+For each site and step ``t`` (powers in MW, step ``dt`` hours) the balance is
+    renewables used + discharge - charge + sum(generators) + import - export + sum(compute shed)
+    + unserved - dumped = load,
+with the battery's energy ``e_t = keep * e_{t-1} + dt * (eta_c * charge - discharge / eta_d)`` in its window,
+renewables used up to what is available (the rest curtailed), imports and exports within the connection's
+limits (zero in an outage, imports at or below a demand-response hold), and flexible compute shed within
+its envelope and its deadline's energy budget. Generators follow unit commitment (``milp``: on/start
+binaries; ``relaxed``: the same constraints with the binaries relaxed to [0, 1]; ``none``: output anywhere
+from zero to capacity): minimum load, ramp limits (a start or stop may move up to minimum load plus one
+ramp), and a warm-up of ``start_steps`` steps without output after a start command.
+
+The objective is the cost of the horizon: energy bought minus sold, demand charge on the month's peak
+import (beyond the peak already paid for), fuel and variable O&M, start-ups, battery wear, the carbon
+price times emissions, the value of compute given up, the value of lost load, payments forgone in paid
+demand-response events, and a penalty for ending below a wanted battery energy. Several sites may share
+one grid connection; each site's own grid terms then limit its tie to that connection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from wattscale.decisions.operate.lp import INF, Programme, Solution
+from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem
+from wattscale.errors import PlanningError
+
+SHORT_TOL_MW = 1e-6
+
+
+@dataclass
+class SitePlan:
+    """The optimal schedule of one site (arrays over the horizon, MW unless named otherwise)."""
+
+    name: str
+    renewable_used_mw: np.ndarray
+    curtailed_mw: np.ndarray
+    charge_mw: np.ndarray
+    discharge_mw: np.ndarray
+    soc_mwh: np.ndarray
+    generator_mw: np.ndarray  # (G, n)
+    generator_on: np.ndarray  # (G, n) 0..1
+    generator_start: np.ndarray  # (G, n) 0..1
+    import_mw: np.ndarray
+    export_mw: np.ndarray
+    shed_mw: np.ndarray  # (W, n)
+    unserved_mw: np.ndarray
+    dumped_mw: np.ndarray
+
+
+@dataclass
+class DispatchPlan:
+    status: str
+    objective_usd: float
+    sites: list[SitePlan]
+    costs_usd: dict[str, float] = field(default_factory=dict)
+    co2_t: float = 0.0
+    solve_s: float = 0.0
+    build_s: float = 0.0
+    mip_gap: float = 0.0
+
+    @property
+    def unserved_mwh(self) -> float:
+        return float(sum(s.unserved_mw.sum() for s in self.sites))
+
+
+class Dispatch:
+    """A dispatch programme for one problem structure; ``plan(problem)`` re-solves with new numbers."""
+
+    def __init__(self, problem: DispatchProblem, *, sizes: list[dict] | None = None, time_limit_s: float = 60.0,
+                 mip_rel_gap: float = 1e-6, extra=None) -> None:
+        import time
+
+        self.problem = problem
+        self.sizes = sizes
+        self._extra = extra  # optional formulation hook: extra(programme, dispatch)
+        t0 = time.perf_counter()
+        self.programme = Programme(self._formulate, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+        self.build_s = time.perf_counter() - t0
+
+    # ------------------------------------------------------------ formulation
+    def _formulate(self, prog: Programme) -> None:
+        p = self.problem
+        self.terms: dict[str, object] = {}  # expressions other formulations may build on (build time only)
+        flows = []
+        for i, site in enumerate(p.sites):
+            sizes = self.sizes[i] if self.sizes else {}
+            flows.append(self._site(prog, f"{i}.", site, sizes))
+        if p.connection is not None:
+            n = p.n_steps
+            imp, exp = self._grid(prog, "tie.", p.connection, n, {})
+            prog.con("tie.balance", lambda: imp - exp - sum(f[0] - f[1] for f in flows), "==", np.zeros(n))
+        if self._extra is not None:
+            self._extra(prog, self)
+
+    def _site(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict) -> tuple:
+        p = self.problem
+        n, dt = s.n_steps, p.step_h
+        T = {"t": n}
+        building = prog.building
+        # renewables
+        sized_ren = "pv_mw" in sizes or "wind_mw" in sizes
+        ren = prog.var(pre + "renewable", T, 0.0, INF if sized_ren else s.pv_mw + s.wind_mw)
+        if sized_ren:
+            prog.con(pre + "renewable_cap", lambda: ren - _scaled(sizes.get("pv_mw"), s.pv_mw)
+                     - _scaled(sizes.get("wind_mw"), s.wind_mw), "<=", 0.0)
+        supply = [lambda: ren]
+        # battery
+        b = s.battery
+        if b is not None:
+            sized_p, sized_e = "battery_mw" in sizes, "battery_mwh" in sizes
+            ch = prog.var(pre + "charge", T, 0.0, INF if sized_p else b.power_mw)
+            dis = prog.var(pre + "discharge", T, 0.0, INF if sized_p else b.power_mw, cost=dt * b.wear_usd_per_mwh)
+            soc = prog.var(pre + "soc", T, 0.0 if sized_e else b.energy_min_mwh,
+                           INF if sized_e else b.energy_max_mwh)
+            first = np.zeros(n)
+            first[0] = 1.0
+            if sized_e:
+                e_var = sizes["battery_mwh"]
+                frac0 = b.soc_initial_mwh  # a fraction of the sized energy when sizing
+                prog.con(pre + "soc_balance", lambda: soc - b.keep_per_step * soc.shift(t=1).fillna(0)
+                         - b.charge_efficiency * dt * ch + dt / b.discharge_efficiency * dis
+                         - _arr(first * b.keep_per_step * frac0) * e_var, "==", 0.0)
+                prog.con(pre + "soc_min", lambda: soc - b.energy_min_mwh * e_var, ">=", 0.0)
+                prog.con(pre + "soc_max", lambda: soc - b.energy_max_mwh * e_var, "<=", 0.0)
+            else:
+                prog.con(pre + "soc_balance", lambda: soc - b.keep_per_step * soc.shift(t=1).fillna(0)
+                         - b.charge_efficiency * dt * ch + dt / b.discharge_efficiency * dis, "==",
+                         first * b.keep_per_step * b.soc_initial_mwh)
+            if sized_p:
+                pw = sizes["battery_mw"]
+                prog.con(pre + "charge_cap", lambda: ch - pw, "<=", 0.0)
+                prog.con(pre + "discharge_cap", lambda: dis - pw, "<=", 0.0)
+            if b.terminal_mwh is not None:
+                short = prog.var(pre + "terminal_short", {"k": 1}, 0.0, INF, cost=b.terminal_penalty_usd_per_mwh)
+                prog.con(pre + "terminal", lambda: soc.isel(t=n - 1) + short.sum(), ">=", b.terminal_mwh)
+            supply.append(lambda: dis - ch)
+            if building:
+                self.terms[pre + "soc"] = soc
+        # generators
+        if s.generators:
+            supply.append(self._generators(prog, pre, s, sizes))
+        # flexible compute
+        if s.flex:
+            W = {"w": len(s.flex), "t": n}
+            reducible = np.array([f.reducible_mw for f in s.flex]).reshape(len(s.flex), n)
+            cost = np.array([[f.cost_usd_per_mwh * dt] for f in s.flex])
+            shed = prog.var(pre + "shed", W, 0.0, reducible, cost=cost)
+            prog.con(pre + "shed_budget", lambda: dt * shed.sum("t"), "<=", np.array([f.budget_mwh for f in s.flex]))
+            supply.append(lambda: shed.sum("w"))
+        uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
+                       cost=dt * p.value_of_lost_load_usd_per_mwh)
+        dump = prog.var(pre + "dumped", T, 0.0, INF)
+        imp, exp = self._grid(prog, pre, s.grid, n, sizes, priced=p.connection is None)
+        prog.con(pre + "balance", lambda: sum(f() for f in supply) + imp - exp + uns - dump, "==", s.load_mw)
+        return imp, exp
+
+    def _generators(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict):
+        p = self.problem
+        n, dt, gens = s.n_steps, p.step_h, s.generators
+        G = {"g": len(gens), "t": n}
+        col = lambda values: np.array(values, float).reshape(len(gens), 1)  # noqa: E731
+        cap = col([g.capacity_mw for g in gens])
+        marginal = col([g.cost_usd_per_mwh + p.carbon_price_usd_per_t * g.co2_kg_per_mwh / 1e3 for g in gens])
+        sized = [f"gen:{g.name}" in sizes for g in gens]
+        power = prog.var(pre + "gen", G, 0.0, np.where(col(sized), INF, cap), cost=dt * marginal)
+        if any(sized):
+            cap_vars = [sizes.get(f"gen:{g.name}") for g in gens]
+            for j, g in enumerate(gens):
+                if cap_vars[j] is not None:
+                    prog.con(f"{pre}gen_cap.{j}", lambda j=j: power.isel(g=j) - cap_vars[j], "<=", 0.0)
+            return lambda: power.sum("g")  # sizing: no commitment or ramps
+        first = np.zeros((1, n))
+        first[0, 0] = 1.0
+        p0, on0 = col([g.power_mw for g in gens]), col([float(g.on) for g in gens])
+        ramp = col([g.ramp_mw_per_step for g in gens])
+        if p.commitment == "none":
+            prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0), "<=", _gt(ramp + first * p0))
+            prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power, "<=", _gt(ramp - first * p0))
+            return lambda: power.sum("g")
+        binary = p.commitment == "milp"
+        pmin = col([g.min_mw for g in gens])
+        rsu = np.minimum(cap, pmin + ramp)  # a start or a stop moves at most minimum load plus one ramp
+        delay = [int(g.start_steps) for g in gens]
+        on_upper = np.ones((len(gens), n))
+        start_upper = np.ones((len(gens), n))
+        for j, g in enumerate(gens):
+            start_upper[j, : delay[j]] = 0.0  # too late to warm up for these steps ...
+            if g.warmup_left > 0:  # ... unless a start is already under way
+                start_upper[j, g.warmup_left - 1] = 1.0
+                on_upper[j, : g.warmup_left - 1] = 0.0
+        start_cost = col([g.start_usd for g in gens])
+        on = prog.var(pre + "gen_on", G, 0.0, on_upper, binary=binary)
+        start = prog.var(pre + "gen_start", G, 0.0, start_upper, cost=start_cost, binary=binary)
+        c = _arr
+        prog.con(pre + "gen_max", lambda: power - c(cap) * on, "<=", 0.0)
+        prog.con(pre + "gen_min", lambda: power - c(pmin) * on, ">=", 0.0)
+        prog.con(pre + "gen_started", lambda: start - on + on.shift(t=1).fillna(0), ">=", _gt(-first * on0 + 0 * ramp))
+        prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0) - c(rsu) * on
+                 + c(rsu - ramp) * on.shift(t=1).fillna(0), "<=", _gt(first * (p0 - (rsu - ramp) * on0)))
+        prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power + c(rsu - ramp) * on
+                 - c(rsu) * on.shift(t=1).fillna(0), "<=", _gt(first * (rsu * on0 - p0)))
+        for lag in range(1, max(delay, default=0) + 1):
+            warming = col([1.0 if d >= lag else 0.0 for d in delay])
+            prog.con(f"{pre}warmup.{lag}", lambda w=warming, lag=lag: start + c(w) * on.shift(t=lag).fillna(0),
+                     "<=", 1.0)
+        return lambda: power.sum("g")
+
+    def _grid(self, prog: Programme, pre: str, g: GridTerms, n: int, sizes: dict, priced: bool = True):
+        p = self.problem
+        dt = p.step_h
+        T = {"t": n}
+        import_cost = dt * (g.price_usd_per_mwh + p.carbon_price_usd_per_t * g.intensity_kg_per_mwh / 1e3)
+        sized = "grid_mw" in sizes
+        imp = prog.var(pre + "import", T, 0.0, np.where(g.up, INF, 0.0) if sized else g.import_cap_mw(),
+                       cost=import_cost if priced else 0.0)
+        exp = prog.var(pre + "export", T, 0.0, g.export_cap_mw(),
+                       cost=-dt * g.export_price_usd_per_mwh if priced else 0.0)
+        if sized:
+            cap = sizes["grid_mw"]
+            prog.con(pre + "import_cap", lambda: imp - cap, "<=", 0.0)
+            if g.dr_hold_mw is not None:
+                prog.con(pre + "dr_hold", lambda: imp, "<=", g.dr_hold_mw)
+        if priced and g.dr_soft_mw is not None:
+            excess = prog.var(pre + "dr_excess", T, 0.0, INF, cost=dt * g.dr_soft_usd_per_mwh)
+            prog.con(pre + "dr_soft", lambda: imp - excess, "<=", g.dr_soft_mw)
+        if priced and g.demand_charge_usd_per_mw_month > 0:
+            slot, so_far = g.slots(n)
+            rate = g.demand_charge_usd_per_mw_month
+            peak = prog.var(pre + "peak", {"m": len(so_far)}, so_far, INF, cost=rate)
+            prog.constant_usd -= rate * float(so_far.sum())
+            in_month = slot[None, :] == np.arange(len(so_far))[:, None]
+            prog.con(pre + "peak_rows", lambda: imp - peak, "<=", xr.DataArray(np.where(in_month, 0.0, INF), dims=["m", "t"]))
+        return imp, exp
+
+    # ------------------------------------------------------------ solving
+    def plan(self, problem: DispatchProblem | None = None) -> DispatchPlan:
+        """Solve (with ``problem``'s numbers if given; it must have this programme's structure)."""
+        if problem is not None:
+            self.problem = problem
+            self.programme.update()
+        sol = self.programme.solve()
+        if sol.status != "optimal" and not sol.values:
+            return DispatchPlan(sol.status, float("nan"), [], solve_s=sol.solve_s, build_s=self.build_s)
+        return _plan(self.problem, sol, self.build_s)
+
+
+def plan_dispatch(problem: DispatchProblem, *, time_limit_s: float = 300.0, mip_rel_gap: float = 1e-6) -> DispatchPlan:
+    """Solve ``problem`` once; raise a clear ``PlanningError`` when load must be shed and that is not allowed."""
+    dispatch = Dispatch(problem, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    plan = dispatch.plan()
+    if plan.status == "infeasible" and not problem.allow_unserved:
+        relaxed = Dispatch(_with(problem, allow_unserved=True), time_limit_s=time_limit_s,
+                           mip_rel_gap=mip_rel_gap).plan()
+        raise PlanningError("the must-serve load cannot be met: " + shortfall_report(problem, relaxed),
+                            field="dispatch")
+    if not plan.sites:
+        raise PlanningError(f"the dispatch could not be solved (HiGHS: {plan.status})", field="dispatch")
+    return plan
+
+
+def _with(problem: DispatchProblem, **changes) -> DispatchProblem:
+    from dataclasses import replace
+    return replace(problem, **changes)
+
+
+def _scaled(size, profile: np.ndarray):
+    return 0.0 if size is None else _arr(profile) * size
+
+
+def _gt(values: np.ndarray):
+    """A (generators, steps) right-hand side."""
+    return xr.DataArray(np.asarray(values, float), dims=["g", "t"])
+
+
+def _arr(values: np.ndarray):
+    """An array as an xarray over (g, t), (t,) or (g, 1) dims for linopy arithmetic."""
+    values = np.asarray(values, float)
+    if values.ndim == 1:
+        return xr.DataArray(values, dims=["t"])
+    if values.shape[1] == 1:
+        return xr.DataArray(values[:, 0], dims=["g"])
+    return xr.DataArray(values, dims=["g", "t"])
+
+
+# ---------------------------------------------------------------- results
+def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPlan:
+    v = sol.values
+    dt = problem.step_h
+    sites: list[SitePlan] = []
+    costs = dict.fromkeys(("energy", "export_revenue", "demand_charge", "fuel_and_om", "start_up", "battery_wear",
+                           "carbon", "compute_lost", "unserved", "demand_response", "terminal_energy"), 0.0)
+    co2_kg = 0.0
+    cp = problem.carbon_price_usd_per_t
+    for i, s in enumerate(problem.sites):
+        pre = f"{i}."
+        n, G, W = s.n_steps, len(s.generators), len(s.flex)
+        z = np.zeros(n)
+        get = lambda name, default: v.get(pre + name, default)  # noqa: E731
+        ren = get("renewable", z)
+        gen = get("gen", np.zeros((G, n)))
+        on = get("gen_on", (gen > SHORT_TOL_MW).astype(float))
+        shed = get("shed", np.zeros((W, n)))
+        plan = SitePlan(s.name, ren, np.maximum(s.pv_mw + s.wind_mw - ren, 0.0), get("charge", z),
+                        get("discharge", z), get("soc", z), gen, on, get("gen_start", np.zeros((G, n))),
+                        get("import", z), get("export", z), shed, get("unserved", z), get("dumped", z))
+        sites.append(plan)
+        for j, g in enumerate(s.generators):
+            costs["fuel_and_om"] += float(gen[j].sum() * dt * g.cost_usd_per_mwh)
+            costs["start_up"] += float(plan.generator_start[j].sum() * g.start_usd)
+            co2_kg += float(gen[j].sum() * dt * g.co2_kg_per_mwh)
+        if s.battery is not None:
+            costs["battery_wear"] += float(plan.discharge_mw.sum() * dt * s.battery.wear_usd_per_mwh)
+            costs["terminal_energy"] += float(get("terminal_short", np.zeros(1)).sum()
+                                              * s.battery.terminal_penalty_usd_per_mwh)
+        for w, f in enumerate(s.flex):
+            costs["compute_lost"] += float(shed[w].sum() * dt * f.cost_usd_per_mwh)
+        costs["unserved"] += float(plan.unserved_mw.sum() * dt * problem.value_of_lost_load_usd_per_mwh)
+        if problem.connection is None:
+            co2_kg += _grid_costs(costs, s.grid, plan.import_mw, plan.export_mw, v, pre, dt)
+    if problem.connection is not None:
+        co2_kg += _grid_costs(costs, problem.connection, v["tie.import"], v["tie.export"], v, "tie.", dt)
+    costs["carbon"] = co2_kg / 1e3 * cp
+    return DispatchPlan(sol.status, sol.objective, sites, costs, co2_kg / 1e3, sol.solve_s, build_s, sol.mip_gap)
+
+
+def _grid_costs(costs: dict, g: GridTerms, imp: np.ndarray, exp: np.ndarray, v: dict, pre: str, dt: float) -> float:
+    costs["energy"] += float((imp * g.price_usd_per_mwh).sum() * dt)
+    costs["export_revenue"] -= float((exp * g.export_price_usd_per_mwh).sum() * dt)
+    if g.demand_charge_usd_per_mw_month > 0:
+        _slot, so_far = g.slots(len(imp))
+        costs["demand_charge"] += float((v[pre + "peak"] - so_far).sum() * g.demand_charge_usd_per_mw_month)
+    if g.dr_soft_mw is not None and pre + "dr_excess" in v:
+        costs["demand_response"] += float((v[pre + "dr_excess"] * g.dr_soft_usd_per_mwh).sum() * dt)
+    return float((imp * g.intensity_kg_per_mwh).sum() * dt)
+
+
+# ---------------------------------------------------------------- diagnosis
+def shortfall_report(problem: DispatchProblem, plan: DispatchPlan) -> str:
+    """Which limits bind where load is shed, and how much: one readable paragraph."""
+    if not plan.sites:
+        return f"the relaxed problem could not be solved either (HiGHS: {plan.status})"
+    dt = problem.step_h
+    parts = []
+    for s, sp in zip(problem.sites, plan.sites):
+        short = sp.unserved_mw > SHORT_TOL_MW
+        if not short.any():
+            continue
+        steps = np.flatnonzero(short)
+        reasons = []
+        cap = s.grid.import_cap_mw()
+        if s.grid.dr_hold_mw is not None and np.any(np.isfinite(s.grid.dr_hold_mw[steps])):
+            reasons.append(f"a demand-response hold of {np.nanmin(s.grid.dr_hold_mw[steps]):g} MW")
+        at_limit = steps[sp.import_mw[steps] >= cap[steps] - 1e-6]
+        if len(at_limit):
+            out = int((~s.grid.up[at_limit]).sum())
+            reasons.append(f"grid import at its limit ({np.min(cap[at_limit]):g}-{np.max(cap[at_limit]):g} MW) in "
+                           f"{len(at_limit)} of them" + (f", {out} in a grid outage" if out else ""))
+        if s.generators:
+            total = sum(g.capacity_mw for g in s.generators)
+            full = (sp.generator_mw[:, steps].sum(axis=0) >= total - 1e-6).sum()
+            reasons.append(f"generators at full output ({total:g} MW) in {full}")
+        else:
+            reasons.append("no backup generation")
+        if s.battery is not None:
+            empty = (sp.soc_mwh[steps] <= s.battery.energy_min_mwh + 1e-6).sum()
+            reasons.append(f"the battery empty in {empty}")
+        if s.flex:
+            budget_left = [f.budget_mwh - sp.shed_mw[w].sum() * dt for w, f in enumerate(s.flex)]
+            reasons.append("flexible compute shed to its limit" + (
+                " and its deadline budget spent" if any(b <= 1e-6 for b in budget_left) else ""))
+        mwh = float(sp.unserved_mw.sum() * dt)
+        parts.append(f"site '{s.name}': {mwh:,.1f} MWh of load would be shed in {len(steps)} step(s) "
+                     f"(peak {sp.unserved_mw.max():,.1f} MW, first at step {steps[0]}); binding: "
+                     + "; ".join(reasons))
+    return " | ".join(parts) if parts else "no load is shed"

@@ -1,0 +1,179 @@
+"""A linear (or mixed-integer) programme built once with linopy and re-solved with new numbers in HiGHS.
+
+A formulation declares variables and constraints through a ``Programme``. The numbers (bounds, right-hand
+sides, costs) are given as arrays; the structure (which variables appear in which rows, with which
+coefficients) as callables evaluated only when the model is first built. ``update`` runs the same
+formulation again in numbers-only mode and writes the new numbers straight into the HiGHS model, so a
+rolling-horizon controller re-plans without rebuilding anything.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from wattscale.errors import PlanningError
+
+INF = np.inf
+
+
+def _highspy():
+    try:
+        import highspy
+    except ImportError:  # pragma: no cover - highspy is a dependency
+        raise PlanningError("the HiGHS solver is not installed", expected="'pip install highspy'") from None
+    return highspy
+
+
+@dataclass
+class Solution:
+    status: str  # "optimal", "infeasible", "time limit" ...
+    objective: float
+    values: dict[str, np.ndarray]
+    solve_s: float
+    mip_gap: float = 0.0
+
+
+class Programme:
+    """Declare variables and constraints once; re-solve with new bounds, right-hand sides and costs."""
+
+    def __init__(self, formulation: Callable[["Programme"], None], *, time_limit_s: float = 60.0,
+                 mip_rel_gap: float = 1e-6, threads: int = 1) -> None:
+        import linopy
+
+        self._formulation = formulation
+        self._building = True
+        self.model = linopy.Model()
+        self._vars: dict[str, tuple] = {}  # name -> (variable, lower, upper, cost)
+        self._cons: dict[str, tuple] = {}  # name -> (constraint, sign, rhs)
+        self.constant_usd = 0.0
+        formulation(self)
+        self._building = False
+        self._highs = self._to_highs(time_limit_s, mip_rel_gap, threads)
+
+    # ------------------------------------------------------------ declaring
+    @property
+    def building(self) -> bool:
+        return self._building
+
+    def var(self, name: str, dims: dict[str, int], lower, upper, cost=0.0, *, binary: bool = False):
+        """A variable over ``dims`` (name -> length) with bounds and a linear cost (broadcast to its shape)."""
+        shape = tuple(dims.values())
+        lower, upper, cost = (np.broadcast_to(np.asarray(a, float), shape) for a in (lower, upper, cost))
+        if not self._building:
+            self._check_shape(name, shape)
+            self._vars[name] = (self._vars[name][0], lower, upper, cost)
+            return None
+        coords = [pd.RangeIndex(n, name=d) for d, n in dims.items()]
+        if binary:
+            v = self.model.add_variables(coords=coords, name=name, binary=True)
+        else:
+            v = self.model.add_variables(lower=_da(lower, coords), upper=_da(upper, coords), coords=coords,
+                                         name=name)
+        self._vars[name] = (v, lower, upper, cost)
+        return v
+
+    def con(self, name: str, lhs: Callable[[], object], sign: str, rhs) -> None:
+        """A constraint ``lhs() sign rhs``; ``rhs`` is broadcast to the rows (an xarray is matched by dimension
+        names); a row with an infinite right-hand side is inactive."""
+        if not self._building:
+            entry = self._cons[name]
+            self._cons[name] = (entry[0], sign, _rows(rhs, entry[3], entry[2].shape), entry[3])
+            return
+        expr = lhs()
+        dims = tuple(expr.coord_dims)
+        coords = [expr.indexes[d] for d in dims]
+        rhs = _rows(rhs, dims, tuple(len(c) for c in coords))
+        c = self.model.add_constraints(expr, sign, _da(rhs, coords) if coords else float(rhs), name=name)
+        self._cons[name] = (c, sign, rhs, dims)
+
+    def _check_shape(self, name: str, shape: tuple) -> None:
+        if name not in self._vars or self._vars[name][1].shape != shape:
+            raise ValueError(f"programme structure changed at variable {name}: rebuild instead of update")
+
+    # ------------------------------------------------------------ solving
+    def _to_highs(self, time_limit_s: float, mip_rel_gap: float, threads: int):
+        highspy = _highspy()
+        m = self.model
+        objective = 0
+        for v, _lo, _up, cost in self._vars.values():
+            if np.any(cost != 0):
+                objective = objective + (_da(cost, [v.indexes[d] for d in v.dims]) * v).sum()
+        m.add_objective(objective if not isinstance(objective, int) else 0 * next(iter(self._vars.values()))[0].sum())
+        h = m.to_highspy() if hasattr(m, "to_highspy") else None
+        if h is None:  # pragma: no cover - older linopy
+            from linopy.io import to_highspy
+            h = to_highspy(m)
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", float(time_limit_s))
+        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        h.setOptionValue("threads", int(threads))
+        mat = m.matrices
+        vpos = np.full(int(m._xCounter), -1, dtype=np.int64)
+        vpos[mat.vlabels] = np.arange(len(mat.vlabels))
+        cpos = np.full(int(m._cCounter), -1, dtype=np.int64)
+        cpos[mat.clabels] = np.arange(len(mat.clabels))
+        self._vcols = {k: vpos[v[0].labels.values.ravel()] for k, v in self._vars.items()}
+        self._crows = {k: cpos[c[0].labels.values.ravel()] for k, c in self._cons.items()}
+        self._highs = h
+        self._push()
+        return h
+
+    def update(self) -> None:
+        """Re-run the formulation for its numbers (its inputs having changed) and load them into HiGHS."""
+        self.constant_usd = 0.0
+        self._formulation(self)
+        self._push()
+
+    def _push(self) -> None:
+        h = self._highs
+        for name, (_v, lo, up, cost) in self._vars.items():
+            cols = self._vcols[name]
+            ok = cols >= 0
+            idx = cols[ok].astype(np.int32)
+            h.changeColsBounds(len(idx), idx, lo.ravel()[ok], up.ravel()[ok])
+            h.changeColsCost(len(idx), idx, cost.ravel()[ok])
+        for name, (_c, sign, rhs, _dims) in self._cons.items():
+            rows = self._crows[name]
+            ok = rows >= 0
+            idx = rows[ok].astype(np.int32)
+            b = rhs.ravel()[ok]
+            lower = b if sign in (">=", "==") else np.full(len(b), -INF)
+            upper = b if sign in ("<=", "==") else np.full(len(b), INF)
+            h.changeRowsBounds(len(idx), idx, lower, upper)
+
+    def solve(self) -> Solution:
+        h = self._highs
+        t0 = time.perf_counter()
+        h.run()
+        solve_s = time.perf_counter() - t0
+        status = h.modelStatusToString(h.getModelStatus()).lower()
+        info = h.getInfo()
+        ok = status == "optimal" or (status.startswith("time limit") and info.primal_solution_status == 2)
+        if not ok:
+            return Solution(status, float("nan"), {}, solve_s)
+        x = np.asarray(h.getSolution().col_value)
+        values = {}
+        for name, cols in self._vcols.items():
+            shape = self._vars[name][1].shape
+            out = np.zeros(int(np.prod(shape)))
+            ok_cols = cols >= 0
+            out[ok_cols] = x[cols[ok_cols]]
+            values[name] = out.reshape(shape)
+        gap = float(getattr(info, "mip_gap", 0.0) or 0.0)
+        return Solution("optimal" if status == "optimal" else status, float(info.objective_function_value)
+                        + self.constant_usd, values, solve_s, gap if np.isfinite(gap) else 0.0)
+
+
+def _rows(rhs, dims: tuple, shape: tuple) -> np.ndarray:
+    if isinstance(rhs, xr.DataArray):
+        rhs = rhs.transpose(*dims).values
+    return np.broadcast_to(np.asarray(rhs, float), shape)
+
+
+def _da(values: np.ndarray, coords: list) -> xr.DataArray:
+    return xr.DataArray(np.asarray(values, float), coords=coords)

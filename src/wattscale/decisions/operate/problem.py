@@ -1,0 +1,118 @@
+"""The dispatch problem as plain numbers: one or several sites over a horizon of equal steps.
+
+Everything is per step on the horizon (arrays of length ``n``) or per asset; powers in MW, energies in MWh,
+prices in USD/MWh, intensities in kg CO2/MWh. The optimisation layer (``dispatch``) turns it into a
+linear or mixed-integer programme; the MPC controller and the sizing study fill it from forecasts and
+scenarios.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Commitment = Literal["milp", "relaxed", "none"]
+
+
+@dataclass
+class GridTerms:
+    """A grid connection: availability, limits, prices, carbon, demand charge and demand-response caps."""
+
+    up: np.ndarray  # bool
+    import_limit_mw: np.ndarray
+    export_limit_mw: np.ndarray
+    price_usd_per_mwh: np.ndarray
+    export_price_usd_per_mwh: np.ndarray
+    intensity_kg_per_mwh: np.ndarray
+    demand_charge_usd_per_mw_month: float = 0.0
+    month_slot: np.ndarray | None = None  # month of each step, numbered 0.. within the horizon
+    peak_so_far_mw: np.ndarray | None = None  # per month slot: the peak import already paid for
+    dr_hold_mw: np.ndarray | None = None  # hard demand response: import held at or below (inf: no event)
+    dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this ...
+    dr_soft_usd_per_mwh: np.ndarray | None = None  # ... costs this (the payment forgone)
+
+    def import_cap_mw(self) -> np.ndarray:
+        cap = np.where(self.up, self.import_limit_mw, 0.0)
+        return cap if self.dr_hold_mw is None else np.minimum(cap, self.dr_hold_mw)
+
+    def export_cap_mw(self) -> np.ndarray:
+        return np.where(self.up, self.export_limit_mw, 0.0)
+
+    def slots(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        slot = np.zeros(n, dtype=int) if self.month_slot is None else np.asarray(self.month_slot, dtype=int)
+        k = int(slot.max()) + 1 if n else 1
+        so_far = np.zeros(k) if self.peak_so_far_mw is None else np.asarray(self.peak_so_far_mw, float)
+        if len(so_far) < k:
+            so_far = np.concatenate([so_far, np.zeros(k - len(so_far))])
+        return slot, so_far
+
+
+@dataclass
+class BatteryTerms:
+    power_mw: float
+    energy_min_mwh: float
+    energy_max_mwh: float
+    charge_efficiency: float
+    discharge_efficiency: float
+    keep_per_step: float  # 1 - self-discharge per step
+    soc_initial_mwh: float
+    wear_usd_per_mwh: float = 0.0  # per MWh discharged
+    terminal_mwh: float | None = None  # energy wanted at the end (shortfall penalised)
+    terminal_penalty_usd_per_mwh: float = 1000.0
+
+
+@dataclass
+class GeneratorTerms:
+    name: str
+    capacity_mw: float
+    min_mw: float
+    ramp_mw_per_step: float
+    start_steps: int  # steps of warm-up with no output after a start command
+    cost_usd_per_mwh: float  # fuel + variable O&M
+    co2_kg_per_mwh: float
+    start_usd: float = 0.0
+    on: bool = False  # producing at the step before the horizon
+    power_mw: float = 0.0  # output at the step before the horizon
+    warmup_left: int = 0  # a start in progress: steps until it produces (0: none)
+
+
+@dataclass
+class FlexTerms:
+    """Compute that may be shed (facility MW per step), at a price and within an energy budget."""
+
+    name: str
+    reducible_mw: np.ndarray
+    cost_usd_per_mwh: float
+    budget_mwh: float = np.inf
+
+
+@dataclass
+class SiteProblem:
+    name: str
+    load_mw: np.ndarray  # facility load at full compute
+    pv_mw: np.ndarray  # available (per MW of capacity when sizing)
+    wind_mw: np.ndarray
+    grid: GridTerms
+    battery: BatteryTerms | None = None
+    generators: list[GeneratorTerms] = field(default_factory=list)
+    flex: list[FlexTerms] = field(default_factory=list)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.load_mw)
+
+
+@dataclass
+class DispatchProblem:
+    sites: list[SiteProblem]
+    step_h: float
+    carbon_price_usd_per_t: float = 0.0
+    value_of_lost_load_usd_per_mwh: float = 10_000.0
+    allow_unserved: bool = True
+    commitment: Commitment = "milp"
+    connection: GridTerms | None = None  # shared by all sites; their own grid terms then only limit each tie
+
+    @property
+    def n_steps(self) -> int:
+        return self.sites[0].n_steps
