@@ -51,7 +51,7 @@ def hourly_cfe_score(load_mwh_per_hour: np.ndarray, cfe_mwh_per_hour: np.ndarray
 
 
 def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np.ndarray,
-              month_groups: np.ndarray, voll_usd_per_mwh: float) -> dict:
+              month_groups: np.ndarray, voll_usd_per_mwh: float, carbon_price_usd_per_t: float = 0.0) -> dict:
     """KPIs of one site from its per-step frame."""
     dt_h = step_s / 3600.0
     col = lambda name: frame[name].to_numpy(dtype=float)  # noqa: E731
@@ -95,6 +95,12 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     unserved_h = pd.Series(unserved).groupby(hour_groups).max().to_numpy()
     grid_co2_kg = float((imp * intensity).sum() * dt_h)
     total_cost = energy_usd - export_usd + demand_charge + fuel_usd + om_usd + start_usd
+    wear_usd = float(dis.sum() * dt_h * b.wear_cost_usd_per_mwh) if b else 0.0
+    dr_usd = float((np.maximum(imp - col("dr_hold_mw"), 0.0) * col("dr_payment_usd_per_mwh")).sum() * dt_h) \
+        if "dr_hold_mw" in frame else 0.0
+    carbon_usd = (grid_co2_kg + gen_co2_kg) / 1e3 * carbon_price_usd_per_t
+    unserved_usd = float(unserved.sum() * dt_h * voll_usd_per_mwh)
+    lost_usd = float(frame["compute_lost_usd_per_h"].sum() * dt_h) if "compute_lost_usd_per_h" in frame else 0.0
     k.update({
         "load_mwh": load_mwh,
         "it_load_mwh": float(col("it_load_mw").sum() * dt_h),
@@ -118,10 +124,13 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
         "start_up_cost_usd": start_usd,
         "total_cost_usd": total_cost,
         "cost_usd_per_mwh_load": total_cost / load_mwh if load_mwh > 0 else 0.0,
-        "unserved_cost_usd": float(unserved.sum() * dt_h * voll_usd_per_mwh),
+        "unserved_cost_usd": unserved_usd,
         "compute_shed_mwh": float(shed.sum() * dt_h),
-        "compute_lost_usd": float(frame["compute_lost_usd_per_h"].sum() * dt_h)
-        if "compute_lost_usd_per_h" in frame else 0.0,
+        "compute_lost_usd": lost_usd,
+        "battery_wear_usd": wear_usd,
+        "demand_response_forgone_usd": dr_usd,
+        "carbon_cost_usd": carbon_usd,
+        "system_cost_usd": total_cost + wear_usd + dr_usd + carbon_usd + unserved_usd + lost_usd,
         "grid_co2_t": grid_co2_kg / 1e3,
         "generator_co2_t": gen_co2_kg / 1e3,
         "co2_t": (grid_co2_kg + gen_co2_kg) / 1e3,
@@ -140,7 +149,9 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
 ADDITIVE = ["load_mwh", "it_load_mwh", "pv_available_mwh", "wind_available_mwh", "curtailed_mwh",
             "generation_mwh", "grid_import_mwh", "grid_export_mwh", "dumped_mwh", "unserved_mwh",
             "compute_shed_mwh", "compute_lost_usd", "energy_cost_usd", "export_revenue_usd", "demand_charge_usd", "fuel_cost_usd", "generator_om_usd",
-            "start_up_cost_usd", "total_cost_usd", "unserved_cost_usd", "grid_co2_t", "generator_co2_t", "co2_t"]
+            "start_up_cost_usd", "total_cost_usd", "unserved_cost_usd", "battery_wear_usd",
+            "demand_response_forgone_usd", "carbon_cost_usd", "system_cost_usd", "grid_co2_t", "generator_co2_t",
+            "co2_t"]
 
 
 def combine_kpis(per_site: list[dict]) -> dict:
@@ -165,6 +176,7 @@ def attach_kpis(results: Results) -> Results:
     for site in results.scenario.sites:
         results.kpis[site.name] = site_kpis(results.steps[site.name], site, step_s=tl.step_s, hour_groups=hours,
                                             month_groups=months,
-                                            voll_usd_per_mwh=results.scenario.value_of_lost_load_usd_per_mwh)
+                                            voll_usd_per_mwh=results.scenario.value_of_lost_load_usd_per_mwh,
+                                            carbon_price_usd_per_t=results.scenario.carbon_price_usd_per_t)
     results.extra["total"] = combine_kpis(list(results.kpis.values()))
     return results

@@ -34,6 +34,10 @@ KPI_ROWS = [  # key, label, format
     ("compute_shed_mwh", "Compute shed, flexibility (MWh)", "{:,.1f}"),
     ("compute_lost_usd", "  value of compute given up (USD)", "{:,.0f}"),
     ("battery_equivalent_cycles", "Battery equivalent full cycles", "{:,.1f}"),
+    ("system_cost_usd", "System cost (USD)", "{:,.0f}"),
+    ("battery_wear_usd", "  + battery wear (USD)", "{:,.0f}"),
+    ("carbon_cost_usd", "  + carbon price x CO2 (USD)", "{:,.0f}"),
+    ("demand_response_forgone_usd", "  + demand-response payments forgone (USD)", "{:,.0f}"),
 ]
 
 

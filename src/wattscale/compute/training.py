@@ -72,16 +72,18 @@ def schedule_pauses(job: Training, *, start_s: float, end_s: float) -> list[Paus
                 next_ck = run + ck.interval_s
 
 
-def _overlap_cumulative(edges: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Total length of the (disjoint, sorted) intervals lying before each edge."""
+def _overlap_cumulative(edges: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                        weights: np.ndarray | float = 1.0) -> np.ndarray:
+    """Total length (times each one's weight) of the (disjoint, sorted) intervals lying before each edge."""
     if len(starts) == 0:
         return np.zeros(len(edges))
     lengths = ends - starts
-    before = np.concatenate([[0.0], np.cumsum(lengths)])
+    weights = np.broadcast_to(weights, lengths.shape)
+    before = np.concatenate([[0.0], np.cumsum(lengths * weights)])
     i = np.searchsorted(starts, edges, side="right")  # intervals starting at or before the edge
-    partial = np.where(i > 0, np.clip(edges - starts[np.maximum(i - 1, 0)], 0.0, lengths[np.maximum(i - 1, 0)]),
-                       0.0)
-    return before[np.maximum(i - 1, 0)] * (i > 0) + partial
+    j = np.maximum(i - 1, 0)
+    partial = np.where(i > 0, np.clip(edges - starts[j], 0.0, lengths[j]) * weights[j], 0.0)
+    return before[j] * (i > 0) + partial
 
 
 def _compute_time(x: np.ndarray, period_s: float, compute_s: float) -> np.ndarray:
@@ -114,6 +116,7 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
     clipped = np.clip(edges, a, max(a, b))
     paused = {k: _overlap_cumulative(clipped, starts[kinds == k], ends[kinds == k]) for k in ("checkpoint", "restart")}
     run_clock = clipped - a - paused["checkpoint"] - paused["restart"]  # running time since the job started
+    run_at_pause = starts - a - _overlap_cumulative(starts, starts, ends)  # the running time, frozen in each pause
     # a job without an end (or ending after the samples) runs on: no stop ramp inside the samples
     run_end = run_clock[-1] if job_end_s is not None and job_end_s <= edges[-1] else np.inf
     ramp_step = job.ramp_s / job.groups
@@ -121,9 +124,7 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
     sizes[: job.gpus % job.groups] += 1
     compute = np.zeros(n_samples)
     active = np.zeros(n_samples)
-    ck_time = np.zeros(n_samples)
-    rs_time = np.zeros(n_samples)
-    dck, drs = np.diff(paused["checkpoint"]), np.diff(paused["restart"])
+    running_at_pause = np.zeros(len(pauses))  # share of the GPUs in groups running when each pause starts
     for g in range(job.groups):
         if sizes[g] == 0:
             continue
@@ -135,9 +136,9 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
         c = _compute_time(offset + u, period, compute_s)
         compute += w * np.diff(c)
         active += w * np.diff(u)
-        started = (run_clock[1:] > s_g) & (run_clock[:-1] < e_g)  # pauses count for groups that are running
-        ck_time += w * dck * started
-        rs_time += w * drs * started
+        running_at_pause += w * ((run_at_pause > s_g) & (run_at_pause < e_g))
+    ck_time, rs_time = (np.diff(_overlap_cumulative(clipped, starts[kinds == k], ends[kinds == k],
+                                                    running_at_pause[kinds == k])) for k in ("checkpoint", "restart"))
     shares = {
         "compute": compute / step_s,
         "communication": (active - compute) / step_s,

@@ -24,6 +24,9 @@ class SiteState:
     soc_mwh: float
     generator_power_mw: np.ndarray
     generator_on: np.ndarray
+    generator_warmup_left: np.ndarray | None = None  # steps until a starting generator produces (0: not starting)
+    month_peak_import_mw: float = 0.0  # highest import so far in the current calendar month
+    flex_budget_mwh: np.ndarray | None = None  # energy each flexible workload may still shed (facility MWh)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,15 @@ class SiteForecast:
     price_usd_per_mwh: np.ndarray
     intensity_kg_per_mwh: np.ndarray
     grid_available: np.ndarray
+    export_price_usd_per_mwh: np.ndarray | None = None
+    import_limit_mw: np.ndarray | None = None  # demand-response holds included
+    export_limit_mw: np.ndarray | None = None
+    flex_mw: np.ndarray | None = None  # (workloads, horizon): facility power each workload could shed
+    month: np.ndarray | None = None  # calendar month number of each step (changes mark month boundaries)
+    time: pd.DatetimeIndex | None = None
+    pue: np.ndarray | None = None
+    dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this (inf: no event) ...
+    dr_payment_usd_per_mwh: np.ndarray | None = None  # ... forgoes this payment per MWh
 
 
 @dataclass
@@ -46,12 +58,16 @@ class Setpoints:
     ``battery_grid_first``: where True, a following battery discharges only for the deficit the grid
     cannot supply (import limit or outage) and keeps its energy otherwise. ``battery_reserve_mwh``:
     energy that discharge setpoints leave in the battery for shortfalls and outages.
+    ``compute_shed_mw`` (workloads, block): flexible compute to shed on purpose (facility MW, within each
+    workload's envelope and budget). ``export_limit_mw``: at most this much export (curtail the rest).
     """
 
     battery_mw: np.ndarray
     generator_mw: np.ndarray  # shape (n_generators, block)
     battery_grid_first: np.ndarray | None = None
     battery_reserve_mwh: float = 0.0
+    compute_shed_mw: np.ndarray | None = None
+    export_limit_mw: np.ndarray | None = None
 
     @classmethod
     def follow(cls, n_steps: int, n_generators: int) -> "Setpoints":

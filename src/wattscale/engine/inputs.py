@@ -10,7 +10,7 @@ import pandas as pd
 from wattscale.compute.catalog import Catalog, load_catalog
 from wattscale.compute.fleet import workload_mix
 from wattscale.compute.flexibility import Envelope, envelope
-from wattscale.energy import facility, grid, solar, wind
+from wattscale.energy import facility, generator, grid, solar, wind
 from wattscale.energy.battery import self_discharge_per_step
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Generator, Scenario, Site
@@ -43,6 +43,8 @@ class SiteInputs:
     weather_source: str = ""
     workload_it_mw: dict[str, np.ndarray] = field(default_factory=dict)
     envelopes: list[Envelope] = field(default_factory=list)  # cheapest to shed first
+    dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this forgoes ...
+    dr_payment_usd_per_mwh: np.ndarray | None = None  # ... this payment per MWh
 
     def flex_params(self) -> tuple[np.ndarray, np.ndarray]:
         """Sheddable facility power (W, n) in MW and each workload's budget (W,) in facility MWh."""
@@ -60,9 +62,9 @@ class SiteInputs:
                          b.soc_max * b.energy_mwh, 1.0 - self_discharge_per_step(b, self.timeline.step_s)])
 
     def generator_params(self) -> np.ndarray:
-        rows = [[g.capacity_mw, g.min_load_fraction * g.capacity_mw,
-                 g.ramp_mw_per_min * self.timeline.step_s / 60.0,
-                 math.ceil(g.start_up_time_s / self.timeline.step_s - 1e-9)] for g in self.generators]
+        step_s = self.timeline.step_s
+        rows = [[g.capacity_mw, g.min_load_fraction * g.capacity_mw, generator.ramp_mw_per_step(g, step_s),
+                 generator.start_steps(g, step_s)] for g in self.generators]
         return np.array(rows, dtype=float).reshape(len(rows), 4)
 
 
@@ -77,10 +79,6 @@ def timeline_of(scenario: Scenario) -> Timeline:
     if end <= start:
         raise ScenarioError("the timeline ends before it starts", field="time", expected="end after start")
     return Timeline.from_range(start, end, step_s, tz)
-
-
-def marginal_cost_usd_per_mwh(g: Generator) -> float:
-    return g.heat_rate_mmbtu_per_mwh * g.fuel_price_usd_per_mmbtu + g.variable_om_usd_per_mwh
 
 
 def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file: str | None = None,
@@ -129,6 +127,7 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
     price = arr(g.price_usd_per_mwh, "price", "grid.price_usd_per_mwh")
     export_price = price if g.export_price_usd_per_mwh is None else arr(g.export_price_usd_per_mwh, "price",
                                                                         "grid.export_price_usd_per_mwh")
+    hold, soft, pay = grid.demand_response(g.demand_response, timeline, field=f"{where}.grid.demand_response")
     cfe = arr(g.cfe_share, "fraction", "grid.cfe_share")
     if ((cfe < 0) | (cfe > 1)).any():
         raise ScenarioError("carbon-free share outside 0..1", file=scenario_file, field=f"{where}.grid.cfe_share",
@@ -139,9 +138,9 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
         price_usd_per_mwh=price, export_price_usd_per_mwh=export_price,
         intensity_kg_per_mwh=arr(g.intensity_kg_per_mwh, "intensity", "grid.intensity_kg_per_mwh"),
         cfe_share=cfe, grid_up=grid.grid_available(g.outages, timeline, field=f"{where}.grid.outages"),
-        import_limit_mw=np.full(n, g.import_limit_mw), export_limit_mw=np.full(n, g.export_limit_mw),
-        generators=sorted(site.generators, key=marginal_cost_usd_per_mwh), weather_source=weather.source,
-        workload_it_mw=workload_it, envelopes=envelopes)
+        import_limit_mw=np.minimum(g.import_limit_mw, hold), export_limit_mw=np.full(n, g.export_limit_mw),
+        generators=sorted(site.generators, key=generator.marginal_cost_usd_per_mwh), weather_source=weather.source,
+        workload_it_mw=workload_it, envelopes=envelopes, dr_soft_mw=soft, dr_payment_usd_per_mwh=pay)
 
 
 def _location(site: Site, weather: Weather, where: str, scenario_file: str | None) -> tuple[float, float, float]:

@@ -1,6 +1,7 @@
 """The compiled hot loop: one site, a block of steps, setpoints in, asset responses and balance out.
 
 At each step (powers in MW, ``dt_h`` hours):
+  0. flexible compute the controller chose to shed is shed (within its envelope and budget);
   1. generators with a fixed setpoint move towards it (start-up delay, minimum load, ramp limits);
   2. if the grid is out, following generators start and carry the residual load;
   3. the battery follows the residual (charge on surplus, discharge on deficit, or with ``grid_first``
@@ -11,7 +12,7 @@ At each step (powers in MW, ``dt_h`` hours):
      can (its reserve included) towards what the grid cannot supply;
   5. with the grid up, following generators cover what the grid and battery cannot supply, and start as
      soon as the battery could no longer bridge the shortfall through their start-up;
-  6. the grid imports or exports the rest within its limits;
+  6. the grid imports or exports the rest within its limits (and the controller's export cap);
   7. what is still short is shed from flexible compute (cheapest workload first, within each one's
      envelope and remaining deadline budget), and the rest is unserved; what is still surplus curtails
      renewables, then is dumped.
@@ -93,7 +94,7 @@ def _follow_generators(need, t, k, generator_target, generator_params, gen_state
 @njit(cache=True)
 def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
               battery_target, battery_grid_first, battery_reserve_mwh, generator_target, battery_params, generator_params,
-              flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget_mwh,
+              shed_target, export_target, flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget_mwh,
               curtailed, charge, discharge, soc, gen_out, gen_start, grid_import, grid_export, flex_shed, unserved,
               dumped):
     """Simulate steps ``t0 <= t < t1``; targets are indexed from ``t0``; state arrays are updated in place.
@@ -101,7 +102,8 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
     battery_params: [power_max_mw, eta_charge, eta_discharge, soc_min_mwh, soc_max_mwh, keep_per_step]
     generator_params (G, 4): [capacity_mw, min_load_mw, ramp_mw_per_step, start_steps]
     flex_mw (W, n): sheddable compute per workload (cheapest first); flex_budget_mwh (W,): what each may
-    still shed before its deadline is at risk.
+    still shed before its deadline is at risk; shed_target (W, block): compute to shed on purpose;
+    export_target (block,): the controller's export cap (inf: none).
     """
     p_max = battery_params[0]
     eta_c = battery_params[1]
@@ -117,10 +119,17 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
     for t in range(t0, t1):
         k = t - t0
         renew = pv[t] + wind[t]
-        net = load[t] - renew
+        planned = 0.0
+        for w in range(flex_mw.shape[0]):
+            shed = min(shed_target[w, k], flex_mw[w, t], flex_budget_mwh[w] / dt_h)
+            if shed > 0.0:
+                flex_shed[w, t] = shed
+                flex_budget_mwh[w] -= shed * dt_h
+                planned += shed
+        net = load[t] - renew - planned
         up = grid_up[t]
         imp_cap = import_limit[t] if up else 0.0
-        exp_cap = export_limit[t] if up else 0.0
+        exp_cap = min(export_limit[t], export_target[k]) if up else 0.0
         # 1. generators with fixed setpoints
         for g in range(n_gen):
             target = generator_target[g, k]
@@ -197,9 +206,9 @@ def run_block(t0, t1, dt_h, load, pv, wind, grid_up, import_limit, export_limit,
         for w in range(flex_mw.shape[0]):
             if net <= 0.0:
                 break
-            shed = min(net, flex_mw[w, t], flex_budget_mwh[w] / dt_h)
+            shed = min(net, flex_mw[w, t] - flex_shed[w, t], flex_budget_mwh[w] / dt_h)
             if shed > 0.0:
-                flex_shed[w, t] = shed
+                flex_shed[w, t] += shed
                 flex_budget_mwh[w] -= shed * dt_h
                 net -= shed
         if net > 0.0:

@@ -9,9 +9,10 @@ import pandas as pd
 
 from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.operate.factory import build_controller
+from wattscale.decisions.operate.mpc import SiteAssets
 from wattscale.decisions.protocol import Controller, SiteForecast, SiteState
 from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
-from wattscale.engine.kernel import ON, run_block
+from wattscale.engine.kernel import ON, STARTING, run_block
 from wattscale.engine.results import Results
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Scenario
@@ -26,15 +27,29 @@ def simulate(scenario: Scenario, *, scenario_file: str | Path | None = None,
     file = str(scenario_file) if scenario_file else None
     steps: dict[str, pd.DataFrame] = {}
     catalog = load_catalog(scenario.gpu_catalog) if any(s.facility.workloads for s in scenario.sites) else None
+    logs = {}
     for i, site in enumerate(scenario.sites):
         inputs = site_inputs(site, timeline, index=i, scenario_file=file, catalog=catalog)
         controller = (controllers or {}).get(site.name) or build_controller(
-            scenario.controller, n_generators=len(inputs.generators),
-            battery_power_mw=site.battery.power_mw if site.battery else 0.0,
-            battery_energy_mwh=site.battery.energy_mwh if site.battery else 0.0, step_s=timeline.step_s)
+            scenario.controller, site_assets(inputs), carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
+            value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)
         frame = simulate_site(inputs, controller, progress=progress)
         steps[site.name] = frame
-    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={})
+        if hasattr(controller, "summary"):
+            logs[site.name] = controller.summary()
+    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={},
+                   extra={"controller": logs} if logs else {})
+
+
+def site_assets(inputs: SiteInputs) -> SiteAssets:
+    """The unchanging part of a site a controller plans with."""
+    site = inputs.site
+    return SiteAssets(name=site.name, battery=site.battery, generators=inputs.generators,
+                      flex_names=[e.name for e in inputs.envelopes],
+                      flex_cost_usd_per_it_mwh=[e.cost_usd_per_mwh for e in inputs.envelopes],
+                      step_s=inputs.timeline.step_s,
+                      demand_charge_usd_per_kw_month=site.grid.demand_charge_usd_per_kw_month,
+                      paid_demand_response=any(e.payment_usd_per_mwh is not None for e in site.grid.demand_response))
 
 
 def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progress | None = None) -> pd.DataFrame:
@@ -55,26 +70,44 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
     gen_start = np.zeros((n_gen, n), dtype=np.int64)
     block = max(1, int(controller.block_steps))
     horizon = max(block, int(controller.horizon_steps))
+    month = tl.month_groups()
+    month_start = np.r_[0, np.flatnonzero(np.diff(month)) + 1]
     for t0 in range(0, n, block):
         t1 = min(n, t0 + block)
         h1 = min(n, t0 + horizon)
+        m0 = month_start[np.searchsorted(month_start, t0, side="right") - 1]
         state = SiteState(step=t0, time=tl.index[t0], soc_mwh=float(soc_state[0]),
-                          generator_power_mw=gen_power.copy(), generator_on=gen_state == ON)
+                          generator_power_mw=gen_power.copy(), generator_on=gen_state == ON,
+                          generator_warmup_left=np.where(gen_state == STARTING, gen_timer, 0),
+                          month_peak_import_mw=float(out["import"][m0:t0].max()) if t0 > m0 else 0.0,
+                          flex_budget_mwh=flex_budget.copy())
         forecast = SiteForecast(step_h=tl.step_h, load_mw=inputs.load_mw[t0:h1], pv_mw=inputs.pv_mw[t0:h1],
                                 wind_mw=inputs.wind_mw[t0:h1], price_usd_per_mwh=inputs.price_usd_per_mwh[t0:h1],
                                 intensity_kg_per_mwh=inputs.intensity_kg_per_mwh[t0:h1],
-                                grid_available=inputs.grid_up[t0:h1])
+                                grid_available=inputs.grid_up[t0:h1],
+                                export_price_usd_per_mwh=inputs.export_price_usd_per_mwh[t0:h1],
+                                import_limit_mw=inputs.import_limit_mw[t0:h1],
+                                export_limit_mw=inputs.export_limit_mw[t0:h1], flex_mw=flex_mw[:, t0:h1],
+                                month=month[t0:h1], time=tl.index[t0:h1], pue=inputs.pue[t0:h1],
+                                dr_soft_mw=inputs.dr_soft_mw[t0:h1] if inputs.dr_soft_mw is not None else None,
+                                dr_payment_usd_per_mwh=inputs.dr_payment_usd_per_mwh[t0:h1]
+                                if inputs.dr_payment_usd_per_mwh is not None else None)
         points = controller.decide(state, forecast)
-        bt = np.ascontiguousarray(points.battery_mw[: t1 - t0], dtype=float)
+        k = t1 - t0
+        bt = np.ascontiguousarray(points.battery_mw[:k], dtype=float)
         gf = points.battery_grid_first
-        gf = np.zeros(t1 - t0, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[: t1 - t0], dtype=np.bool_)
-        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float)[:, : t1 - t0])
-        if len(bt) != t1 - t0 or gt.shape != (n_gen, t1 - t0):
-            raise ScenarioError(f"controller returned {len(bt)} setpoints for a block of {t1 - t0} steps",
+        gf = np.zeros(k, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[:k], dtype=np.bool_)
+        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float)[:, :k])
+        st = np.zeros((len(flex_mw), k)) if points.compute_shed_mw is None else \
+            np.ascontiguousarray(np.asarray(points.compute_shed_mw, dtype=float)[:, :k])
+        xt = np.full(k, np.inf) if points.export_limit_mw is None else \
+            np.ascontiguousarray(np.asarray(points.export_limit_mw, dtype=float)[:k])
+        if len(bt) != k or gt.shape != (n_gen, k) or st.shape != (len(flex_mw), k) or len(xt) != k:
+            raise ScenarioError(f"controller returned setpoints of the wrong shape for a block of {k} steps",
                                 field="controller")
         run_block(t0, t1, tl.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,
                   inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, float(points.battery_reserve_mwh), gt, bp, gp,
-                  flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget,
+                  st, xt, flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget,
                   out["curtailed"], out["charge"], out["discharge"], out["soc"], gen_out, gen_start,
                   out["import"], out["export"], flex_shed, out["unserved"], out["dumped"])
         if progress is not None:
@@ -111,6 +144,9 @@ def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.nda
         "intensity_kg_per_mwh": inputs.intensity_kg_per_mwh, "grid_cfe_share": inputs.cfe_share,
         "temp_air_c": inputs.temp_air_c,
     })
+    if inputs.dr_soft_mw is not None and np.isfinite(inputs.dr_soft_mw).any():
+        cols["dr_hold_mw"] = inputs.dr_soft_mw
+        cols["dr_payment_usd_per_mwh"] = inputs.dr_payment_usd_per_mwh
     return pd.DataFrame(cols, index=tl.index)
 
 

@@ -195,6 +195,9 @@ class Battery(Model):
     dod_exponent: float = Field(1.3, gt=0, description="Woehler exponent: life(d) = life_full * d**-k")
     calendar_fade_per_year: float = Field(0.01, ge=0, lt=1)
     end_of_life_capacity: float = Field(0.8, gt=0, lt=1)
+    wear_cost_usd_per_mwh: float = Field(
+        20.0, ge=0, description="wear per MWh discharged, for optimised dispatch (replacement cost / cycle life: "
+                                "e.g. 120 USD/kWh over 6000 cycles)")
 
     @model_validator(mode="after")
     def _window(self):
@@ -253,6 +256,17 @@ class Outage(Span):
     """A grid outage from ``start`` for ``duration`` (or until ``end``)."""
 
 
+class DemandResponse(Span):
+    """A demand-response event: hold grid import at or below ``hold_import_mw`` from ``start`` for ``duration``.
+
+    Without a payment it is a constraint every controller obeys (the import limit drops). With
+    ``payment_usd_per_mwh`` it is an offer: each MWh imported above the hold forgoes that payment, and an
+    optimising controller decides whether responding is worth it."""
+
+    hold_import_mw: float = Field(ge=0)
+    payment_usd_per_mwh: float | None = Field(None, ge=0)
+
+
 class Grid(Model):
     import_limit_mw: float = Field(ge=0)
     export_limit_mw: float = Field(0.0, ge=0)
@@ -263,6 +277,7 @@ class Grid(Model):
                               description="carbon-free share of grid supply (fraction) for the 24/7 CFE score")
     demand_charge_usd_per_kw_month: float = Field(0.0, ge=0)
     outages: list[Outage] = Field(default_factory=list)
+    demand_response: list[DemandResponse] = Field(default_factory=list)
 
     @field_validator("intensity_kg_per_mwh")
     @classmethod
@@ -314,6 +329,36 @@ class RulesController(Model):
         return self
 
 
+class MpcController(Model):
+    """Model-predictive control: every ``replan_every_h`` solve the optimal dispatch (linopy + HiGHS) over the
+    next ``horizon_h`` with a forecast, and apply its first steps. A plan that cannot be solved falls back to
+    the rules (sheds the least valuable compute first) and the reason is logged."""
+
+    kind: Literal["mpc"]
+    horizon_h: float = Field(48.0, gt=0, le=672, description="look-ahead (at most 28 days)")
+    replan_every_h: float = Field(1.0, gt=0)
+    forecaster: Literal["perfect", "persistence", "noisy"] = Field(
+        "perfect", description="perfect foresight, day-ahead persistence, or the truth with growing noise")
+    noise_fraction: float = Field(0.1, ge=0, le=1, description="noisy forecaster: error (1 sigma) at 24 h ahead")
+    seed: int = 0
+    commitment: Literal["milp", "relaxed", "none"] = Field(
+        "milp", description="generators: unit commitment (MILP), its LP relaxation, or no commitment")
+    mip_rel_gap: float = Field(1e-3, gt=0, lt=1)
+    time_limit_s: float = Field(10.0, gt=0, description="per plan; the best plan found so far is used")
+    terminal_soc_fraction: float | None = Field(
+        None, ge=0, le=1, description="battery energy wanted at the end of each horizon (default: its initial SoC)")
+    terminal_penalty_usd_per_mwh: float = Field(100.0, ge=0, description="per MWh short of the terminal energy")
+
+    @model_validator(mode="after")
+    def _block(self):
+        if self.replan_every_h > self.horizon_h:
+            raise ValueError("replan_every_h must not exceed horizon_h")
+        return self
+
+
+Controller = Annotated[Union[RulesController, MpcController], Field(discriminator="kind")]
+
+
 # ---------------------------------------------------------------- swing study
 class SwingCosts(Model):
     """Prices for comparing swing mitigations (order-of-magnitude defaults; set your own)."""
@@ -359,8 +404,9 @@ class Scenario(Model):
     description: str = ""
     time: TimeSpec
     sites: list[Site] = Field(min_length=1)
-    controller: RulesController = RulesController()
+    controller: Controller = RulesController()
     value_of_lost_load_usd_per_mwh: float = Field(10_000.0, ge=0)
+    carbon_price_usd_per_t: float = Field(0.0, ge=0, description="priced into optimised dispatch and sizing")
     gpu_catalog: Path | None = Field(None, description="extra GPU catalog YAML (entries override by name)")
     swings: SwingStudy | None = None
 

@@ -101,9 +101,10 @@ class Dispatch:
         n, dt = s.n_steps, p.step_h
         T = {"t": n}
         building = prog.building
+        act = p.active()  # padded steps: every upper bound zero
         # renewables
         sized_ren = "pv_mw" in sizes or "wind_mw" in sizes
-        ren = prog.var(pre + "renewable", T, 0.0, INF if sized_ren else s.pv_mw + s.wind_mw)
+        ren = prog.var(pre + "renewable", T, 0.0, INF if sized_ren else (s.pv_mw + s.wind_mw) * act)
         if sized_ren:
             prog.con(pre + "renewable_cap", lambda: ren - _scaled(sizes.get("pv_mw"), s.pv_mw)
                      - _scaled(sizes.get("wind_mw"), s.wind_mw), "<=", 0.0)
@@ -112,9 +113,10 @@ class Dispatch:
         b = s.battery
         if b is not None:
             sized_p, sized_e = "battery_mw" in sizes, "battery_mwh" in sizes
-            ch = prog.var(pre + "charge", T, 0.0, INF if sized_p else b.power_mw)
-            dis = prog.var(pre + "discharge", T, 0.0, INF if sized_p else b.power_mw, cost=dt * b.wear_usd_per_mwh)
-            soc = prog.var(pre + "soc", T, 0.0 if sized_e else b.energy_min_mwh,
+            ch = prog.var(pre + "charge", T, 0.0, INF if sized_p else b.power_mw * act)
+            dis = prog.var(pre + "discharge", T, 0.0, INF if sized_p else b.power_mw * act,
+                           cost=dt * b.wear_usd_per_mwh)
+            soc = prog.var(pre + "soc", T, 0.0 if sized_e else b.energy_min_mwh * act,
                            INF if sized_e else b.energy_max_mwh)
             first = np.zeros(n)
             first[0] = 1.0
@@ -147,8 +149,8 @@ class Dispatch:
         if s.flex:
             W = {"w": len(s.flex), "t": n}
             reducible = np.array([f.reducible_mw for f in s.flex]).reshape(len(s.flex), n)
-            cost = np.array([[f.cost_usd_per_mwh * dt] for f in s.flex])
-            shed = prog.var(pre + "shed", W, 0.0, reducible, cost=cost)
+            cost = np.array([np.broadcast_to(np.asarray(f.cost_usd_per_mwh, float) * dt, (n,)) for f in s.flex])
+            shed = prog.var(pre + "shed", W, 0.0, reducible * act, cost=cost)
             prog.con(pre + "shed_budget", lambda: dt * shed.sum("t"), "<=", np.array([f.budget_mwh for f in s.flex]))
             supply.append(lambda: shed.sum("w"))
         uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
@@ -166,7 +168,8 @@ class Dispatch:
         cap = col([g.capacity_mw for g in gens])
         marginal = col([g.cost_usd_per_mwh + p.carbon_price_usd_per_t * g.co2_kg_per_mwh / 1e3 for g in gens])
         sized = [f"gen:{g.name}" in sizes for g in gens]
-        power = prog.var(pre + "gen", G, 0.0, np.where(col(sized), INF, cap), cost=dt * marginal)
+        act = p.active()
+        power = prog.var(pre + "gen", G, 0.0, np.where(col(sized), INF, cap) * act, cost=dt * marginal)
         if any(sized):
             cap_vars = [sizes.get(f"gen:{g.name}") for g in gens]
             for j, g in enumerate(gens):
@@ -177,22 +180,26 @@ class Dispatch:
         first[0, 0] = 1.0
         p0, on0 = col([g.power_mw for g in gens]), col([float(g.on) for g in gens])
         ramp = col([g.ramp_mw_per_step for g in gens])
+        free = np.where(act, 0.0, INF)  # no ramp limits into padding
         if p.commitment == "none":
-            prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0), "<=", _gt(ramp + first * p0))
-            prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power, "<=", _gt(ramp - first * p0))
+            prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0), "<=", _gt(ramp + first * p0 + free))
+            prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power, "<=", _gt(ramp - first * p0 + free))
             return lambda: power.sum("g")
         binary = p.commitment == "milp"
         pmin = col([g.min_mw for g in gens])
         rsu = np.minimum(cap, pmin + ramp)  # a start or a stop moves at most minimum load plus one ramp
         delay = [int(g.start_steps) for g in gens]
-        on_upper = np.ones((len(gens), n))
-        start_upper = np.ones((len(gens), n))
+        on_upper = np.ones((len(gens), n)) * act
+        start_upper = np.ones((len(gens), n)) * act
         for j, g in enumerate(gens):
             start_upper[j, : delay[j]] = 0.0  # too late to warm up for these steps ...
             if g.warmup_left > 0:  # ... unless a start is already under way
                 start_upper[j, g.warmup_left - 1] = 1.0
                 on_upper[j, : g.warmup_left - 1] = 0.0
-        start_cost = col([g.start_usd for g in gens])
+        start_cost = np.repeat(col([g.start_usd for g in gens]), n, axis=1)
+        for j, g in enumerate(gens):
+            if g.warmup_left > 0:
+                start_cost[j, g.warmup_left - 1] = 0.0  # already paid when the start was commanded
         on = prog.var(pre + "gen_on", G, 0.0, on_upper, binary=binary)
         start = prog.var(pre + "gen_start", G, 0.0, start_upper, cost=start_cost, binary=binary)
         c = _arr
@@ -200,9 +207,9 @@ class Dispatch:
         prog.con(pre + "gen_min", lambda: power - c(pmin) * on, ">=", 0.0)
         prog.con(pre + "gen_started", lambda: start - on + on.shift(t=1).fillna(0), ">=", _gt(-first * on0 + 0 * ramp))
         prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0) - c(rsu) * on
-                 + c(rsu - ramp) * on.shift(t=1).fillna(0), "<=", _gt(first * (p0 - (rsu - ramp) * on0)))
+                 + c(rsu - ramp) * on.shift(t=1).fillna(0), "<=", _gt(first * (p0 - (rsu - ramp) * on0) + free))
         prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power + c(rsu - ramp) * on
-                 - c(rsu) * on.shift(t=1).fillna(0), "<=", _gt(first * (rsu * on0 - p0)))
+                 - c(rsu) * on.shift(t=1).fillna(0), "<=", _gt(first * (rsu * on0 - p0) + free))
         for lag in range(1, max(delay, default=0) + 1):
             warming = col([1.0 if d >= lag else 0.0 for d in delay])
             prog.con(f"{pre}warmup.{lag}", lambda w=warming, lag=lag: start + c(w) * on.shift(t=lag).fillna(0),
@@ -215,9 +222,10 @@ class Dispatch:
         T = {"t": n}
         import_cost = dt * (g.price_usd_per_mwh + p.carbon_price_usd_per_t * g.intensity_kg_per_mwh / 1e3)
         sized = "grid_mw" in sizes
-        imp = prog.var(pre + "import", T, 0.0, np.where(g.up, INF, 0.0) if sized else g.import_cap_mw(),
+        act = p.active()
+        imp = prog.var(pre + "import", T, 0.0, np.where(g.up & act, INF, 0.0) if sized else g.import_cap_mw() * act,
                        cost=import_cost if priced else 0.0)
-        exp = prog.var(pre + "export", T, 0.0, g.export_cap_mw(),
+        exp = prog.var(pre + "export", T, 0.0, g.export_cap_mw() * act,
                        cost=-dt * g.export_price_usd_per_mwh if priced else 0.0)
         if sized:
             cap = sizes["grid_mw"]
@@ -310,14 +318,17 @@ def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPl
         sites.append(plan)
         for j, g in enumerate(s.generators):
             costs["fuel_and_om"] += float(gen[j].sum() * dt * g.cost_usd_per_mwh)
-            costs["start_up"] += float(plan.generator_start[j].sum() * g.start_usd)
+            starts = plan.generator_start[j].copy()
+            if g.warmup_left > 0:
+                starts[g.warmup_left - 1] = 0.0
+            costs["start_up"] += float(starts.sum() * g.start_usd)
             co2_kg += float(gen[j].sum() * dt * g.co2_kg_per_mwh)
         if s.battery is not None:
             costs["battery_wear"] += float(plan.discharge_mw.sum() * dt * s.battery.wear_usd_per_mwh)
             costs["terminal_energy"] += float(get("terminal_short", np.zeros(1)).sum()
                                               * s.battery.terminal_penalty_usd_per_mwh)
         for w, f in enumerate(s.flex):
-            costs["compute_lost"] += float(shed[w].sum() * dt * f.cost_usd_per_mwh)
+            costs["compute_lost"] += float((shed[w] * f.cost_usd_per_mwh).sum() * dt)
         costs["unserved"] += float(plan.unserved_mw.sum() * dt * problem.value_of_lost_load_usd_per_mwh)
         if problem.connection is None:
             co2_kg += _grid_costs(costs, s.grid, plan.import_mw, plan.export_mw, v, pre, dt)

@@ -83,7 +83,7 @@ class FlexTerms:
 
     name: str
     reducible_mw: np.ndarray
-    cost_usd_per_mwh: float
+    cost_usd_per_mwh: float | np.ndarray  # per facility MWh shed (per step, or one figure)
     budget_mwh: float = np.inf
 
 
@@ -112,6 +112,11 @@ class DispatchProblem:
     allow_unserved: bool = True
     commitment: Commitment = "milp"
     connection: GridTerms | None = None  # shared by all sites; their own grid terms then only limit each tie
+    active_steps: int | None = None  # steps after these are padding (nothing runs; keeps the programme's shape)
+
+    def active(self) -> np.ndarray:
+        n = self.n_steps
+        return np.arange(n) < (n if self.active_steps is None else self.active_steps)
 
     @property
     def n_steps(self) -> int:

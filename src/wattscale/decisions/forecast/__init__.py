@@ -1,0 +1,1 @@
+"""Forecasts of the series a controller plans with."""

@@ -1,0 +1,185 @@
+"""Model-predictive control: re-plan the optimal dispatch over a rolling horizon and apply its first steps.
+
+Every ``block_steps`` the controller forecasts the next ``horizon_steps``, builds the dispatch problem from
+the site's state (battery energy, generators on, warming up or off, this month's peak import, the compute
+budget left), solves it (the programme is built once per horizon length and then only re-filled), and
+returns the plan's first block as setpoints: battery power, generator output (minimum load while warming
+up), compute to shed, and an export cap where exporting would cost money. A plan that cannot be solved
+falls back to the rules (the battery and generators follow; the engine sheds the least valuable compute
+first) and the reason is logged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight, Persistence
+from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
+from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
+                                                 SiteProblem)
+from wattscale.decisions.protocol import Setpoints, SiteForecast, SiteState
+from wattscale.energy import generator as gen_figures
+from wattscale.energy.battery import self_discharge_per_step
+from wattscale.errors import PlanningError
+from wattscale.scenario.schema import Battery, Generator, MpcController as MpcSpec
+
+ON_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class SiteAssets:
+    """What the controller knows of a site that does not change: its assets and prices of compute."""
+
+    name: str
+    battery: Battery | None
+    generators: list[Generator]  # in the engine's merit order
+    flex_names: list[str]
+    flex_cost_usd_per_it_mwh: list[float]
+    step_s: int
+    demand_charge_usd_per_kw_month: float = 0.0
+    paid_demand_response: bool = False
+
+
+class MpcController:
+    def __init__(self, spec: MpcSpec, assets: SiteAssets, *, carbon_price_usd_per_t: float = 0.0,
+                 value_of_lost_load_usd_per_mwh: float = 10_000.0) -> None:
+        self.spec = spec
+        self.assets = assets
+        step_s = assets.step_s
+        self.block_steps = max(1, round(spec.replan_every_h * 3600 / step_s))
+        self.horizon_steps = max(self.block_steps, round(spec.horizon_h * 3600 / step_s))
+        day = max(1, round(86400 / step_s))
+        self.forecaster = {"perfect": lambda: PerfectForesight(),
+                           "persistence": lambda: Persistence(day, self.block_steps),
+                           "noisy": lambda: Noisy(day, spec.noise_fraction, spec.seed)}[spec.forecaster]()
+        self.carbon_price = carbon_price_usd_per_t
+        self.voll = value_of_lost_load_usd_per_mwh
+        self._programmes: dict[int, Dispatch] = {}
+        self.log: list[dict] = []
+
+    # ------------------------------------------------------------ the protocol
+    def decide(self, state: SiteState, truth: SiteForecast) -> Setpoints:
+        forecast = self.forecaster.forecast(state, truth)
+        problem = self.problem(state, _padded(forecast, self.horizon_steps))
+        problem.active_steps = len(truth.load_mw)
+        n = problem.n_steps
+        block = min(self.block_steps, len(truth.load_mw))
+        try:
+            programme = self._programmes.get(n)
+            if programme is None:
+                programme = self._programmes[n] = Dispatch(problem, time_limit_s=self.spec.time_limit_s,
+                                                           mip_rel_gap=self.spec.mip_rel_gap)
+                plan = programme.plan()
+            else:
+                plan = programme.plan(problem)
+        except PlanningError as exc:
+            return self._fallback(state, block, f"{exc.detail}")
+        if not plan.sites:
+            return self._fallback(state, block, f"no plan (HiGHS: {plan.status})")
+        self._record(state, plan, problem, block)
+        return self.setpoints(plan, problem, block)
+
+    # ------------------------------------------------------------ problem and setpoints
+    def problem(self, state: SiteState, f: SiteForecast) -> DispatchProblem:
+        a, n, step_h = self.assets, len(f.load_mw), f.step_h
+        month = f.month if f.month is not None else np.zeros(n, dtype=int)
+        grid = GridTerms(
+            up=np.asarray(f.grid_available, bool), import_limit_mw=_or(f.import_limit_mw, np.inf, n),
+            export_limit_mw=_or(f.export_limit_mw, 0.0, n), price_usd_per_mwh=f.price_usd_per_mwh,
+            export_price_usd_per_mwh=_or(f.export_price_usd_per_mwh, f.price_usd_per_mwh, n),
+            intensity_kg_per_mwh=f.intensity_kg_per_mwh,
+            demand_charge_usd_per_mw_month=a.demand_charge_usd_per_kw_month * 1e3,
+            month_slot=(month != month[0]).astype(int), peak_so_far_mw=np.array([state.month_peak_import_mw, 0.0]),
+            dr_soft_mw=_or(f.dr_soft_mw, np.inf, n) if a.paid_demand_response else None,
+            dr_soft_usd_per_mwh=_or(f.dr_payment_usd_per_mwh, 0.0, n) if a.paid_demand_response else None)
+        battery = None
+        if a.battery is not None:
+            b = a.battery
+            terminal = self.spec.terminal_soc_fraction
+            battery = BatteryTerms(
+                b.power_mw, b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh, b.charge_efficiency,
+                b.discharge_efficiency, 1.0 - self_discharge_per_step(b, a.step_s), state.soc_mwh,
+                wear_usd_per_mwh=b.wear_cost_usd_per_mwh,
+                terminal_mwh=(b.soc_initial if terminal is None else terminal) * b.energy_mwh,
+                terminal_penalty_usd_per_mwh=self.spec.terminal_penalty_usd_per_mwh)
+        warm = state.generator_warmup_left if state.generator_warmup_left is not None else np.zeros(len(a.generators))
+        gens = [GeneratorTerms(g.name, g.capacity_mw, g.min_load_fraction * g.capacity_mw,
+                               gen_figures.ramp_mw_per_step(g, a.step_s), gen_figures.start_steps(g, a.step_s),
+                               gen_figures.marginal_cost_usd_per_mwh(g), gen_figures.co2_kg_per_mwh(g),
+                               g.start_up_cost_usd, bool(state.generator_on[j]), float(state.generator_power_mw[j]),
+                               int(warm[j]))
+                for j, g in enumerate(a.generators)]
+        pue = _or(f.pue, 1.0, n)
+        budget = state.flex_budget_mwh if state.flex_budget_mwh is not None else np.full(len(a.flex_names), np.inf)
+        flex = [FlexTerms(name, f.flex_mw[w], a.flex_cost_usd_per_it_mwh[w] / pue, float(budget[w]))
+                for w, name in enumerate(a.flex_names)] if f.flex_mw is not None else []
+        site = SiteProblem(a.name, f.load_mw, f.pv_mw, f.wind_mw, grid, battery, gens, flex)
+        return DispatchProblem([site], step_h, carbon_price_usd_per_t=self.carbon_price,
+                               value_of_lost_load_usd_per_mwh=self.voll, commitment=self.spec.commitment)
+
+    def setpoints(self, plan: DispatchPlan, problem: DispatchProblem, block: int) -> Setpoints:
+        sp, site = plan.sites[0], problem.sites[0]
+        gen_mw = np.zeros((len(site.generators), block))
+        for j, g in enumerate(site.generators):
+            on = sp.generator_mw[j] > ON_TOL
+            starts = np.flatnonzero(sp.generator_start[j] > 0.5)
+            warming = np.zeros(problem.n_steps, dtype=bool)
+            for s in starts:  # the warm-up before a planned start needs a positive setpoint
+                warming[max(0, s - g.start_steps): s] = True
+            gen_mw[j] = np.where(on, sp.generator_mw[j], np.where(warming, max(g.min_mw, ON_TOL), 0.0))[:block]
+        grid = problem.connection or site.grid
+        export_cap = np.where(grid.export_price_usd_per_mwh[:block] < 0, sp.export_mw[:block], np.inf)
+        return Setpoints(battery_mw=(sp.discharge_mw - sp.charge_mw)[:block], generator_mw=gen_mw,
+                         battery_grid_first=np.zeros(block, dtype=bool), compute_shed_mw=sp.shed_mw[:, :block],
+                         export_limit_mw=export_cap)
+
+    # ------------------------------------------------------------ log
+    def _record(self, state: SiteState, plan: DispatchPlan, problem: DispatchProblem, block: int) -> None:
+        sp, dt = plan.sites[0], problem.step_h
+        entry = {"time": str(state.time), "status": plan.status, "objective_usd": plan.objective_usd,
+                 "solve_s": plan.solve_s, "mip_gap": plan.mip_gap,
+                 "unserved_mwh": float(sp.unserved_mw[:block].sum() * dt),
+                 "shed_mwh": float(sp.shed_mw[:, :block].sum() * dt), "note": ""}
+        if entry["unserved_mwh"] > 1e-6:
+            entry["note"] = shortfall_report(problem, plan)
+        self.log.append(entry)
+
+    def _fallback(self, state: SiteState, block: int, reason: str) -> Setpoints:
+        self.log.append({"time": str(state.time), "status": "fallback", "objective_usd": math.nan, "solve_s": 0.0,
+                         "mip_gap": math.nan, "unserved_mwh": math.nan, "shed_mwh": math.nan,
+                         "note": f"{reason}; rules applied (battery and generators follow, cheapest compute shed "
+                                 f"first)"})
+        return Setpoints.follow(block, len(self.assets.generators))
+
+    def summary(self) -> dict:
+        """Plans made, fallbacks and solve times, with the notes of the plans that shed load."""
+        solved = [e for e in self.log if e["status"] != "fallback"]
+        times = np.array([e["solve_s"] for e in solved]) if solved else np.zeros(1)
+        notes = [f"{e['time']}: {e['note']}" for e in self.log if e["note"]]
+        return {"kind": "mpc", "forecaster": self.forecaster.name, "horizon_steps": self.horizon_steps,
+                "replan_every_steps": self.block_steps, "plans": len(self.log),
+                "fallbacks": len(self.log) - len(solved), "solve_s_total": float(times.sum()),
+                "solve_s_mean": float(times.mean()), "solve_s_max": float(times.max()),
+                "planned_unserved_mwh": float(sum(e["unserved_mwh"] for e in solved)),
+                "notes": notes[:20], "notes_omitted": max(0, len(notes) - 20)}
+
+
+def _padded(f: SiteForecast, n: int) -> SiteForecast:
+    """The forecast stretched to ``n`` steps (near the end of the timeline): nothing runs in the padding."""
+    have = len(f.load_mw)
+    if have >= n:
+        return f
+    changes = {}
+    for name, value in vars(f).items():
+        if isinstance(value, np.ndarray) and value.shape[-1] == have:
+            width = [(0, 0)] * (value.ndim - 1) + [(0, n - have)]
+            edge = name in ("price_usd_per_mwh", "export_price_usd_per_mwh", "intensity_kg_per_mwh", "month", "pue",
+                            "grid_available")
+            changes[name] = np.pad(value, width, mode="edge" if edge else "constant")
+    return replace(f, **{k: v for k, v in changes.items() if k != "time"})
+
+
+def _or(values, default, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(default if values is None else values, float), (n,)).copy()
