@@ -129,7 +129,8 @@ def solve_with_pypsa(problem: DispatchProblem, *, io_api: str | None = None) -> 
     net = build_network(problem)
     kwargs = dict(solver_name="highs", extra_functionality=_extras(problem),
                   linearized_unit_commitment=problem.commitment == "relaxed",
-                  solver_options={"output_flag": False, "threads": 1, "mip_rel_gap": 1e-6})
+                  solver_options={"output_flag": False, "threads": 1, "mip_rel_gap": 1e-6},
+                  include_objective_constant=False)
     if io_api:
         kwargs["io_api"] = io_api
     status, condition = net.optimize(**kwargs)

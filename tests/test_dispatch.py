@@ -1,0 +1,215 @@
+"""Optimal dispatch (linopy + HiGHS) against PyPSA, and the MPC controller against the full-horizon optimum."""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builders import make_inputs
+from wattscale.analysis.kpi import site_kpis
+from wattscale.decisions.forecast.baseline import Noisy, Persistence
+from wattscale.decisions.operate.dispatch import Dispatch, plan_dispatch
+from wattscale.decisions.operate.mpc import MpcController
+from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
+                                                 SiteProblem)
+from wattscale.decisions.protocol import SiteForecast, SiteState
+from wattscale.engine.simulate import balance_residual_mw, simulate_site, site_assets
+from wattscale.errors import PlanningError
+from wattscale.decisions.operate.factory import build_controller
+from wattscale.scenario.schema import Battery, Generator, MpcController as MpcSpec, RulesController
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pypsa_twin import solve_with_pypsa  # noqa: E402
+
+
+def site(n=48, seed=1, name="a", demand_charge=8000.0, flex=True, hold=None):
+    rng = np.random.default_rng(seed)
+    hours = np.arange(n) % 24
+    price = 30 + 40 * rng.random(n)
+    up = np.ones(n, bool)
+    up[30:33] = False  # an outage
+    grid = GridTerms(up=up, import_limit_mw=np.full(n, 180.0), export_limit_mw=np.full(n, 50.0),
+                     price_usd_per_mwh=price, export_price_usd_per_mwh=price * 0.8,
+                     intensity_kg_per_mwh=350 + 150 * rng.random(n), demand_charge_usd_per_mw_month=demand_charge,
+                     month_slot=(np.arange(n) >= n // 2).astype(int), peak_so_far_mw=np.array([60.0, 0.0]),
+                     dr_hold_mw=hold)
+    return SiteProblem(
+        name, load_mw=200 + 50 * np.sin(hours / 24 * 2 * np.pi) + 10 * rng.random(n),
+        pv_mw=np.clip(150 * np.sin((hours - 6) / 12 * np.pi), 0, None), wind_mw=60 * rng.random(n), grid=grid,
+        battery=BatteryTerms(100, 20, 380, 0.95, 0.93, 0.9995, 200, wear_usd_per_mwh=5),
+        generators=[GeneratorTerms("gt", 100, 30, 70, 0, 45, 530, start_usd=3000),
+                    GeneratorTerms("recip", 40, 12, 40, 0, 40, 450, start_usd=500, on=True, power_mw=20)],
+        flex=[FlexTerms("train", np.full(n, 40.0), 300.0, 60.0)] if flex else [])
+
+
+@pytest.mark.parametrize("commitment", ["milp", "relaxed", "none"])
+def test_same_objective_as_pypsa(commitment):
+    hold = np.full(48, np.inf)
+    hold[40:44] = 120.0  # a demand-response hold
+    problem = DispatchProblem([site(hold=hold)], 1.0, carbon_price_usd_per_t=60, commitment=commitment)
+    if commitment != "none":  # PyPSA's committables start from the state 'off'
+        for g in problem.sites[0].generators:
+            g.on, g.power_mw = False, 0.0
+    ours = plan_dispatch(problem)
+    theirs, _, _ = solve_with_pypsa(problem)
+    assert ours.status == "optimal"
+    assert abs(ours.objective_usd - theirs) <= 1e-6 * abs(theirs)
+    assert sum(ours.costs_usd.values()) == pytest.approx(ours.objective_usd, rel=1e-9)  # the breakdown adds up
+
+
+def test_two_sites_sharing_a_connection_match_pypsa():
+    a, b = site(name="a", demand_charge=0.0, flex=False), site(seed=2, name="b", demand_charge=0.0)
+    for s in (a, b):
+        s.grid.import_limit_mw[:] = 150.0
+    tie = copy.deepcopy(a.grid)
+    tie.import_limit_mw[:] = 80.0  # less than the two ties together
+    tie.demand_charge_usd_per_mw_month = 8000.0
+    problem = DispatchProblem([a, b], 1.0, carbon_price_usd_per_t=30, commitment="none", connection=tie)
+    ours = plan_dispatch(problem)
+    theirs, _, _ = solve_with_pypsa(problem)
+    assert abs(ours.objective_usd - theirs) <= 1e-6 * abs(theirs)
+    total = ours.sites[0].import_mw - ours.sites[0].export_mw + ours.sites[1].import_mw - ours.sites[1].export_mw
+    assert total.max() == pytest.approx(80.0, abs=1e-6)  # the shared limit binds
+
+
+def test_raising_the_carbon_price_never_raises_emissions():
+    emissions = []
+    for price in (0, 10, 25, 50, 100, 200, 400, 1000):
+        plan = plan_dispatch(DispatchProblem([site(n=72)], 1.0, carbon_price_usd_per_t=price, commitment="relaxed"))
+        emissions.append(plan.co2_t)
+    assert all(b <= a + 1e-6 * a for a, b in zip(emissions, emissions[1:]))
+    assert emissions[-1] < 0.95 * emissions[0]  # and the price does bite
+
+
+def test_update_in_place_equals_a_fresh_build():
+    first = DispatchProblem([site(seed=1)], 1.0, commitment="milp")
+    second = DispatchProblem([site(seed=5)], 1.0, carbon_price_usd_per_t=80, commitment="milp")
+    second.sites[0].generators[0].warmup_left = 1
+    dispatch = Dispatch(first)
+    dispatch.plan()
+    assert dispatch.plan(second).objective_usd == pytest.approx(plan_dispatch(second).objective_usd, rel=1e-7)
+
+
+def test_must_serve_load_above_supply_reports_what_binds():
+    s = site(flex=False)
+    s.generators, s.battery = [], None
+    s.grid.dr_hold_mw = np.full(48, np.inf)
+    s.grid.dr_hold_mw[10:14] = 50.0
+    with pytest.raises(PlanningError) as err:
+        plan_dispatch(DispatchProblem([s], 1.0, allow_unserved=False, commitment="none"))
+    msg = str(err.value)
+    assert "would be shed" in msg and "demand-response hold of 50 MW" in msg and "no backup generation" in msg
+    assert "MWh" in msg and "outage" in msg  # the outage steps are named as well
+
+
+def test_a_missing_solver_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "highspy", None)
+    with pytest.raises(PlanningError, match="HiGHS solver is not installed"):
+        plan_dispatch(DispatchProblem([site()], 1.0))
+
+
+# ---------------------------------------------------------------- MPC on the engine
+GENS = [Generator(name="gt", kind="gas_turbine", capacity_mw=120, start_up_cost_usd=4000),  # warms up one step
+        Generator(name="recip", kind="reciprocating_engine", capacity_mw=40, start_up_cost_usd=400,
+                  start_up_time_s=0)]
+
+
+def campus_inputs(n=72):
+    rng = np.random.default_rng(3)
+    hours = np.arange(n) % 24
+    up = np.ones(n, bool)
+    up[40:44] = False
+    inputs = make_inputs(220 + 40 * np.sin(hours / 24 * 2 * np.pi), pv_mw=np.clip(160 * np.sin((hours - 6) / 12 * np.pi),
+                                                                                   0, None),
+                         wind_mw=50 * rng.random(n), battery=Battery(power_mw=80, energy_mwh=320),
+                         generators=GENS, import_limit_mw=200, export_limit_mw=60, grid_up=up,
+                         price=25 + 60 * rng.random(n), intensity=300 + 200 * rng.random(n), demand_charge=6.0,
+                         start="2023-01-30")  # crosses into February: two demand charges
+    return inputs
+
+
+def run_mpc(inputs, *, block_h, horizon_h, forecaster="perfect", carbon=50.0, **spec):
+    spec = MpcSpec(kind="mpc", horizon_h=horizon_h, replan_every_h=block_h, forecaster=forecaster,
+                   commitment="milp", mip_rel_gap=1e-7, terminal_soc_fraction=0.0, **spec)
+    ctrl = MpcController(spec, site_assets(inputs), carbon_price_usd_per_t=carbon)
+    frame = simulate_site(inputs, ctrl)
+    tl = inputs.timeline
+    k = site_kpis(frame, inputs.site, step_s=tl.step_s, hour_groups=tl.hour_groups(), month_groups=tl.month_groups(),
+                  voll_usd_per_mwh=10_000.0, carbon_price_usd_per_t=carbon)
+    return ctrl, frame, k
+
+
+def test_mpc_with_perfect_foresight_over_the_whole_period_equals_the_full_horizon_optimum():
+    inputs = campus_inputs()
+    full, frame_full, k_full = run_mpc(inputs, block_h=72, horizon_h=72)
+    rolling, frame, k = run_mpc(inputs, block_h=6, horizon_h=72)
+    optimum = full.log[0]["objective_usd"]
+    assert len(rolling.log) == 12 and rolling.summary()["fallbacks"] == 0
+    # the engine, applying the plan, incurs exactly the planned cost; re-planning does not change it
+    assert k_full["system_cost_usd"] == pytest.approx(optimum, rel=1e-6)
+    assert k["system_cost_usd"] == pytest.approx(optimum, rel=1e-6)
+    assert np.abs(balance_residual_mw(frame)).max() < 1e-6
+    assert frame["gen_gt_starts"].sum() >= 1  # the warm-up logic was exercised
+
+
+def test_mpc_shorter_horizons_cost_more_and_forecast_errors_cost_more():
+    inputs = campus_inputs()
+    _, _, best = run_mpc(inputs, block_h=72, horizon_h=72)
+    _, _, short = run_mpc(inputs, block_h=1, horizon_h=12)
+    _, frame, noisy = run_mpc(inputs, block_h=1, horizon_h=24, forecaster="noisy", noise_fraction=0.2)
+    assert short["system_cost_usd"] >= best["system_cost_usd"] * (1 - 1e-6)
+    assert noisy["system_cost_usd"] >= best["system_cost_usd"] * (1 - 1e-6)
+    assert np.abs(balance_residual_mw(frame)).max() < 1e-6
+
+
+def test_an_unsolvable_plan_falls_back_to_the_rules_and_says_why():
+    inputs = campus_inputs(n=24)
+    ctrl, frame, k = run_mpc(inputs, block_h=6, horizon_h=24, time_limit_s=1e-9)
+    summary = ctrl.summary()
+    assert summary["fallbacks"] == summary["plans"] == 4
+    assert "time limit" in summary["notes"][0] and "rules applied" in summary["notes"][0]
+    rules = simulate_site(inputs, build_controller(RulesController(), site_assets(inputs)))
+    pd.testing.assert_frame_equal(frame, rules)  # exactly what the rules would have done
+
+
+# ---------------------------------------------------------------- forecasters
+def truth(values, step):
+    n = len(values)
+    return SiteForecast(step_h=1.0, load_mw=values, pv_mw=values, wind_mw=values, price_usd_per_mwh=values,
+                        intensity_kg_per_mwh=values, grid_available=np.ones(n, bool))
+
+
+def state(step):
+    return SiteState(step=step, time=pd.Timestamp("2023-01-01", tz="UTC"), soc_mwh=0.0,
+                     generator_power_mw=np.zeros(0), generator_on=np.zeros(0, bool))
+
+
+def test_persistence_repeats_the_last_day_and_never_sees_the_future():
+    day = np.sin(np.arange(24) / 24 * 2 * np.pi) + 2
+    series = np.tile(day, 5)
+    f = Persistence(24, block_steps=6)
+    for t0 in range(0, 48, 6):
+        fc = f.forecast(state(t0), truth(series[t0:t0 + 36], t0))
+    # two days observed: a periodic series is forecast exactly
+    assert np.allclose(fc.load_mw, series[42:78])
+    # the look-ahead guard: changing the future leaves the forecast unchanged
+    g = Persistence(24, block_steps=6)
+    changed = series.copy()
+    changed[49:] += 100.0
+    for t0 in range(0, 48, 6):
+        g.forecast(state(t0), truth(series[t0:t0 + 36], t0))
+    assert np.allclose(g.forecast(state(48), truth(changed[48:84], 48)).load_mw,
+                       f.forecast(state(48), truth(series[48:84], 48)).load_mw)
+
+
+def test_noisy_forecasts_are_exact_now_and_spread_with_lead_time():
+    f = Noisy(24, 0.2, seed=1)
+    values = np.full(48, 100.0)
+    errors = np.array([f.forecast(state(t), truth(values, t)).price_usd_per_mwh - 100 for t in range(400)])
+    assert np.all(errors[:, 0] == 0)
+    assert errors[:, 1].std() < errors[:, 24].std()
+    assert errors[:, 24].std() == pytest.approx(20.0, rel=0.15)
