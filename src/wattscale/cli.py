@@ -54,6 +54,13 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_def
     except WattscaleError as exc:
         fail(exc, scenario)
     console.print(kpi_table(results))
+    for site, log in results.extra.get("controller", {}).items():
+        console.print(f"{escape(site)}: MPC made {log['plans']:,} plans ({log['fallbacks']} fell back to the rules), "
+                      f"{log['solve_s_total']:.1f} s solving, mean {log['solve_s_mean'] * 1000:.0f} ms")
+        for note in log["notes"][:5]:
+            err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        if len(log["notes"]) > 5 or log["notes_omitted"]:
+            err_console.print(f"[yellow]note:[/] {len(log['notes']) - 5 + log['notes_omitted']} more in summary.json")
     console.print(f"results: [bold]{escape(str(out))}[/]"
                   + (f"   report: [bold]{escape(str(out / 'report.html'))}[/]" if report else ""))
 
@@ -154,6 +161,64 @@ def swings_table(result) -> Table:
         table.add_row(name, *cells, f"{o.total_cost_usd_per_year:,.0f}")
     table.caption = ("* cheapest compliant option" if chosen else "no option meets the limits")
     return table
+
+
+@app.command()
+def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings in its 'sizing:' section)",
+                                         show_default=False),
+         outdir: Path = typer.Option(None, "--outdir", "-o", help="output folder (default: out/<name>-sizing)"),
+         check: bool = typer.Option(True, help="simulate the chosen system with the engine"),
+         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")) -> None:
+    """Size PV, wind, battery, generators and grid connection at least annualised cost; sweep carbon prices or
+    CFE targets for a Pareto front; write report.html, summary.json and sized.yaml."""
+    import json
+
+    import yaml
+
+    from wattscale.analysis.sizing_report import point_label, render_sizing_report
+    from wattscale.analysis.sizing_study import run_sizing_study
+    from wattscale.engine.results import write_folder
+    from wattscale.scenario import load_scenario
+    from wattscale.scenario.schema import Sizing
+
+    try:
+        sc = load_scenario(scenario)
+        spec = sc.sizing or Sizing()
+        steps = 1 + len(spec.cfe_targets if spec.sweep == "cfe_target" else spec.carbon_prices_usd_per_t)
+        with Progress(TextColumn("[bold]sizing[/] {task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} optimisations"), TimeElapsedColumn(),
+                      console=err_console, disable=quiet, transient=True) as bar:
+            task = bar.add_task(sc.name, total=steps)
+            study = run_sizing_study(sc, scenario_file=str(scenario), check=check,
+                                     progress=lambda k: bar.advance(task, k))
+        out = outdir or Path("out") / f"{sc.name}-sizing"
+        out = write_folder(out, {
+            "report.html": render_sizing_report(study).encode(),
+            "sized.yaml": yaml.safe_dump(study.sized.model_dump(mode="json", exclude_none=True),
+                                         sort_keys=False).encode(),
+            "summary.json": json.dumps(study.summary(), indent=2, default=float).encode()})
+    except WattscaleError as exc:
+        fail(exc, scenario)
+    c = study.chosen
+    table = Table(title=f"{sc.name} / {study.site}: least-cost system ({study.hours:,} hours)")
+    table.add_column("capacity")
+    table.add_column("chosen", justify="right")
+    for key, value in c.capacities.items():
+        table.add_row(key, f"{value:,.1f}")
+    table.add_row("[bold]cost, M USD/yr[/]", f"{c.total_usd_per_year / 1e6:,.2f}")
+    table.add_row("CO2, kt/yr", f"{c.co2_t_per_year / 1e3:,.1f}")
+    table.add_row("24/7 CFE", f"{c.cfe_score:.1%}" + (f" (engine {study.check['cfe_score_hourly']:.1%})"
+                                                     if study.check else ""))
+    console.print(table)
+    front = Table(title=f"Pareto sweep over {spec.sweep.replace('_', ' ')}")
+    for col in ("point", "M USD/yr", "kt CO2/yr", "24/7 CFE"):
+        front.add_column(col, justify="right")
+    for r in study.sweep:
+        front.add_row(point_label(r, spec.sweep), f"{r.total_usd_per_year / 1e6:,.2f}",
+                      f"{r.co2_t_per_year / 1e3:,.1f}", f"{r.cfe_score:.1%}")
+    console.print(front)
+    console.print(f"report: [bold]{escape(str(out / 'report.html'))}[/]   sized scenario: "
+                  f"[bold]{escape(str(out / 'sized.yaml'))}[/]")
 
 
 @app.command()

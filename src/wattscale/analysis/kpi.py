@@ -3,8 +3,8 @@
 Carbon-free attribution uses proportional sharing at the site bus: every step, sinks (load, battery
 charge, export) receive the same mix as the sources flowing in (on-site renewables, generators, grid
 import at the grid's carbon-free share, battery discharge at the mix stored in it). The battery keeps
-track of the carbon-free and renewable content of its stored energy (initially counted as not
-carbon-free). The hourly 24/7 CFE score is sum_h min(load_h, cfe_h) / sum_h load_h over clock hours.
+track of the carbon-free and renewable content of its stored energy; it starts with the mix it ends
+with, as if the period repeated (found by a second pass). The hourly 24/7 CFE score is sum_h min(load_h, cfe_h) / sum_h load_h over clock hours.
 """
 from __future__ import annotations
 
@@ -17,15 +17,23 @@ from wattscale.energy.battery import degradation_by_year, self_discharge_per_ste
 from wattscale.scenario.schema import Site
 
 
-@njit(cache=True)
-def carbon_free_to_load(renew_used, gen, imp, dis, ch, load_served, grid_cfe, eta_c, eta_d, keep, dt_h, soc):
+def carbon_free_to_load(renew_used, gen, imp, dis, ch, load_served, grid_cfe, eta_c, eta_d, keep, dt_h, soc,
+                        soc_initial_mwh=0.0):
     """Per step (MW): carbon-free and on-site-renewable power delivered to load (proportional sharing)."""
+    args = (renew_used, gen, imp, dis, ch, load_served, grid_cfe, eta_c, eta_d, keep, dt_h, soc, soc_initial_mwh)
+    _, _, b_cfe, b_ren = _sharing(*args, 0.0, 0.0)
+    cfe, ren, _, _ = _sharing(*args, b_cfe, b_ren)  # start with the mix the period ends with
+    return cfe, ren
+
+
+@njit(cache=True)
+def _sharing(renew_used, gen, imp, dis, ch, load_served, grid_cfe, eta_c, eta_d, keep, dt_h, soc, soc_initial_mwh,
+             b_cfe, b_ren):
+    """One pass of proportional sharing from a stored mix (carbon-free and renewable fractions)."""
     n = len(load_served)
     cfe = np.zeros(n)
     ren = np.zeros(n)
-    e_prev = 0.0
-    b_cfe = 0.0  # carbon-free fraction of stored energy
-    b_ren = 0.0
+    e_prev = soc_initial_mwh
     for t in range(n):
         total_in = renew_used[t] + gen[t] + imp[t] + dis[t]
         mix_cfe = 0.0
@@ -41,7 +49,7 @@ def carbon_free_to_load(renew_used, gen, imp, dis, ch, load_served, grid_cfe, et
             b_cfe = (kept * b_cfe + added * mix_cfe) / (kept + added)
             b_ren = (kept * b_ren + added * mix_ren) / (kept + added)
         e_prev = soc[t]
-    return cfe, ren
+    return cfe, ren, b_cfe, b_ren
 
 
 def hourly_cfe_score(load_mwh_per_hour: np.ndarray, cfe_mwh_per_hour: np.ndarray) -> float:
@@ -89,7 +97,8 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     shed = col("compute_shed_mw") if "compute_shed_mw" in frame else np.zeros(len(frame))
     served = load - unserved - shed
     cfe, ren = carbon_free_to_load(renew_used, gen_total, imp, dis, ch, served, col("grid_cfe_share"),
-                                   eta_c, eta_d, keep, dt_h, col("battery_soc_mwh"))
+                                   eta_c, eta_d, keep, dt_h, col("battery_soc_mwh"),
+                                   b.soc_initial * b.energy_mwh if b else 0.0)
     load_h = pd.Series(load * dt_h).groupby(hour_groups).sum().to_numpy()
     cfe_h = pd.Series(cfe * dt_h).groupby(hour_groups).sum().to_numpy()
     unserved_h = pd.Series(unserved).groupby(hour_groups).max().to_numpy()

@@ -399,6 +399,67 @@ class SwingStudy(Model):
         return self
 
 
+# ---------------------------------------------------------------- capacity sizing
+class TechnologyCost(Model):
+    """Cost of a unit of capacity (kW, or kWh for battery energy), its life, and optional bounds (MW or MWh)."""
+
+    capex_usd_per_kw: float = Field(ge=0, description="overnight capital cost per kW (per kWh for battery energy)")
+    fixed_om_usd_per_kw_year: float = Field(0.0, ge=0)
+    lifetime_years: float = Field(gt=0)
+    min_mw: float = Field(0.0, ge=0)
+    max_mw: float | None = Field(None, ge=0, description="upper bound (MW, or MWh for battery energy)")
+    embodied_t_per_mw: float = Field(0.0, ge=0, description="life-cycle manufacturing emissions, t CO2e per MW(h)")
+
+
+# Defaults: rounded figures of NREL ATB 2024 (moderate, 2030) and EIA AEO 2025 capital cost assumptions;
+# grid connection: order of LBNL interconnection-cost studies. Replace them with quotes for a real study.
+SIZING_DEFAULTS = {
+    "solar": dict(capex_usd_per_kw=1100.0, fixed_om_usd_per_kw_year=22.0, lifetime_years=30.0),  # per kW DC
+    "wind": dict(capex_usd_per_kw=1400.0, fixed_om_usd_per_kw_year=42.0, lifetime_years=30.0),
+    "battery_power": dict(capex_usd_per_kw=300.0, fixed_om_usd_per_kw_year=8.0, lifetime_years=15.0),
+    "battery_energy": dict(capex_usd_per_kw=250.0, fixed_om_usd_per_kw_year=5.0, lifetime_years=15.0),  # per kWh
+    "generators": dict(capex_usd_per_kw=1000.0, fixed_om_usd_per_kw_year=20.0, lifetime_years=30.0),
+    "grid": dict(capex_usd_per_kw=150.0, fixed_om_usd_per_kw_year=0.0, lifetime_years=40.0),
+}
+
+
+def _cost(kind: str):
+    return Field(default_factory=lambda: TechnologyCost(**SIZING_DEFAULTS[kind]))
+
+
+class Sizing(Model):
+    """Capacity planning (``wattscale size``): PV, wind, battery, the site's generators and the grid connection
+    that minimise annualised capex and fixed O&M plus a year of optimal operation."""
+
+    site: str | None = Field(None, description="default: the first site")
+    discount_rate: float = Field(0.07, ge=0, lt=1)
+    max_unserved_fraction: float = Field(0.0, ge=0, le=1, description="reliability: unserved energy / load")
+    cfe_target: float | None = Field(None, ge=0, le=1, description="hourly (24/7) carbon-free share to reach")
+    sweep: Literal["carbon_price", "cfe_target"] = "carbon_price"
+    carbon_prices_usd_per_t: list[float] = Field(default_factory=lambda: [0.0, 50.0, 100.0, 200.0, 400.0])
+    cfe_targets: list[float] = Field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
+    solar: TechnologyCost = _cost("solar")
+    wind: TechnologyCost = _cost("wind")
+    battery_power: TechnologyCost = _cost("battery_power")
+    battery_energy: TechnologyCost = _cost("battery_energy")
+    generators: TechnologyCost = _cost("generators")
+    grid: TechnologyCost = _cost("grid")
+
+    @field_validator("carbon_prices_usd_per_t", "cfe_targets")
+    @classmethod
+    def _sweep(cls, v: list[float]) -> list[float]:
+        if not v or min(v) < 0:
+            raise ValueError("give at least one value, none negative")
+        return sorted(v)
+
+    @field_validator("cfe_targets")
+    @classmethod
+    def _targets(cls, v: list[float]) -> list[float]:
+        if max(v) > 1:
+            raise ValueError("carbon-free targets are fractions between 0 and 1")
+        return v
+
+
 class Scenario(Model):
     name: str = "scenario"
     description: str = ""
@@ -409,6 +470,7 @@ class Scenario(Model):
     carbon_price_usd_per_t: float = Field(0.0, ge=0, description="priced into optimised dispatch and sizing")
     gpu_catalog: Path | None = Field(None, description="extra GPU catalog YAML (entries override by name)")
     swings: SwingStudy | None = None
+    sizing: Sizing | None = None
 
     @model_validator(mode="after")
     def _unique_sites(self):

@@ -20,6 +20,7 @@ one grid connection; each site's own grid terms then limit its tie to that conne
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import xarray as xr
@@ -29,6 +30,15 @@ from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, Site
 from wattscale.errors import PlanningError
 
 SHORT_TOL_MW = 1e-6
+
+
+class CapacityHook(Protocol):
+    """Turns dispatch into capacity planning: declares capacity variables (per site, by asset key: pv_mw,
+    wind_mw, battery_mw, battery_mwh, grid_mw, gen:<name>) before the sites, and adds constraints after."""
+
+    def declare(self, prog: Programme) -> list[dict]: ...
+
+    def constrain(self, prog: Programme) -> None: ...
 
 
 @dataclass
@@ -70,13 +80,12 @@ class DispatchPlan:
 class Dispatch:
     """A dispatch programme for one problem structure; ``plan(problem)`` re-solves with new numbers."""
 
-    def __init__(self, problem: DispatchProblem, *, sizes: list[dict] | None = None, time_limit_s: float = 60.0,
-                 mip_rel_gap: float = 1e-6, extra=None) -> None:
+    def __init__(self, problem: DispatchProblem, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
+                 capacity: "CapacityHook | None" = None) -> None:
         import time
 
         self.problem = problem
-        self.sizes = sizes
-        self._extra = extra  # optional formulation hook: extra(programme, dispatch)
+        self.capacity = capacity
         t0 = time.perf_counter()
         self.programme = Programme(self._formulate, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
         self.build_s = time.perf_counter() - t0
@@ -84,23 +93,21 @@ class Dispatch:
     # ------------------------------------------------------------ formulation
     def _formulate(self, prog: Programme) -> None:
         p = self.problem
-        self.terms: dict[str, object] = {}  # expressions other formulations may build on (build time only)
+        sizes = self.capacity.declare(prog) if self.capacity else [{} for _ in p.sites]
         flows = []
         for i, site in enumerate(p.sites):
-            sizes = self.sizes[i] if self.sizes else {}
-            flows.append(self._site(prog, f"{i}.", site, sizes))
+            flows.append(self._site(prog, f"{i}.", site, sizes[i]))
         if p.connection is not None:
             n = p.n_steps
             imp, exp = self._grid(prog, "tie.", p.connection, n, {})
             prog.con("tie.balance", lambda: imp - exp - sum(f[0] - f[1] for f in flows), "==", np.zeros(n))
-        if self._extra is not None:
-            self._extra(prog, self)
+        if self.capacity is not None:
+            self.capacity.constrain(prog)
 
     def _site(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict) -> tuple:
         p = self.problem
         n, dt = s.n_steps, p.step_h
         T = {"t": n}
-        building = prog.building
         act = p.active()  # padded steps: every upper bound zero
         # renewables
         sized_ren = "pv_mw" in sizes or "wind_mw" in sizes
@@ -140,8 +147,6 @@ class Dispatch:
                 short = prog.var(pre + "terminal_short", {"k": 1}, 0.0, INF, cost=b.terminal_penalty_usd_per_mwh)
                 prog.con(pre + "terminal", lambda: soc.isel(t=n - 1) + short.sum(), ">=", b.terminal_mwh)
             supply.append(lambda: dis - ch)
-            if building:
-                self.terms[pre + "soc"] = soc
         # generators
         if s.generators:
             supply.append(self._generators(prog, pre, s, sizes))
@@ -230,6 +235,7 @@ class Dispatch:
         if sized:
             cap = sizes["grid_mw"]
             prog.con(pre + "import_cap", lambda: imp - cap, "<=", 0.0)
+            prog.con(pre + "export_cap", lambda: exp - cap, "<=", 0.0)
             if g.dr_hold_mw is not None:
                 prog.con(pre + "dr_hold", lambda: imp, "<=", g.dr_hold_mw)
         if priced and g.dr_soft_mw is not None:
@@ -241,7 +247,11 @@ class Dispatch:
             peak = prog.var(pre + "peak", {"m": len(so_far)}, so_far, INF, cost=rate)
             prog.constant_usd -= rate * float(so_far.sum())
             in_month = slot[None, :] == np.arange(len(so_far))[:, None]
-            prog.con(pre + "peak_rows", lambda: imp - peak, "<=", xr.DataArray(np.where(in_month, 0.0, INF), dims=["m", "t"]))
+            # rows for every (month, step) keep the programme's shape when a horizon slides over a month's end;
+            # a long horizon builds only the rows of each step's own month
+            mask = xr.DataArray(in_month, dims=["m", "t"]) if n * dt > 31 * 24 else None
+            prog.con(pre + "peak_rows", lambda: imp - peak, "<=",
+                     xr.DataArray(np.where(in_month, 0.0, INF), dims=["m", "t"]), mask=mask)
         return imp, exp
 
     # ------------------------------------------------------------ solving

@@ -77,9 +77,10 @@ class Programme:
         self._vars[name] = (v, lower, upper, cost)
         return v
 
-    def con(self, name: str, lhs: Callable[[], object], sign: str, rhs) -> None:
+    def con(self, name: str, lhs: Callable[[], object], sign: str, rhs, *, mask=None) -> None:
         """A constraint ``lhs() sign rhs``; ``rhs`` is broadcast to the rows (an xarray is matched by dimension
-        names); a row with an infinite right-hand side is inactive."""
+        names); a row with an infinite right-hand side is inactive, one outside ``mask`` (an xarray of booleans,
+        part of the structure) is never built."""
         if not self._building:
             entry = self._cons[name]
             self._cons[name] = (entry[0], sign, _rows(rhs, entry[3], entry[2].shape), entry[3])
@@ -88,8 +89,14 @@ class Programme:
         dims = tuple(expr.coord_dims)
         coords = [expr.indexes[d] for d in dims]
         rhs = _rows(rhs, dims, tuple(len(c) for c in coords))
-        c = self.model.add_constraints(expr, sign, _da(rhs, coords) if coords else float(rhs), name=name)
+        c = self.model.add_constraints(expr, sign, _da(rhs, coords) if coords else float(rhs), name=name,
+                                       mask=None if mask is None else mask.transpose(*dims).assign_coords(
+                                           {d: coords[i] for i, d in enumerate(dims)}))
         self._cons[name] = (c, sign, rhs, dims)
+
+    def variable(self, name: str):
+        """A declared linopy variable (build time)."""
+        return self._vars[name][0]
 
     def _check_shape(self, name: str, shape: tuple) -> None:
         if name not in self._vars or self._vars[name][1].shape != shape:
@@ -164,6 +171,7 @@ class Programme:
             ok_cols = cols >= 0
             out[ok_cols] = x[cols[ok_cols]]
             values[name] = out.reshape(shape)
+        self.last_values = values
         gap = float(getattr(info, "mip_gap", 0.0) or 0.0)
         return Solution("optimal" if status == "optimal" else status, float(info.objective_function_value)
                         + self.constant_usd, values, solve_s, gap if np.isfinite(gap) else 0.0)
