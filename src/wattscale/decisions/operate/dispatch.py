@@ -156,7 +156,9 @@ class Dispatch:
             reducible = np.array([f.reducible_mw for f in s.flex]).reshape(len(s.flex), n)
             cost = np.array([np.broadcast_to(np.asarray(f.cost_usd_per_mwh, float) * dt, (n,)) for f in s.flex])
             shed = prog.var(pre + "shed", W, 0.0, reducible * act, cost=cost)
-            prog.con(pre + "shed_budget", lambda: dt * shed.sum("t"), "<=", np.array([f.budget_mwh for f in s.flex]))
+            budget = np.array([f.budget_mwh for f in s.flex])
+            prog.con(pre + "shed_budget", lambda: dt * shed.sum("t"), "<=", budget,
+                     mask=xr.DataArray(np.isfinite(budget), dims=["w"]))  # no row for work without a deadline
             supply.append(lambda: shed.sum("w"))
         uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
                        cost=dt * p.value_of_lost_load_usd_per_mwh)
@@ -186,9 +188,13 @@ class Dispatch:
         p0, on0 = col([g.power_mw for g in gens]), col([float(g.on) for g in gens])
         ramp = col([g.ramp_mw_per_step for g in gens])
         free = np.where(act, 0.0, INF)  # no ramp limits into padding
+        # a unit that can ramp its whole capacity in one step needs no ramp rows (the structure stays fixed)
+        ramping = xr.DataArray(np.broadcast_to(ramp < cap, (len(gens), n)), dims=["g", "t"])
         if p.commitment == "none":
-            prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0), "<=", _gt(ramp + first * p0 + free))
-            prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power, "<=", _gt(ramp - first * p0 + free))
+            prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0), "<=", _gt(ramp + first * p0 + free),
+                     mask=ramping)
+            prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power, "<=", _gt(ramp - first * p0 + free),
+                     mask=ramping)
             return lambda: power.sum("g")
         binary = p.commitment == "milp"
         pmin = col([g.min_mw for g in gens])
@@ -212,9 +218,10 @@ class Dispatch:
         prog.con(pre + "gen_min", lambda: power - c(pmin) * on, ">=", 0.0)
         prog.con(pre + "gen_started", lambda: start - on + on.shift(t=1).fillna(0), ">=", _gt(-first * on0 + 0 * ramp))
         prog.con(pre + "ramp_up", lambda: power - power.shift(t=1).fillna(0) - c(rsu) * on
-                 + c(rsu - ramp) * on.shift(t=1).fillna(0), "<=", _gt(first * (p0 - (rsu - ramp) * on0) + free))
+                 + c(rsu - ramp) * on.shift(t=1).fillna(0), "<=", _gt(first * (p0 - (rsu - ramp) * on0) + free),
+                 mask=ramping)
         prog.con(pre + "ramp_down", lambda: power.shift(t=1).fillna(0) - power + c(rsu - ramp) * on
-                 - c(rsu) * on.shift(t=1).fillna(0), "<=", _gt(first * (rsu * on0 - p0) + free))
+                 - c(rsu) * on.shift(t=1).fillna(0), "<=", _gt(first * (rsu * on0 - p0) + free), mask=ramping)
         for lag in range(1, max(delay, default=0) + 1):
             warming = col([1.0 if d >= lag else 0.0 for d in delay])
             prog.con(f"{pre}warmup.{lag}", lambda w=warming, lag=lag: start + c(w) * on.shift(t=lag).fillna(0),
