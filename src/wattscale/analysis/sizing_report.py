@@ -48,7 +48,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def render_sizing_report(study: SizingStudyResult) -> str:
     c = study.chosen
-    caps = _table([(k, f"{v:,.1f}") for k, v in c.capacities.items()])
+    caps = _table([(k, f"{max(v, 0.0):,.1f}") for k, v in c.capacities.items()])
     costs = _table([(k, f"{v:,.0f}") for k, v in c.annual_usd.items() if abs(v) > 0.5]
                    + [("total without carbon price", f"<b>{c.total_usd_per_year:,.0f}</b>")])
     check = study.check

@@ -129,8 +129,9 @@ def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,
     b = site.battery or Battery(power_mw=1.0, energy_mwh=4.0)
     battery = BatteryTerms(0.0, b.soc_min, b.soc_max, b.charge_efficiency, b.discharge_efficiency,
                            1.0 - self_discharge_per_step(b, 3600), b.soc_initial, wear_usd_per_mwh=b.wear_cost_usd_per_mwh)
-    gens = [GeneratorTerms(x.name, 0.0, 0.0, 0.0, 0, gen_figures.marginal_cost_usd_per_mwh(x),
-                           gen_figures.co2_kg_per_mwh(x), x.start_up_cost_usd) for x in inputs.generators]
+    kinds = {x.kind: x for x in reversed(inputs.generators)}  # one candidate per kind (its cheapest unit)
+    gens = [GeneratorTerms(kind, 0.0, 0.0, 0.0, 0, gen_figures.marginal_cost_usd_per_mwh(x),
+                           gen_figures.co2_kg_per_mwh(x), x.start_up_cost_usd) for kind, x in kinds.items()]
     pue = hourly(inputs.pue)
     flex_mw, budgets = inputs.flex_params()
     flex = [FlexTerms(e.name, hourly(flex_mw[w]), e.cost_usd_per_mwh / pue, float(budgets[w]))
@@ -147,7 +148,7 @@ def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,
              per_kw(spec.battery_power, "battery_mw", "battery power (MW)"),
              per_kw(spec.battery_energy, "battery_mwh", "battery energy (MWh)"),
              per_kw(spec.grid, "grid_mw", "grid connection (MW)")]
-    techs += [per_kw(spec.generators, f"gen:{x.name}", f"generator {x.name} (MW)") for x in inputs.generators]
+    techs += [per_kw(spec.generators, f"gen:{kind}", f"{kind.replace('_', ' ')}s (MW)") for kind in kinds]
     problem = SizingProblem(dispatch, techs, hourly(inputs.cfe_share), discount_rate=spec.discount_rate,
                             max_unserved_fraction=spec.max_unserved_fraction, cfe_target=spec.cfe_target,
                             year_fraction=hours / 8760.0)
@@ -161,6 +162,8 @@ def sized_scenario(scenario: Scenario, index: int, r: SizingResult, solar: Solar
     ratio = solar.capacity_mwdc / solar.capacity_mwac
     turbine_mw = wind_model.capacity_mw(wind) / wind.n_turbines
     n_turbines = int(round(c["wind_mw"] / turbine_mw))
+    units = {g.kind: sum(1 for x in site.generators if x.kind == g.kind) for g in site.generators}
+    share = {kind: c[f"gen:{kind}"] / count for kind, count in units.items()}  # split evenly among a kind's units
     update = {
         "solar": solar.model_copy(update={"capacity_mwdc": c["pv_mw"], "capacity_mwac": c["pv_mw"] / ratio})
         if c["pv_mw"] >= 0.1 else None,
@@ -168,9 +171,9 @@ def sized_scenario(scenario: Scenario, index: int, r: SizingResult, solar: Solar
         "battery": (site.battery or Battery(power_mw=1.0, energy_mwh=4.0)).model_copy(
             update={"power_mw": c["battery_mw"], "energy_mwh": c["battery_mwh"]})
         if min(c["battery_mw"], c["battery_mwh"]) >= 0.1 else None,
-        "generators": [g.model_copy(update={"capacity_mw": c[f"gen:{g.name}"],
-                                            "ramp_mw_per_min": g.ramp_mw_per_min / g.capacity_mw * c[f"gen:{g.name}"]})
-                       for g in site.generators if c[f"gen:{g.name}"] >= 0.1],
+        "generators": [g.model_copy(update={"capacity_mw": share[g.kind],
+                                            "ramp_mw_per_min": g.ramp_mw_per_min / g.capacity_mw * share[g.kind]})
+                       for g in site.generators if share[g.kind] >= 0.1],
         "grid": site.grid.model_copy(update={"import_limit_mw": math.ceil(c["grid_mw"] * 1e3 - 1e-6) / 1e3,
                                              "export_limit_mw": min(site.grid.export_limit_mw, c["grid_mw"])}),
     }

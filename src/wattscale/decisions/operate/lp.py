@@ -8,6 +8,9 @@ rolling-horizon controller re-plans without rebuilding anything.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,10 +114,8 @@ class Programme:
             if np.any(cost != 0):
                 objective = objective + (_da(cost, [v.indexes[d] for d in v.dims]) * v).sum()
         m.add_objective(objective if not isinstance(objective, int) else 0 * next(iter(self._vars.values()))[0].sum())
-        h = m.to_highspy() if hasattr(m, "to_highspy") else None
-        if h is None:  # pragma: no cover - older linopy
-            from linopy.io import to_highspy
-            h = to_highspy(m)
+        with _quiet_stdout():  # HiGHS prints a banner when its first instance is made
+            h = m.to_highspy()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", float(time_limit_s))
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
@@ -175,6 +176,20 @@ class Programme:
         gap = float(getattr(info, "mip_gap", 0.0) or 0.0)
         return Solution("optimal" if status == "optimal" else status, float(info.objective_function_value)
                         + self.constant_usd, values, solve_s, gap if np.isfinite(gap) else 0.0)
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence what C code writes to standard output (not Python's own streams)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _rows(rhs, dims: tuple, shape: tuple) -> np.ndarray:
