@@ -213,3 +213,13 @@ def test_noisy_forecasts_are_exact_now_and_spread_with_lead_time():
     assert np.all(errors[:, 0] == 0)
     assert errors[:, 1].std() < errors[:, 24].std()
     assert errors[:, 24].std() == pytest.approx(20.0, rel=0.15)
+
+
+def test_the_time_limit_applies_to_each_plan_not_to_all_of_them_together():
+    problem = DispatchProblem([site()], 1.0, commitment="milp")
+    dispatch = Dispatch(problem, time_limit_s=0.5)
+    spent = 0.0
+    while spent < 1.5:  # well beyond one time limit in total
+        plan = dispatch.plan(problem)
+        assert plan.status == "optimal"
+        spent += plan.solve_s

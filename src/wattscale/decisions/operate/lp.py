@@ -117,7 +117,7 @@ class Programme:
         with _quiet_stdout():  # HiGHS prints a banner when its first instance is made
             h = m.to_highspy()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", float(time_limit_s))
+        self._time_limit_s = float(time_limit_s)
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         h.setOptionValue("threads", int(threads))
         mat = m.matrices
@@ -156,6 +156,7 @@ class Programme:
 
     def solve(self) -> Solution:
         h = self._highs
+        h.setOptionValue("time_limit", h.getRunTime() + self._time_limit_s)  # HiGHS counts from its creation
         t0 = time.perf_counter()
         h.run()
         solve_s = time.perf_counter() - t0
