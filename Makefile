@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot swings clean
+.PHONY: demo test test-fast bench ercot swings mpc size clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
@@ -28,6 +28,12 @@ test-fast: $(STAMP)
 swings: $(STAMP)
 	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
 
+mpc: $(STAMP)
+	$(BIN)/wattscale run examples/llm-campus-mpc.yaml -o out/llm-campus-mpc
+
+size: $(STAMP)
+	$(BIN)/wattscale size examples/llm-campus-mpc.yaml -o out/llm-campus-mpc-sizing
+
 ercot: $(STAMP)
 	$(BIN)/wattscale run examples/llm-campus-ercot-2023.yaml -o out/llm-campus-ercot-2023
 
@@ -35,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/simulate_vs_vessim.py
 	$(BIN)/python benchmarks/swings.py
+	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -575,3 +575,28 @@ def test_swings_window_errors(examples_dir, tmp_path, args, message):
     res = invoke("swings", str(examples_dir / "llm-campus.yaml"), "-o", str(tmp_path / "o"), *args)
     assert_names(error_text(res), message)
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- optimisation settings
+@pytest.mark.parametrize("edit, parts", [
+    (lambda d: d.update(controller={"kind": "mpc", "horizon_h": 6, "replan_every_h": 12}),
+     ["controller", "replan_every_h must not exceed horizon_h"]),
+    (lambda d: d.update(controller={"kind": "mpc", "forecaster": "oracle"}), ["controller", "forecaster"]),
+    (lambda d: d.update(controller={"kind": "optimal"}), ["controller", "mpc", "rules"]),
+    (lambda d: site(d)["grid"].update(demand_response=[{"start": "2024-01-01", "duration": "2h",
+                                                         "hold_import_mw": 5}]),
+     ["sites[0].grid.demand_response[0]", "outside the timeline"]),
+    (lambda d: site(d)["grid"].update(demand_response=[{"start": "2023-06-01 10:00", "duration": "2h",
+                                                         "hold_import_mw": -5}]),
+     ["sites[0].grid.demand_response", "hold_import_mw"]),
+    (lambda d: d.update(sizing={"cfe_targets": [0.5, 1.5]}), ["sizing", "cfe_targets", "between 0 and 1"]),
+    (lambda d: d.update(carbon_price_usd_per_t=-10), ["carbon_price_usd_per_t"]),
+])
+def test_bad_optimisation_settings(tmp_path, edit, parts):
+    assert_names(fails_both(tmp_path, scenario(tmp_path, edit)), *parts)
+
+
+def test_size_names_an_unknown_site(tmp_path):
+    path = scenario(tmp_path, lambda d: d.update(sizing={"site": "north"}))
+    msg = error_text(invoke("size", str(path), "-o", str(tmp_path / "o"), "-q"))
+    assert_names(msg, "sizing.site", "no site named 'north'", "one of s")
