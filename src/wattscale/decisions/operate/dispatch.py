@@ -367,8 +367,8 @@ def _grid_costs(costs: dict, g: GridTerms, imp: np.ndarray, exp: np.ndarray, v: 
 
 
 # ---------------------------------------------------------------- diagnosis
-def shortfall_report(problem: DispatchProblem, plan: DispatchPlan) -> str:
-    """Which limits bind where load is shed, and how much: one readable paragraph."""
+def shortfall_report(problem: DispatchProblem, plan: DispatchPlan, times=None) -> str:
+    """Which limits bind where load is shed, and how much: one readable paragraph (``times`` names the steps)."""
     if not plan.sites:
         return f"the relaxed problem could not be solved either (HiGHS: {plan.status})"
     dt = problem.step_h
@@ -402,6 +402,7 @@ def shortfall_report(problem: DispatchProblem, plan: DispatchPlan) -> str:
                 " and its deadline budget spent" if any(b <= 1e-6 for b in budget_left) else ""))
         mwh = float(sp.unserved_mw.sum() * dt)
         parts.append(f"site '{s.name}': {mwh:,.1f} MWh of load would be shed in {len(steps)} step(s) "
-                     f"(peak {sp.unserved_mw.max():,.1f} MW, first at step {steps[0]}); binding: "
+                     f"(peak {sp.unserved_mw.max():,.1f} MW, first at "
+                     f"{times[steps[0]] if times is not None and steps[0] < len(times) else f'step {steps[0]}'}); binding: "
                      + "; ".join(reasons))
     return " | ".join(parts) if parts else "no load is shed"

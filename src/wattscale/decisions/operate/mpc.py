@@ -78,7 +78,7 @@ class MpcController:
             return self._fallback(state, block, f"{exc.detail}")
         if not plan.sites:
             return self._fallback(state, block, f"no plan (HiGHS: {plan.status})")
-        self._record(state, plan, problem, block)
+        self._record(state, plan, problem, block, truth.time)
         return self.setpoints(plan, problem, block)
 
     # ------------------------------------------------------------ problem and setpoints
@@ -136,14 +136,14 @@ class MpcController:
                          export_limit_mw=export_cap)
 
     # ------------------------------------------------------------ log
-    def _record(self, state: SiteState, plan: DispatchPlan, problem: DispatchProblem, block: int) -> None:
+    def _record(self, state: SiteState, plan: DispatchPlan, problem: DispatchProblem, block: int, times) -> None:
         sp, dt = plan.sites[0], problem.step_h
         entry = {"time": str(state.time), "status": plan.status, "objective_usd": plan.objective_usd,
                  "solve_s": plan.solve_s, "mip_gap": plan.mip_gap,
                  "unserved_mwh": float(sp.unserved_mw[:block].sum() * dt),
                  "shed_mwh": float(sp.shed_mw[:, :block].sum() * dt), "note": ""}
         if entry["unserved_mwh"] > 1e-6:
-            entry["note"] = shortfall_report(problem, plan)
+            entry["note"] = "the plan sheds load: " + shortfall_report(problem, plan, times)
         self.log.append(entry)
 
     def _fallback(self, state: SiteState, block: int, reason: str) -> Setpoints:
