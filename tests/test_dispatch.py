@@ -166,6 +166,7 @@ def test_mpc_shorter_horizons_cost_more_and_forecast_errors_cost_more():
     assert np.abs(balance_residual_mw(frame)).max() < 1e-6
 
 
+@pytest.mark.filterwarnings("ignore:NaN in the multiplicative factor", "ignore:invalid value")
 def test_an_unsolvable_plan_falls_back_to_the_rules_and_says_why():
     inputs = campus_inputs(n=24)
     inputs.price_usd_per_mwh[5] = np.nan  # HiGHS refuses a model with an undefined cost
