@@ -125,8 +125,12 @@ class Programme:
         vpos[mat.vlabels] = np.arange(len(mat.vlabels))
         cpos = np.full(int(m._cCounter), -1, dtype=np.int64)
         cpos[mat.clabels] = np.arange(len(mat.clabels))
-        self._vcols = {k: vpos[v[0].labels.values.ravel()] for k, v in self._vars.items()}
-        self._crows = {k: cpos[c[0].labels.values.ravel()] for k, c in self._cons.items()}
+        def positions(pos: np.ndarray, labels) -> np.ndarray:
+            lab = labels.values.ravel()
+            return np.where(lab >= 0, pos[np.maximum(lab, 0)], -1)  # -1: a masked row or column, never built
+
+        self._vcols = {k: positions(vpos, v[0].labels) for k, v in self._vars.items()}
+        self._crows = {k: positions(cpos, c[0].labels) for k, c in self._cons.items()}
         self._highs = h
         self._push()
         return h
@@ -143,8 +147,8 @@ class Programme:
             cols = self._vcols[name]
             ok = cols >= 0
             idx = cols[ok].astype(np.int32)
-            h.changeColsBounds(len(idx), idx, lo.ravel()[ok], up.ravel()[ok])
-            h.changeColsCost(len(idx), idx, cost.ravel()[ok])
+            _ok(h.changeColsBounds(len(idx), idx, lo.ravel()[ok], up.ravel()[ok]), name)
+            _ok(h.changeColsCost(len(idx), idx, cost.ravel()[ok]), name)
         for name, (_c, sign, rhs, _dims) in self._cons.items():
             rows = self._crows[name]
             ok = rows >= 0
@@ -152,7 +156,7 @@ class Programme:
             b = rhs.ravel()[ok]
             lower = b if sign in (">=", "==") else np.full(len(b), -INF)
             upper = b if sign in ("<=", "==") else np.full(len(b), INF)
-            h.changeRowsBounds(len(idx), idx, lower, upper)
+            _ok(h.changeRowsBounds(len(idx), idx, lower, upper), name)
 
     def solve(self) -> Solution:
         h = self._highs
@@ -177,6 +181,11 @@ class Programme:
         gap = float(getattr(info, "mip_gap", 0.0) or 0.0)
         return Solution("optimal" if status == "optimal" else status, float(info.objective_function_value)
                         + self.constant_usd, values, solve_s, gap if np.isfinite(gap) else 0.0)
+
+
+def _ok(status, name: str) -> None:
+    if status != _highspy().HighsStatus.kOk:
+        raise PlanningError(f"HiGHS refused the new numbers of {name} ({status})", field="dispatch")
 
 
 @contextlib.contextmanager
