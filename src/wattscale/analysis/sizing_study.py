@@ -78,8 +78,8 @@ def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, ch
         result.check = {"cfe_score_hourly": k["cfe_score_hourly"], "unserved_mwh": k["unserved_mwh"],
                         "unserved_fraction": k["unserved_mwh"] / k["load_mwh"] if k["load_mwh"] else 0.0,
                         "co2_t_per_year": k["co2_t"] / years,
-                        "operating_usd_per_year": k["total_cost_usd"] / years,
-                        "total_usd_per_year": capital + k["total_cost_usd"] / years,
+                        "operating_usd_per_year": (k["system_cost_usd"] - k["carbon_cost_usd"]) / years,
+                        "total_usd_per_year": capital + (k["system_cost_usd"] - k["carbon_cost_usd"]) / years,
                         "controller": sized.controller.kind}
     return result
 

@@ -410,6 +410,12 @@ class TechnologyCost(Model):
     max_mw: float | None = Field(None, ge=0, description="upper bound (MW, or MWh for battery energy)")
     embodied_t_per_mw: float = Field(0.0, ge=0, description="life-cycle manufacturing emissions, t CO2e per MW(h)")
 
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.max_mw is not None and self.min_mw > self.max_mw:
+            raise ValueError("min_mw must not exceed max_mw")
+        return self
+
 
 # Defaults (replace them with quotes for a real study): EIA, Assumptions to AEO2026, Electricity Market Module,
 # Table 3 (2025 USD, rounded): PV single-axis 1,400 USD/kW AC and 23.6 USD/kW-yr (here per kW DC at DC/AC 1.2),

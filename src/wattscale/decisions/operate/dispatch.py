@@ -204,12 +204,12 @@ class Dispatch:
         start_upper = np.ones((len(gens), n)) * act
         for j, g in enumerate(gens):
             start_upper[j, : delay[j]] = 0.0  # too late to warm up for these steps ...
-            if g.warmup_left > 0:  # ... unless a start is already under way
+            if 0 < g.warmup_left <= n:  # ... unless a start is already under way
                 start_upper[j, g.warmup_left - 1] = 1.0
                 on_upper[j, : g.warmup_left - 1] = 0.0
         start_cost = np.repeat(col([g.start_usd for g in gens]), n, axis=1)
         for j, g in enumerate(gens):
-            if g.warmup_left > 0:
+            if 0 < g.warmup_left <= n:
                 start_cost[j, g.warmup_left - 1] = 0.0  # already paid when the start was commanded
         on = prog.var(pre + "gen_on", G, 0.0, on_upper, binary=binary)
         start = prog.var(pre + "gen_start", G, 0.0, start_upper, cost=start_cost, binary=binary)
@@ -336,7 +336,7 @@ def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPl
         for j, g in enumerate(s.generators):
             costs["fuel_and_om"] += float(gen[j].sum() * dt * g.cost_usd_per_mwh)
             starts = plan.generator_start[j].copy()
-            if g.warmup_left > 0:
+            if 0 < g.warmup_left <= n:
                 starts[g.warmup_left - 1] = 0.0
             costs["start_up"] += float(starts.sum() * g.start_usd)
             co2_kg += float(gen[j].sum() * dt * g.co2_kg_per_mwh)

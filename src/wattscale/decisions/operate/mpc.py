@@ -123,7 +123,7 @@ class MpcController:
         sp, site = plan.sites[0], problem.sites[0]
         gen_mw = np.zeros((len(site.generators), block))
         for j, g in enumerate(site.generators):
-            on = sp.generator_mw[j] > ON_TOL
+            on = (sp.generator_mw[j] > ON_TOL) if problem.commitment == "none" else (sp.generator_on[j] > 0.5)
             starts = np.flatnonzero(sp.generator_start[j] > 0.5)
             warming = np.zeros(problem.n_steps, dtype=bool)
             for s in starts:  # the warm-up before a planned start needs a positive setpoint
