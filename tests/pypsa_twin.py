@@ -114,12 +114,13 @@ def _extras(problem: DispatchProblem):
             if g.demand_charge_usd_per_mw_month <= 0:
                 continue
             slot, so_far = g.slots(problem.n_steps)
+            rates = g.monthly_rates(len(so_far))
             imp = p.sel(name=f"{name}-import")
             for k in range(len(so_far)):
                 peak = m.add_variables(lower=so_far[k], name=f"peak-{name}-{k}")
                 steps = np.flatnonzero(slot == k)
                 m.add_constraints(imp.sel(snapshot=steps) - peak <= 0, name=f"peak-rows-{name}-{k}")
-                m.objective = m.objective + g.demand_charge_usd_per_mw_month * peak
+                m.objective = m.objective + float(rates[k]) * peak
     return extra
 
 
@@ -140,5 +141,6 @@ def solve_with_pypsa(problem: DispatchProblem, *, io_api: str | None = None) -> 
     constant = 0.0
     for s in ([problem.connection] if problem.connection is not None else [site.grid for site in problem.sites]):
         if s.demand_charge_usd_per_mw_month > 0:
-            constant -= s.demand_charge_usd_per_mw_month * float(s.slots(problem.n_steps)[1].sum())
+            so_far = s.slots(problem.n_steps)[1]
+            constant -= float((s.monthly_rates(len(so_far)) * so_far).sum())
     return float(net.objective) + float(getattr(net, "objective_constant", 0.0)) + constant, seconds, net

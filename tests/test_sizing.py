@@ -110,3 +110,20 @@ def test_size_command_reports_unreachable_targets_without_a_traceback(tmp_path):
     assert res.exit_code == 2
     assert "carbon-free target 90% is out of reach" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("days", [7, 14])
+def test_a_part_year_pays_twelve_demand_charges_a_year(tmp_path, days):
+    caps = {k: {"capex_usd_per_kw": 1000, "lifetime_years": 20, "max_mw": 0}
+            for k in ("solar", "wind", "battery_power", "battery_energy", "generators")}
+    doc_path = tmp_path / "size.yaml"
+    scenario(tmp_path, caps, days=days)
+    doc = yaml.safe_load(doc_path.read_text())
+    doc["sites"][0]["grid"]["demand_charge_usd_per_kw_month"] = 10.0
+    doc_path.write_text(yaml.safe_dump(doc))
+    sc = load_scenario(doc_path)
+    problem, _, _ = sizing_problem(sc, 0, sc.sizing)
+    result = Sizer(problem).solve()
+    peak = problem.dispatch.sites[0].load_mw.max()
+    # June has 30 days, so a part of it weighs 365 / 12 / 30 of an average month
+    assert result.annual_usd["demand_charge"] == pytest.approx(12 * 10e3 * peak * 365 / 12 / 30, rel=1e-6)

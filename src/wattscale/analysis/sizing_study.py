@@ -123,6 +123,7 @@ def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,
         export_price_usd_per_mwh=hourly(inputs.export_price_usd_per_mwh),
         intensity_kg_per_mwh=hourly(inputs.intensity_kg_per_mwh),
         demand_charge_usd_per_mw_month=g.demand_charge_usd_per_kw_month * 1e3, month_slot=month - month[0],
+        month_share=_month_coverage(timeline.index[: hours * k: k]),
         dr_hold_mw=hourly(hold, "min") if np.isfinite(hold).any() else None,
         dr_soft_mw=hourly(soft, "min") if np.isfinite(soft).any() else None,
         dr_soft_usd_per_mwh=hourly(pay, "max") if np.isfinite(soft).any() else None)
@@ -153,6 +154,13 @@ def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,
                             max_unserved_fraction=spec.max_unserved_fraction, cfe_target=spec.cfe_target,
                             year_fraction=hours / 8760.0)
     return problem, solar, wind
+
+
+def _month_coverage(hours) -> np.ndarray:
+    """Per calendar month of the timeline: the share of its hours covered (a partial month pays its share)."""
+    month = hours.year * 12 + hours.month
+    _, first, counts = np.unique(month, return_index=True, return_counts=True)
+    return counts / (hours[first].days_in_month.to_numpy() * 24.0)
 
 
 def sized_scenario(scenario: Scenario, index: int, r: SizingResult, solar: Solar, wind: Wind) -> Scenario:

@@ -250,9 +250,9 @@ class Dispatch:
             prog.con(pre + "dr_soft", lambda: imp - excess, "<=", g.dr_soft_mw)
         if priced and g.demand_charge_usd_per_mw_month > 0:
             slot, so_far = g.slots(n)
-            rate = g.demand_charge_usd_per_mw_month
+            rate = g.monthly_rates(len(so_far))
             peak = prog.var(pre + "peak", {"m": len(so_far)}, so_far, INF, cost=rate)
-            prog.constant_usd -= rate * float(so_far.sum())
+            prog.constant_usd -= float((rate * so_far).sum())
             in_month = slot[None, :] == np.arange(len(so_far))[:, None]
             # rows for every (month, step) keep the programme's shape when a horizon slides over a month's end;
             # a long horizon builds only the rows of each step's own month
@@ -360,7 +360,7 @@ def _grid_costs(costs: dict, g: GridTerms, imp: np.ndarray, exp: np.ndarray, v: 
     costs["export_revenue"] -= float((exp * g.export_price_usd_per_mwh).sum() * dt)
     if g.demand_charge_usd_per_mw_month > 0:
         _slot, so_far = g.slots(len(imp))
-        costs["demand_charge"] += float((v[pre + "peak"] - so_far).sum() * g.demand_charge_usd_per_mw_month)
+        costs["demand_charge"] += float(((v[pre + "peak"] - so_far) * g.monthly_rates(len(so_far))).sum())
     if g.dr_soft_mw is not None and pre + "dr_excess" in v:
         costs["demand_response"] += float((v[pre + "dr_excess"] * g.dr_soft_usd_per_mwh).sum() * dt)
     return float((imp * g.intensity_kg_per_mwh).sum() * dt)

@@ -28,6 +28,7 @@ class GridTerms:
     demand_charge_usd_per_mw_month: float = 0.0
     month_slot: np.ndarray | None = None  # month of each step, numbered 0.. within the horizon
     peak_so_far_mw: np.ndarray | None = None  # per month slot: the peak import already paid for
+    month_share: np.ndarray | None = None  # per month slot: the share of the month's charge this horizon bears
     dr_hold_mw: np.ndarray | None = None  # hard demand response: import held at or below (inf: no event)
     dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this ...
     dr_soft_usd_per_mwh: np.ndarray | None = None  # ... costs this (the payment forgone)
@@ -38,6 +39,11 @@ class GridTerms:
 
     def export_cap_mw(self) -> np.ndarray:
         return np.where(self.up, self.export_limit_mw, 0.0)
+
+    def monthly_rates(self, k: int) -> np.ndarray:
+        """The demand charge of each of ``k`` month slots (USD per MW of peak)."""
+        share = np.ones(k) if self.month_share is None else np.asarray(self.month_share, float)[:k]
+        return self.demand_charge_usd_per_mw_month * np.pad(share, (0, k - len(share)), constant_values=1.0)
 
     def slots(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         slot = np.zeros(n, dtype=int) if self.month_slot is None else np.asarray(self.month_slot, dtype=int)
