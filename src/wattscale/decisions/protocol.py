@@ -47,7 +47,6 @@ class SiteForecast:
     month: np.ndarray | None = None  # calendar month number of each step (changes mark month boundaries)
     time: pd.DatetimeIndex | None = None
     pue: np.ndarray | None = None
-    reaches_end: bool = False  # the horizon runs to the end of the timeline
     dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this (inf: no event) ...
     dr_payment_usd_per_mwh: np.ndarray | None = None  # ... forgoes this payment per MWh
 

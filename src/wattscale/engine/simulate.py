@@ -88,7 +88,7 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
                                 export_price_usd_per_mwh=inputs.export_price_usd_per_mwh[t0:h1],
                                 import_limit_mw=inputs.import_limit_mw[t0:h1],
                                 export_limit_mw=inputs.export_limit_mw[t0:h1], flex_mw=flex_mw[:, t0:h1],
-                                month=month[t0:h1], time=tl.index[t0:h1], pue=inputs.pue[t0:h1], reaches_end=h1 == n,
+                                month=month[t0:h1], time=tl.index[t0:h1], pue=inputs.pue[t0:h1],
                                 dr_soft_mw=inputs.dr_soft_mw[t0:h1] if inputs.dr_soft_mw is not None else None,
                                 dr_payment_usd_per_mwh=inputs.dr_payment_usd_per_mwh[t0:h1]
                                 if inputs.dr_payment_usd_per_mwh is not None else None)

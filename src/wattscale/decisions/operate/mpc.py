@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight, Persistence
 from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
@@ -93,7 +92,6 @@ class MpcController:
             intensity_kg_per_mwh=f.intensity_kg_per_mwh,
             demand_charge_usd_per_mw_month=a.demand_charge_usd_per_kw_month * 1e3,
             month_slot=(month != month[0]).astype(int), peak_so_far_mw=np.array([state.month_peak_import_mw, 0.0]),
-            month_share=month_shares(f.time, f.reaches_end),
             dr_soft_mw=_or(f.dr_soft_mw, np.inf, n) if a.paid_demand_response else None,
             dr_soft_usd_per_mwh=_or(f.dr_payment_usd_per_mwh, 0.0, n) if a.paid_demand_response else None)
         battery = None
@@ -166,26 +164,6 @@ class MpcController:
                 "solve_s_mean": float(times.mean()), "solve_s_max": float(times.max()),
                 "planned_unserved_mwh": float(sum(e["unserved_mwh"] for e in solved)),
                 "notes": notes[:20], "notes_omitted": max(0, len(notes) - 20)}
-
-
-def month_shares(times, reaches_end: bool) -> np.ndarray | None:
-    """The share of this month's and next month's demand charge a horizon bears: the share of the month's
-    remaining steps it sees, or all of it when it sees the month (or the timeline) out. A horizon that bore a
-    whole month's charge would avoid any new peak, however much cheaper importing is over the month."""
-    if times is None or len(times) < 2:
-        return None
-    step = times[1] - times[0]
-    month = times.year * 12 + times.month
-    this = int((month == month[0]).sum())
-    start = times[0]
-    next_month = (start.normalize().replace(day=1) + pd.DateOffset(months=1))
-    after = next_month + pd.DateOffset(months=1)
-    shares = np.ones(2)
-    if this == len(times) and not reaches_end:
-        shares[0] = this / max(1.0, (next_month - start) / step)
-    if this < len(times) and not reaches_end:
-        shares[1] = (len(times) - this) / max(1.0, (after - next_month) / step)
-    return shares
 
 
 def _padded(f: SiteForecast, n: int) -> SiteForecast:
