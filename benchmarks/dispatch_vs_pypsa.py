@@ -32,6 +32,8 @@ from pypsa_twin import solve_with_pypsa  # noqa: E402
 from wattscale.analysis.kpi import attach_kpis  # noqa: E402
 from wattscale.analysis.sizing_study import sizing_problem  # noqa: E402
 from wattscale.decisions.operate.dispatch import Dispatch  # noqa: E402
+from wattscale.decisions.operate.problem import BatteryTerms, GeneratorTerms  # noqa: E402
+from wattscale.energy import wind as wind_model  # noqa: E402
 from wattscale.engine.simulate import simulate  # noqa: E402
 from wattscale.scenario import load_scenario  # noqa: E402
 from wattscale.scenario.schema import Scenario, Sizing  # noqa: E402
@@ -45,21 +47,13 @@ def campus_problem():
     site = sc.sites[0]
     sizing, solar, wind = sizing_problem(sc, 0, Sizing(), scenario_file=str(SCENARIO))
     sp = sizing.dispatch.sites[0]
-    from wattscale.energy import wind as wind_model
-    from wattscale.energy.generator import ramp_mw_per_step
-
     sp.pv_mw = sp.pv_mw * site.solar.capacity_mwdc
     sp.wind_mw = sp.wind_mw * wind_model.capacity_mw(site.wind)
     n = sp.n_steps
     sp.grid = replace(sp.grid, import_limit_mw=np.full(n, site.grid.import_limit_mw))
-    b = site.battery
-    sp.battery = replace(sp.battery, power_mw=b.power_mw, energy_min_mwh=b.soc_min * b.energy_mwh,
-                         energy_max_mwh=b.soc_max * b.energy_mwh, soc_initial_mwh=b.soc_initial * b.energy_mwh)
-    from wattscale.decisions.operate.problem import GeneratorTerms
-    from wattscale.energy.generator import co2_kg_per_mwh, marginal_cost_usd_per_mwh
-    sp.generators = [GeneratorTerms(g.name, g.capacity_mw, g.min_load_fraction * g.capacity_mw,
-                                    ramp_mw_per_step(g, 3600), 0, marginal_cost_usd_per_mwh(g), co2_kg_per_mwh(g),
-                                    g.start_up_cost_usd) for g in site.generators]
+    sp.battery = BatteryTerms.of(site.battery, 3600)
+    # no warm-up steps: PyPSA has no start-up delay to match
+    sp.generators = [replace(GeneratorTerms.of(g, 3600), start_steps=0) for g in site.generators]
     return replace(sizing.dispatch, carbon_price_usd_per_t=50.0, commitment="relaxed")
 
 

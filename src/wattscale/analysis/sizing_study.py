@@ -8,18 +8,18 @@ the site's turbine type (or the default), rounded to whole turbines for the chec
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
+from wattscale.analysis.kpi import attach_kpis
 from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
                                                  SiteProblem)
 from wattscale.decisions.operate.sizing import Sizer, SizingProblem, SizingResult, Technology
-from wattscale.energy import generator as gen_figures
 from wattscale.energy import grid as grid_events
 from wattscale.energy import wind as wind_model
-from wattscale.energy.battery import self_discharge_per_step
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.engine.simulate import simulate
 from wattscale.errors import ScenarioError
@@ -57,7 +57,7 @@ def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, ch
     problem, solar, wind = sizing_problem(scenario, index, spec, scenario_file=scenario_file)
     sweep_cfe = spec.sweep == "cfe_target"
     target = spec.cfe_target if spec.cfe_target is not None else (0.0 if sweep_cfe else None)
-    sizer = Sizer(SizingProblem(**{**problem.__dict__, "cfe_target": target}))
+    sizer = Sizer(replace(problem, cfe_target=target))
     chosen = sizer.solve()
     if progress:
         progress(1)
@@ -69,8 +69,6 @@ def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, ch
     sized = sized_scenario(scenario, index, chosen, solar, wind)
     result = SizingStudyResult(scenario.name, site.name, spec, chosen, sweep, sized, hours=problem.dispatch.n_steps)
     if check:
-        from wattscale.analysis.kpi import attach_kpis
-
         results = attach_kpis(simulate(sized, scenario_file=scenario_file))
         k = results.kpis[site.name]
         capital = sum(v for key, v in chosen.annual_usd.items() if key in {t.label for t in problem.technologies})
@@ -128,11 +126,9 @@ def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,
         dr_soft_mw=hourly(soft, "min") if np.isfinite(soft).any() else None,
         dr_soft_usd_per_mwh=hourly(pay, "max") if np.isfinite(soft).any() else None)
     b = site.battery or Battery(power_mw=1.0, energy_mwh=4.0)
-    battery = BatteryTerms(0.0, b.soc_min, b.soc_max, b.charge_efficiency, b.discharge_efficiency,
-                           1.0 - self_discharge_per_step(b, 3600), b.soc_initial, wear_usd_per_mwh=b.wear_cost_usd_per_mwh)
+    battery = BatteryTerms.of(b, 3600, power_mw=0.0, energy_mwh=1.0)  # sized: the window as fractions
     kinds = {x.kind: x for x in reversed(inputs.generators)}  # one candidate per kind (its cheapest unit)
-    gens = [GeneratorTerms(kind, 0.0, 0.0, 0.0, 0, gen_figures.marginal_cost_usd_per_mwh(x),
-                           gen_figures.co2_kg_per_mwh(x), x.start_up_cost_usd) for kind, x in kinds.items()]
+    gens = [GeneratorTerms.of(x, 3600, name=kind) for kind, x in kinds.items()]  # capacity sized, no commitment
     pue = hourly(inputs.pue)
     flex_mw, budgets = inputs.flex_params()
     flex = [FlexTerms(e.name, hourly(flex_mw[w]), e.cost_usd_per_mwh / pue, float(budgets[w]))
@@ -160,7 +156,9 @@ def _month_coverage(hours) -> np.ndarray:
     """Per calendar month of the timeline: the share of its hours covered (a partial month pays its share)."""
     month = hours.year * 12 + hours.month
     _, first, counts = np.unique(month, return_index=True, return_counts=True)
-    return counts / (hours[first].days_in_month.to_numpy() * 24.0)
+    starts = [t.normalize().replace(day=1) for t in hours[first]]
+    lengths_h = [((t + pd.DateOffset(months=1)) - t) / pd.Timedelta(hours=1) for t in starts]  # DST-aware
+    return counts / np.array(lengths_h)
 
 
 def sized_scenario(scenario: Scenario, index: int, r: SizingResult, solar: Solar, wind: Wind) -> Scenario:

@@ -19,7 +19,7 @@ one grid connection; each site's own grid terms then limit its tie to that conne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -278,18 +278,13 @@ def plan_dispatch(problem: DispatchProblem, *, time_limit_s: float = 300.0, mip_
     dispatch = Dispatch(problem, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
     plan = dispatch.plan()
     if plan.status == "infeasible" and not problem.allow_unserved:
-        relaxed = Dispatch(_with(problem, allow_unserved=True), time_limit_s=time_limit_s,
+        relaxed = Dispatch(replace(problem, allow_unserved=True), time_limit_s=time_limit_s,
                            mip_rel_gap=mip_rel_gap).plan()
         raise PlanningError("the must-serve load cannot be met: " + shortfall_report(problem, relaxed),
                             field="dispatch")
     if not plan.sites:
         raise PlanningError(f"the dispatch could not be solved (HiGHS: {plan.status})", field="dispatch")
     return plan
-
-
-def _with(problem: DispatchProblem, **changes) -> DispatchProblem:
-    from dataclasses import replace
-    return replace(problem, **changes)
 
 
 def _scaled(size, profile: np.ndarray):

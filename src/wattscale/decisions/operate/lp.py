@@ -109,11 +109,9 @@ class Programme:
     def _to_highs(self, time_limit_s: float, mip_rel_gap: float, threads: int):
         highspy = _highspy()
         m = self.model
-        objective = 0
-        for v, _lo, _up, cost in self._vars.values():
-            if np.any(cost != 0):
-                objective = objective + (_da(cost, [v.indexes[d] for d in v.dims]) * v).sum()
-        m.add_objective(objective if not isinstance(objective, int) else 0 * next(iter(self._vars.values()))[0].sum())
+        terms = [(_da(cost, [v.indexes[d] for d in v.dims]) * v).sum()
+                 for v, _lo, _up, cost in self._vars.values() if np.any(cost != 0)]
+        m.add_objective(sum(terms[1:], terms[0]) if terms else 0 * next(iter(self._vars.values()))[0].sum())
         with _quiet_stdout():  # HiGHS prints a banner when its first instance is made
             h = m.to_highspy()
         h.setOptionValue("output_flag", False)

@@ -20,8 +20,6 @@ from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfa
 from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
                                                  SiteProblem)
 from wattscale.decisions.protocol import Setpoints, SiteForecast, SiteState
-from wattscale.energy import generator as gen_figures
-from wattscale.energy.battery import self_discharge_per_step
 from wattscale.errors import PlanningError
 from wattscale.scenario.schema import Battery, Generator, MpcController as MpcSpec
 
@@ -98,18 +96,12 @@ class MpcController:
         if a.battery is not None:
             b = a.battery
             terminal = self.spec.terminal_soc_fraction
-            battery = BatteryTerms(
-                b.power_mw, b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh, b.charge_efficiency,
-                b.discharge_efficiency, 1.0 - self_discharge_per_step(b, a.step_s), state.soc_mwh,
-                wear_usd_per_mwh=b.wear_cost_usd_per_mwh,
-                terminal_mwh=(b.soc_initial if terminal is None else terminal) * b.energy_mwh,
-                terminal_penalty_usd_per_mwh=self.spec.terminal_penalty_usd_per_mwh)
+            battery = BatteryTerms.of(b, a.step_s, soc_mwh=state.soc_mwh,
+                                      terminal_mwh=(b.soc_initial if terminal is None else terminal) * b.energy_mwh,
+                                      terminal_penalty_usd_per_mwh=self.spec.terminal_penalty_usd_per_mwh)
         warm = state.generator_warmup_left if state.generator_warmup_left is not None else np.zeros(len(a.generators))
-        gens = [GeneratorTerms(g.name, g.capacity_mw, g.min_load_fraction * g.capacity_mw,
-                               gen_figures.ramp_mw_per_step(g, a.step_s), gen_figures.start_steps(g, a.step_s),
-                               gen_figures.marginal_cost_usd_per_mwh(g), gen_figures.co2_kg_per_mwh(g),
-                               g.start_up_cost_usd, bool(state.generator_on[j]), float(state.generator_power_mw[j]),
-                               int(warm[j]))
+        gens = [GeneratorTerms.of(g, a.step_s, on=bool(state.generator_on[j]),
+                                  power_mw=float(state.generator_power_mw[j]), warmup_left=int(warm[j]))
                 for j, g in enumerate(a.generators)]
         pue = _or(f.pue, 1.0, n)
         budget = state.flex_budget_mwh if state.flex_budget_mwh is not None else np.full(len(a.flex_names), np.inf)

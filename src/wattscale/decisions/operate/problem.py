@@ -12,6 +12,10 @@ from typing import Literal
 
 import numpy as np
 
+from wattscale.energy import generator as figures
+from wattscale.energy.battery import self_discharge_per_step
+from wattscale.scenario.schema import Battery, Generator
+
 Commitment = Literal["milp", "relaxed", "none"]
 
 
@@ -67,6 +71,16 @@ class BatteryTerms:
     terminal_mwh: float | None = None  # energy wanted at the end (shortfall penalised)
     terminal_penalty_usd_per_mwh: float = 1000.0
 
+    @classmethod
+    def of(cls, b: Battery, step_s: float, *, power_mw: float | None = None, energy_mwh: float | None = None,
+           soc_mwh: float | None = None, **kw) -> "BatteryTerms":
+        """A scenario battery on steps of ``step_s`` (``energy_mwh=1`` gives the window as fractions, for sizing)."""
+        energy = b.energy_mwh if energy_mwh is None else energy_mwh
+        return cls(b.power_mw if power_mw is None else power_mw, b.soc_min * energy, b.soc_max * energy,
+                   b.charge_efficiency, b.discharge_efficiency, 1.0 - self_discharge_per_step(b, step_s),
+                   b.soc_initial * energy if soc_mwh is None else soc_mwh, wear_usd_per_mwh=b.wear_cost_usd_per_mwh,
+                   **kw)
+
 
 @dataclass
 class GeneratorTerms:
@@ -81,6 +95,13 @@ class GeneratorTerms:
     on: bool = False  # producing at the step before the horizon
     power_mw: float = 0.0  # output at the step before the horizon
     warmup_left: int = 0  # a start in progress: steps until it produces (0: none)
+
+    @classmethod
+    def of(cls, g: Generator, step_s: float, **state) -> "GeneratorTerms":
+        """A scenario generator on steps of ``step_s``; ``state`` sets on, power_mw, warmup_left (or name)."""
+        return cls(state.pop("name", g.name), g.capacity_mw, g.min_load_fraction * g.capacity_mw,
+                   figures.ramp_mw_per_step(g, step_s), figures.start_steps(g, step_s),
+                   figures.marginal_cost_usd_per_mwh(g), figures.co2_kg_per_mwh(g), g.start_up_cost_usd, **state)
 
 
 @dataclass
