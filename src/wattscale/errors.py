@@ -39,3 +39,7 @@ class ResultsError(WattscaleError):
 
 class PlanningError(WattscaleError):
     """An optimisation cannot be solved: requirements that cannot all be met, or no solver."""
+
+
+class NetworkError(WattscaleError):
+    """A network cannot be built, solved or switched as asked (names the element and what was expected)."""

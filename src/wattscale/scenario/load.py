@@ -18,8 +18,13 @@ from wattscale.timeseries.timeline import parse_duration
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError naming the file, field and expectation."""
     path = Path(path)
+    return scenario_from_dict(read_yaml(path, "scenario", "keys such as 'time' and 'sites'"), source=path)
+
+
+def read_yaml(path: Path, what: str, keys: str) -> dict:
+    """The mapping in YAML file ``path`` (a ``what`` file whose top level has ``keys``), or a clear error."""
     if not path.is_file():
-        raise ScenarioError("scenario file not found", file=str(path), expected="a YAML scenario file")
+        raise ScenarioError(f"{what} file not found", file=str(path), expected=f"a YAML {what} file")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
@@ -28,11 +33,11 @@ def load_scenario(path: str | Path) -> Scenario:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"YAML syntax error{where}: {problem}", file=str(path)) from None
     except UnicodeDecodeError:
-        raise ScenarioError("file is not UTF-8 text", file=str(path), expected="a YAML scenario file") from None
+        raise ScenarioError("file is not UTF-8 text", file=str(path), expected=f"a YAML {what} file") from None
     if not isinstance(data, dict):
-        raise ScenarioError("the file does not contain a mapping of scenario fields", file=str(path),
-                            expected="keys such as 'time' and 'sites'")
-    return scenario_from_dict(data, source=path)
+        raise ScenarioError(f"the file does not contain a mapping of {what} fields", file=str(path),
+                            expected=keys)
+    return data
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -56,17 +61,25 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _m
 def scenario_from_dict(data: dict, source: str | Path | None = None) -> Scenario:
     """Validate a scenario given as a dictionary; file paths are resolved relative to ``source``'s folder."""
     file = str(source) if source is not None else "<scenario>"
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        errors = _relevant(exc.errors(), data)
-        if len(errors) == 1:  # the field is named once, by the error itself
-            raise ScenarioError(_describe(errors[0], with_field=False), file=file,
-                                field=_loc_text(errors[0]["loc"])) from None
-        raise ScenarioError("\n  " + "\n  ".join(_describe(err) for err in errors), file=file) from None
+    scenario = validate_model(Scenario, data, file)
     _check_times(scenario, file)
     base = Path(source).parent if source is not None else Path.cwd()
     return resolve_paths(scenario, base)
+
+
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: dict, file: str) -> M:
+    """``data`` validated as ``model``; every problem becomes one ScenarioError naming the file and fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = _relevant(exc.errors(), data, model)
+        if len(errors) == 1:  # the field is named once, by the error itself
+            raise ScenarioError(_describe(errors[0], model, with_field=False), file=file,
+                                field=_loc_text(errors[0]["loc"])) from None
+        raise ScenarioError("\n  " + "\n  ".join(_describe(err, model) for err in errors), file=file) from None
 
 
 def _check_times(scenario: Scenario, file: str) -> None:
@@ -79,7 +92,7 @@ def _check_times(scenario: Scenario, file: str) -> None:
             if ts is not pd.NaT:
                 return ts.tz_localize(tz) if ts.tzinfo is None else ts
             problem = ""
-        except (ValueError, TypeError) as exc:  # unparsable, or a local time that DST skips or repeats
+        except Exception as exc:  # noqa: BLE001 - unparsable, or a local time DST skips or repeats (pytz errors)
             problem = f": {exc}"
         raise ScenarioError(f"cannot read the time {text!r}{problem}", file=file, field=field,
                             expected="a timestamp such as 2023-07-01 or 2023-07-01 14:00") from None
@@ -157,7 +170,7 @@ def _loc_text(loc: tuple) -> str:
     return out
 
 
-def _relevant(errors: list[dict], data) -> list[dict]:
+def _relevant(errors: list[dict], data, root: type[BaseModel]) -> list[dict]:
     """Of the errors pydantic reports for every branch of a union (a number, a file or a default series ...),
     keep only those of the branch the user evidently meant; drop 'missing' keys that an unknown key misspells."""
     groups: dict[tuple, dict[str, list[dict]]] = {}
@@ -191,7 +204,7 @@ def _relevant(errors: list[dict], data) -> list[dict]:
     hinted = set()
     for err in kept:
         if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"][:-1]), n=1, cutoff=0.5)
+            hint = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"][:-1], root), n=1, cutoff=0.5)
             hinted.update((err["loc"][:-1] + (h,)) for h in hint)
     return [e for e in kept if not (e["type"] == "missing" and e["loc"] in hinted)] or kept
 
@@ -227,13 +240,13 @@ def _value_at(data, loc: tuple):
     return data
 
 
-def _describe(err: dict, with_field: bool = True) -> str:
+def _describe(err: dict, root: type[BaseModel], with_field: bool = True) -> str:
     loc = err["loc"]
     field = _loc_text(loc)
     head = f"field '{field}': " if with_field else ""
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
-        known = _fields_at(loc[:-1])
+        known = _fields_at(loc[:-1], root)
         hint = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
         text = f"{head}unknown key '{key}'"
         if hint:
@@ -249,9 +262,9 @@ def _describe(err: dict, with_field: bool = True) -> str:
     return f"{head}{msg}{got_text}"
 
 
-def _fields_at(loc: tuple) -> list[str]:
+def _fields_at(loc: tuple, root: type[BaseModel]) -> list[str]:
     """Field names accepted at a location of the schema (union of all models possible there)."""
-    models: list[type[BaseModel]] = [Scenario]
+    models: list[type[BaseModel]] = [root]
     for part in loc:
         if isinstance(part, int):
             continue
@@ -276,7 +289,7 @@ def _models_in(annotation) -> list[type[BaseModel]]:
 
 
 def _model_names() -> dict[str, list[type[BaseModel]]]:
-    from wattscale.scenario import schema
+    from wattscale.scenario import network, schema
 
-    return {name: [obj] for name, obj in vars(schema).items()
+    return {name: [obj] for module in (schema, network) for name, obj in vars(module).items()
             if isinstance(obj, type) and issubclass(obj, BaseModel)}

@@ -1,0 +1,1 @@
+"""Electrical networks on pandapower: power flow, contingencies, faults, restoration and reconfiguration."""
