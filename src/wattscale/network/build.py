@@ -144,7 +144,7 @@ def _add_switches(net, switches: list[Switch], bus: dict[str, int]) -> None:
 
 
 def _add_sources(net, sources: list[Source], at) -> None:
-    forming, capacity = [], []
+    forming, capacity, site = [], [], []
     for i, src in enumerate(sources):
         b = at(src.bus, f"sources[{i}].bus")
         if src.kind == "grid":
@@ -162,8 +162,10 @@ def _add_sources(net, sources: list[Source], at) -> None:
                        k=1.2, generator_type="current_source")
         forming.append(src.grid_forming if src.grid_forming is not None else src.kind in ("battery", "generator"))
         capacity.append(src.p_mw)
+        site.append(src.site)
     net.sgen["grid_forming"] = forming
     net.sgen["capacity_mw"] = capacity
+    net.sgen["site"] = site
 
 
 def check_connected(network: Network) -> None:
@@ -202,8 +204,10 @@ def _merge(base: NetworkSpec, extra: NetworkSpec) -> NetworkSpec:
         names = {x.name for x in b}
         return [x for x in a if x.name not in names] + list(b)
 
-    return NetworkSpec(name=extra.name if extra.name != "network" else base.name, limits=extra.limits,
-                       reliability=extra.reliability, buses=[*base.buses, *extra.buses],
+    given = extra.model_fields_set
+    return NetworkSpec(name=extra.name if "name" in given else base.name,
+                       limits=extra.limits if "limits" in given else base.limits,
+                       reliability=extra.reliability if "reliability" in given else base.reliability, buses=[*base.buses, *extra.buses],
                        lines=[*base.lines, *extra.lines], transformers=[*base.transformers, *extra.transformers],
                        switches=[*base.switches, *extra.switches], loads=merged(base.loads, extra.loads),
                        sources=merged(base.sources, extra.sources))

@@ -114,6 +114,8 @@ class Source(Model):
     s_sc_max_mva: PositiveFloat = Field(250.0, description="grid short-circuit power (IEC 60909 source)")
     rx_max: float = Field(0.1, ge=0)
     vm_pu: PositiveFloat = 1.0
+    site: str | None = Field(None, description="scenario site whose simulated PV, battery or generator output "
+                                               "this source follows")
 
 
 class NetworkSpec(Model):
