@@ -40,8 +40,9 @@ class FaultLocation:
     correct: bool  # the located zone contains the faulted element
 
 
-def locate(network: Network, g: nx.Graph, element: Node) -> FaultLocation:
-    """Trip, short-circuit currents, indicator readings and the located zone for a fault on ``element``."""
+def locate(network: Network, g: nx.Graph, element: Node, pre_ka: dict[int, float] | None = None) -> FaultLocation:
+    """Trip, short-circuit currents, indicator readings and the located zone for a fault on ``element``
+    (``pre_ka``: pre-fault switch currents, from ``switch_load_ka``, when locating many faults)."""
     net = network.net
     path = path_from_source(network, g, element)
     if not path:
@@ -59,7 +60,7 @@ def locate(network: Network, g: nx.Graph, element: Node) -> FaultLocation:
     cut = _edge_of(g, tripped)
     dead = set(nx.node_connected_component(nx.restricted_view(live, [], [cut]), _far_end(path, cut)))
     currents, ikss = _fault_currents(network, element)
-    pre = _switch_load_ka(network)
+    pre = switch_load_ka(network) if pre_ka is None else pre_ka
     picked = tuple(int(s) for s in net.switch.index
                    if currents.get(int(s), 0.0) > max(PICKUP_FACTOR * pre.get(int(s), 0.0), PICKUP_MIN_KA))
     trip_ka = currents.get(tripped, 0.0)
@@ -105,7 +106,7 @@ def _follow_indicators(network: Network, g: nx.Graph, dead_live: nx.Graph, path:
         visited |= here
 
 
-def _switch_load_ka(network: Network) -> dict[int, float]:
+def switch_load_ka(network: Network) -> dict[int, float]:
     """Pre-fault current (kA) through the element each switch sits on (from a fresh power flow)."""
     from wattscale.network.flow import solve
 

@@ -89,7 +89,8 @@ class _Session:
                 self.status[ld] = (status, t_s, via)
 
 
-def restore(network: Network, fault: str, mode: str = "flisr") -> Restoration:
+def restore(network: Network, fault: str, mode: str = "flisr", *,
+            pre_ka: dict[int, float] | None = None) -> Restoration:
     """Simulate a fault on the line or transformer ``fault`` and restore service (``mode``: none = wait for the
     repair, manual = crews operate every switch, flisr = automated switches and islanding)."""
     if mode not in MODES:
@@ -100,7 +101,7 @@ def restore(network: Network, fault: str, mode: str = "flisr") -> Restoration:
     if node not in g or node not in ses.live():
         raise NetworkError(f"{'line' if node[0] == 'line' else 'transformer'} '{fault}' is not energised, so a "
                            "fault there interrupts no one", field="fault", expected="an energised element")
-    loc = locate(ses.w, g, node)
+    loc = locate(ses.w, g, node, pre_ka)
     kind = net.switch.kind[loc.tripped]
     net.switch.loc[loc.tripped, "closed"] = False
     ses.actions.append(Action(TRIP_S[kind], "trip", ses.name(loc.tripped),
