@@ -1,8 +1,8 @@
 """Fault detection and location: IEC 60909 short-circuit currents (pandapower) read by fault indicators.
 
 A line fault is placed at the line's midpoint (the line is split in two halves for the calculation). Every
-switch carries a non-directional indicator that picks up above 1.5 times its pre-fault current (at least
-``PICKUP_MIN_KA``). A transformer fault is found by the transformer's differential protection.
+switch carries a directional indicator: it reads the grid's contribution (not DER back-feed) and picks up
+above 1.5 times its pre-fault current (at least ``PICKUP_MIN_KA``). A transformer fault is found by the transformer's differential protection.
 """
 from __future__ import annotations
 
@@ -144,6 +144,10 @@ def _fault_currents(network: Network, element: Node) -> tuple[dict[int, float], 
         fault_bus = int(net.trafo.hv_bus[i])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        sc.calc_sc(net, bus=fault_bus, case="max", branch_results=False)
+        ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
+        # indicators are directional (downstream): they read the grid's contribution, not the DER back-feed
+        net.sgen["in_service"] = False
         sc.calc_sc(net, bus=fault_bus, case="max", branch_results=True)
     out = {}
     for s, row in net.switch.iterrows():
@@ -151,4 +155,4 @@ def _fault_currents(network: Network, element: Node) -> tuple[dict[int, float], 
             out[int(s)] = float(np.nan_to_num(net.res_line_sc.ikss_ka.get(row.element, 0.0)))
         else:
             out[int(s)] = float(np.nan_to_num(net.res_trafo_sc.ikss_hv_ka.get(row.element, 0.0)))
-    return out, float(net.res_bus_sc.ikss_ka[fault_bus])
+    return out, ikss

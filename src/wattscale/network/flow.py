@@ -55,6 +55,7 @@ def solve(network: Network, *, fast: bool | None = None, where: str = "") -> Flo
     ``fast`` uses lightsim2grid's Newton-Raphson when installed (default: when installed)."""
     net = network.net
     fast = has_lightsim2grid() if fast is None else fast
+    fast = fast and int(net.ext_grid.in_service.sum()) == 1  # lightsim2grid takes one slack (islands have more)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -298,6 +298,8 @@ def _island(ses: _Session, loc: FaultLocation, t_iso: float) -> None:
         done |= part
         buses = {n[1] for n in part if n[0] == "bus"}
         loads = net.load.index[net.load.bus.isin(buses) & net.load.in_service]
+        if not len(loads):
+            continue
         others = net.sgen.index[net.sgen.bus.isin(buses) & net.sgen.in_service & (net.sgen.index != i)]
         budget = float(net.sgen.capacity_mw[i]) + float(net.sgen.p_mw[others].sum())
         order = sorted(loads, key=lambda ld: (int(net.load.priority[ld]), -float(net.load.p_mw[ld])))
