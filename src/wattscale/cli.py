@@ -253,6 +253,15 @@ def kpi_table(results) -> Table:
     return table
 
 
+def _add_grid() -> None:
+    from wattscale.cli_grid import app as grid_app
+
+    app.add_typer(grid_app, name="grid")
+
+
+_add_grid()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

@@ -152,6 +152,7 @@ def monte_carlo(t: OutcomeTable, years: int, *, seed: int = 0, chunk_years: int 
             progress(n_years)
     per_year = pd.concat(rows, ignore_index=True)
     mean = {k: float(per_year[k].mean()) for k in per_year}
+    mean["CAIDI_h"] = mean["SAIDI_h"] / mean["SAIFI"] if mean["SAIFI"] > 0 else 0.0
     hw = {k: float(1.96 * per_year[k].std(ddof=1) / np.sqrt(len(per_year))) for k in per_year}
     return MonteCarlo(years=years, mean=mean, half_width=hw, per_year=per_year)
 
@@ -205,6 +206,6 @@ def _simulate(t: OutcomeTable, years: int, rng: np.random.Generator) -> pd.DataF
     total = max(n.sum(), 1e-12)
     saifi = count @ n / total
     saidi = hours @ n / total
-    return pd.DataFrame({"SAIFI": saifi, "SAIDI_h": saidi, "MAIFI": momentary @ n / total,
+    return pd.DataFrame({"SAIFI": saifi, "SAIDI_h": saidi, "ASAI": 1 - saidi / H_PER_YR, "MAIFI": momentary @ n / total,
                          "ENS_MWh": hours @ t.loads.average_mw.to_numpy(),
                          "GPU_hours_lost": (hours + count * t.loads.restart_h.to_numpy()) @ t.loads.gpus.to_numpy()})
