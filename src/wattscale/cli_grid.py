@@ -23,6 +23,12 @@ def _console():
     return console, err_console, fail
 
 
+def _fail(exc: WattscaleError, network: str) -> None:
+    """Report ``exc`` naming the network file (not a standard case name)."""
+    _, _, fail = _console()
+    fail(exc, Path(network) if Path(network).is_file() else None)
+
+
 def _bar(label: str, quiet: bool, unit: str):
     _, err, _ = _console()
     return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} "
@@ -69,7 +75,7 @@ def flow(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
     from wattscale.network.flow import hosting_capacity, solve, timeseries_flow
     from wattscale.timeseries.timeline import parse_duration
 
-    console, _, fail = _console()
+    console = _console()[0]
     try:
         net = load_network(network)
         base = net.copy()
@@ -121,7 +127,7 @@ def flow(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
         files["summary.json"] = json.dumps(summary, indent=2)
         out = _write(_out(outdir, network, "flow"), files)
     except WattscaleError as exc:
-        fail(exc)
+        _fail(exc, network)
     for n in notes:
         console.print(escape(n))
     for v in s.violations[:10]:
@@ -144,7 +150,7 @@ def contingency(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
     from wattscale.network.contingency import n_minus_1
     from wattscale.network.flow import has_lightsim2grid
 
-    console, _, fail = _console()
+    console = _console()[0]
     try:
         if backend not in ("auto", "pandapower", "lightsim2grid"):
             raise WattscaleError(f"unknown backend '{backend}'", field="--backend",
@@ -165,7 +171,7 @@ def contingency(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
             "summary.json": json.dumps({"outages": len(df), "with_violations": int((df.violations > 0).sum()),
                                         "cutting_load": int((df.load_cut_mw > 0).sum())}, indent=2)})
     except WattscaleError as exc:
-        fail(exc)
+        _fail(exc, network)
     console.print(_table(f"{net.name}: N-1 ({len(df)} outages)", df))
     console.print(f"report: [bold]{escape(str(out / 'report.html'))}[/]")
 
@@ -180,7 +186,7 @@ def heal(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
     from wattscale.network.build import load_network
     from wattscale.network.restoration import restore
 
-    console, _, fail = _console()
+    console = _console()[0]
     try:
         net = load_network(network)
         r = restore(net, fault, mode)
@@ -210,7 +216,7 @@ def heal(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
                                         "restored_mw": r.mw("restored"), "islanded_mw": r.mw("islanded"),
                                         "lost_mw": r.mw("lost"), "problems": r.problems}, indent=2)})
     except WattscaleError as exc:
-        fail(exc)
+        _fail(exc, network)
     for n in notes:
         console.print(escape(n))
     console.print(_table("switching sequence", actions.assign(t_s=actions.t_s.round(2))))
@@ -227,7 +233,7 @@ def reconfigure(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
     from wattscale.network.build import load_network
     from wattscale.network.reconfigure import reconfigure as search
 
-    console, _, fail = _console()
+    console = _console()[0]
     try:
         net = load_network(network)
         with _bar("branch exchange", quiet, "rounds") as bar:
@@ -244,7 +250,7 @@ def reconfigure(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
                                 notes),
             "summary.json": json.dumps(summary, indent=2)})
     except WattscaleError as exc:
-        fail(exc)
+        _fail(exc, network)
     for n in notes:
         console.print(escape(n))
     console.print(f"report: [bold]{escape(str(out / 'report.html'))}[/]")
@@ -263,7 +269,7 @@ def reliability(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
     from wattscale.analysis.reliability import analytical, monte_carlo, outcome_table
     from wattscale.network.build import load_network
 
-    console, _, fail = _console()
+    console = _console()[0]
     try:
         net = load_network(network)
         n_comp = int((net.net.line.failures_per_yr > 0).sum() + (net.net.trafo.failures_per_yr > 0).sum())
@@ -299,7 +305,7 @@ def reliability(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
                                 [("system indices", df), ("load points (FLISR)", lps["flisr"])], notes),
             "summary.json": json.dumps({"analytical": results, "monte_carlo_years": years}, indent=2)})
     except WattscaleError as exc:
-        fail(exc)
+        _fail(exc, network)
     console.print(_table(f"{net.name}: reliability indices per year", df))
     for n in notes:
         console.print(escape(n))
