@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot swings mpc size clean
+.PHONY: demo test test-fast bench ercot swings mpc size heal clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
@@ -42,6 +42,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/simulate_vs_vessim.py
 	$(BIN)/python benchmarks/swings.py
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
+	$(BIN)/python benchmarks/heal.py
+
+heal: $(STAMP)
+	$(BIN)/wattscale grid heal examples/networks/campus-ring.yaml --fault T1 -o out/campus-ring-heal-T1
+	$(BIN)/wattscale grid reliability examples/networks/campus-ring.yaml -o out/campus-ring-reliability
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
