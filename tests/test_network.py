@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -14,7 +13,6 @@ from typer.testing import CliRunner
 import pandapower.topology as top
 from wattscale.analysis.reliability import analytical, monte_carlo, outcome_table
 from wattscale.cli import app
-from wattscale.errors import NetworkError
 from wattscale.network.build import build_network, load_network
 from wattscale.network.contingency import n_minus_1
 from wattscale.network.flow import hosting_capacity, solve, timeseries_flow

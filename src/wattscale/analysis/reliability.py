@@ -16,6 +16,7 @@ import pandas as pd
 from wattscale.network.build import Network
 from wattscale.network.faults import switch_load_ka
 from wattscale.network.restoration import restore
+from wattscale.network.topology import energised, switch_graph
 
 H_PER_YR = 8760.0
 
@@ -41,20 +42,15 @@ def outcome_table(network: Network, mode: str, *, progress: Callable[[int], None
     ld = net.load
     names, lam, rep, aff, sw = [], [], [], [], []
     pre = switch_load_ka(network)
+    live = energised(network, switch_graph(network))
     index = {name: k for k, name in enumerate(ld.name)}
     for table in ("line", "trafo"):
         df = net[table]
         for i in df.index[df.in_service & (df.failures_per_yr > 0)]:
             a = np.zeros(len(ld), bool)
             h = np.full(len(ld), np.nan)
-            try:
-                r = restore(network, str(df.name[i]), mode, pre_ka=pre)
-            except Exception as exc:  # noqa: BLE001 - a de-energised element interrupts no one
-                if "not energised" not in str(exc):
-                    raise
-                r = None
-            if r is not None:
-                for row in r.loads.itertuples():
+            if (table, int(i)) in live:  # a de-energised element interrupts no one
+                for row in restore(network, str(df.name[i]), mode, pre_ka=pre).loads.itertuples():
                     if row.status != "unaffected":
                         k = index[row.name]
                         a[k] = True

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
-import pandas as pd
 
 from wattscale.errors import NetworkError
 from wattscale.scenario.network import (Bus, Limits, Line, Load, NetworkSpec, ReliabilityData, Source, Switch,
@@ -265,10 +264,4 @@ def _cigre_mv() -> NetworkSpec:
         sources.append(Source(name=r["name"], bus=bname[r.bus], kind="battery", p_mw=float(r.p_mw)))
     return NetworkSpec(name="cigre-mv", buses=buses, lines=lines, transformers=trafos, switches=switches,
                        loads=loads, sources=sources)
-
-
-def load_rows(network: Network) -> pd.DataFrame:
-    """Loads with their bus names (for tables)."""
-    net = network.net
-    return net.load.assign(bus_name=net.bus.name.reindex(net.load.bus).to_numpy())
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from wattscale.errors import NetworkError
 from wattscale.network.build import OPERABLE, PROTECTIVE, Network
-from wattscale.network.topology import Node, closed_view, path_from_source, zone
+from wattscale.network.topology import Node, closed_view, path_from_source, switch_edge, zone
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -53,11 +54,10 @@ def locate(network: Network, g: nx.Graph, element: Node, pre_ka: dict[int, float
         if s is not None and net.switch.kind[s] in PROTECTIVE:
             tripped = s
     if tripped is None:
-        from wattscale.errors import NetworkError
         raise NetworkError(f"no breaker or fuse between the source and {element[0]} '{net[element[0]].name[element[1]]}'",
                            field="switches", expected="a breaker at the head of every feeder")
     live = closed_view(network, g)
-    cut = _edge_of(g, tripped)
+    cut = switch_edge(g, tripped)
     dead = set(nx.node_connected_component(nx.restricted_view(live, [], [cut]), _far_end(path, cut)))
     currents, ikss = _fault_currents(network, element)
     pre = switch_load_ka(network) if pre_ka is None else pre_ka
@@ -75,13 +75,6 @@ def locate(network: Network, g: nx.Graph, element: Node, pre_ka: dict[int, float
                          detected=trip_ka > max(PICKUP_FACTOR * pre.get(tripped, 0.0), PICKUP_MIN_KA),
                          picked_up=picked, dead=frozenset(dead), located=frozenset(located), isolate=isolate,
                          correct=element in located)
-
-
-def _edge_of(g: nx.Graph, switch: int) -> tuple[Node, Node]:
-    for u, v, s in g.edges(data="switch"):
-        if s == switch:
-            return u, v
-    raise KeyError(switch)
 
 
 def _far_end(path: list[Node], edge: tuple[Node, Node]) -> Node:
@@ -144,11 +137,14 @@ def _fault_currents(network: Network, element: Node) -> tuple[dict[int, float], 
         fault_bus = int(net.trafo.hv_bus[i])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc.calc_sc(net, bus=fault_bus, case="max", branch_results=False)
-        ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
-        # indicators are directional (downstream): they read the grid's contribution, not the DER back-feed
-        net.sgen["in_service"] = False
+        has_der = bool(net.sgen.in_service.any())
+        if has_der:  # the fault current with DER; indicators (below) read the grid's contribution only
+            sc.calc_sc(net, bus=fault_bus, case="max", branch_results=False)
+            ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
+            net.sgen["in_service"] = False
         sc.calc_sc(net, bus=fault_bus, case="max", branch_results=True)
+        if not has_der:
+            ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
     out = {}
     for s, row in net.switch.iterrows():
         if row.et == "l":

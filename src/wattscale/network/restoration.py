@@ -17,7 +17,7 @@ from wattscale.errors import NetworkError
 from wattscale.network.build import OPERABLE, Network
 from wattscale.network.faults import FaultLocation, locate
 from wattscale.network.flow import FlowSummary, solve
-from wattscale.network.topology import Node, closed_view, energised, is_radial, switch_graph, zone
+from wattscale.network.topology import Node, closed_view, energised, is_radial, switch_edge, switch_graph, zone
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -165,8 +165,8 @@ def _candidates(ses: _Session, located: frozenset[Node]) -> list[int]:
     net, g = ses.net, ses.g
     live = ses.live()
     out = []
-    for u, v, s in g.edges(data="switch"):
-        if s is None or net.switch.closed[s] or net.switch.kind[s] not in OPERABLE or u in located or v in located:
+    for s, (u, v) in g.graph["switch_edges"].items():
+        if net.switch.closed[s] or net.switch.kind[s] not in OPERABLE or u in located or v in located:
             continue
         if (u in live) != (v in live):
             out.append(s)
@@ -184,18 +184,20 @@ def _pick_up_through_ties(ses: _Session, loc: FaultLocation, t_iso: float) -> No
             if s in tried:
                 continue
             gain, undo, note = _grow_through(ses, s, loc.located)
+            grown = [(sw, bool(net.switch.closed[sw])) for sw, _ in undo]
             for sw, state in undo:  # try each candidate from the same state
                 net.switch.loc[sw, "closed"] = state
             if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, s)
+                best = (gain, s, undo, grown)
             elif gain == 0:
                 tried.add(s)
                 for ld in _dead_loads_beyond(ses, s):
                     ses.why[ld] = f"tie {ses.name(s)} cannot carry it: {note}"
         if best is None:
             return
-        _, s = best
-        _, undo, _ = _grow_through(ses, s, loc.located)
+        _, s, undo, grown = best
+        for sw, state in grown:  # the best candidate's switching, as found (no second search)
+            net.switch.loc[sw, "closed"] = state
         t = max(t_iso, ses.op_s(s))
         ses.actions.append(Action(t, "close", ses.name(s), "picks up healthy sections through a tie"))
         for sw, before in undo:
@@ -209,7 +211,7 @@ def _pick_up_through_ties(ses: _Session, loc: FaultLocation, t_iso: float) -> No
 def _dead_loads_beyond(ses: _Session, s: int) -> list[int]:
     """Dead loads in the part that closing switch ``s`` would energise."""
     live = ses.live()
-    a, b = _edge_nodes(ses.g, s)
+    a, b = switch_edge(ses.g, s)
     far = b if a in live else a
     part = nx.node_connected_component(closed_view(ses.w, ses.g).subgraph(set(ses.g) - live), far)
     return [ld for ld, (st, _, _) in ses.status.items()
@@ -225,10 +227,10 @@ def _grow_through(ses: _Session, s: int, located: frozenset[Node]) -> tuple[floa
     net.switch.loc[s, "closed"] = True
     summary = ses.solve()
     if summary.ok:
-        return _restored_mw(ses, live_before), undo, ""
+        return _restored_mw(ses), undo, ""
     reason = "; ".join(str(v) for v in summary.violations[:2])
     # zone by zone: open every operable switch inside the dead part, then close them back while limits hold
-    u, v = next((a, b) for a, b, sw in g.edges(data="switch") if sw == s)
+    u, v = switch_edge(g, s)
     entry = u if u not in live_before else v
     dead = nx.node_connected_component(closed_view(ses.w, g).subgraph(set(g) - live_before - set(located)), entry)
     inner = sorted({sw for a in dead for b in g.neighbors(a)
@@ -239,34 +241,25 @@ def _grow_through(ses: _Session, s: int, located: frozenset[Node]) -> tuple[floa
         net.switch.loc[sw, "closed"] = False
     if not ses.solve().ok:
         return 0.0, undo, reason
-    pending = list(inner)
-    while pending:
+    pending = set(inner)
+    while True:  # add the most critical reachable zone next; keep it if every limit still holds
         live = ses.live()
-        frontier = [sw for sw in pending if any(n in live for n in _edge_nodes(g, sw))]
+        frontier = [sw for sw in pending if any(n in live for n in switch_edge(g, sw))]
         if not frontier:
             break
-        frontier.sort(key=lambda sw: _priority_beyond(ses, sw, live))
-        added = False
-        for sw in frontier:
-            net.switch.loc[sw, "closed"] = True
-            if ses.solve().ok:
-                pending.remove(sw)
-                added = True
-                break
+        sw = min(frontier, key=lambda k: _priority_beyond(ses, k, live))
+        pending.remove(sw)
+        net.switch.loc[sw, "closed"] = True
+        if not ses.solve().ok:
             net.switch.loc[sw, "closed"] = False
-            pending.remove(sw)
     ses.solve()
-    return _restored_mw(ses, live_before), undo, reason
-
-
-def _edge_nodes(g: nx.Graph, sw: int) -> tuple[Node, Node]:
-    return next((a, b) for a, b, s in g.edges(data="switch") if s == sw)
+    return _restored_mw(ses), undo, reason
 
 
 def _priority_beyond(ses: _Session, sw: int, live: set[Node]) -> tuple[int, float]:
     """Sort key: the most critical load behind switch ``sw`` first, then the largest."""
     g, net = ses.g, ses.net
-    a, b = _edge_nodes(g, sw)
+    a, b = switch_edge(g, sw)
     far = b if a in live else a
     part, _ = zone(closed_view(ses.w, g).subgraph(set(g) - live), ses.w, far, OPERABLE)
     buses = {n[1] for n in part if n[0] == "bus"}
@@ -276,7 +269,7 @@ def _priority_beyond(ses: _Session, sw: int, live: set[Node]) -> tuple[int, floa
     return (int(net.load.priority[mask].min()), -float(net.load.p_mw[mask].sum()))
 
 
-def _restored_mw(ses: _Session, live_before: set[Node]) -> float:
+def _restored_mw(ses: _Session) -> float:
     live = ses.live()
     net = ses.net
     return float(sum(net.load.p_mw[ld] for ld, (st, _, _) in ses.status.items()

@@ -26,7 +26,13 @@ def switch_graph(network: Network) -> nx.Graph:
             for end in ends:
                 b = int(row[end])
                 g.add_edge((table, int(i)), ("bus", b), switch=at.get((b, et, int(i))))
+    g.graph["switch_edges"] = {s: (u, v) for u, v, s in g.edges(data="switch") if s is not None}
     return g
+
+
+def switch_edge(g: nx.Graph, switch: int) -> tuple[Node, Node]:
+    """The (element, bus) edge that ``switch`` sits on."""
+    return g.graph["switch_edges"][switch]
 
 
 def closed_view(network: Network, g: nx.Graph) -> nx.Graph:
@@ -102,9 +108,8 @@ def loop_switches(network: Network, g: nx.Graph, tie: int) -> list[int]:
     net = network.net
     s = net.switch.loc[tie]
     elem = ("line" if s.et == "l" else "trafo", int(s.element))
-    ends = [n for n in g.neighbors(elem)]
     a = ("bus", int(s.bus))
-    b = next(n for n in ends if n != a)
+    b = next(n for n in g.neighbors(elem) if n != a)
     if not (a in live and b in live and nx.has_path(live, a, b)):
         return []
     path = nx.shortest_path(live, a, b)
