@@ -43,3 +43,11 @@ class PlanningError(WattscaleError):
 
 class NetworkError(WattscaleError):
     """A network cannot be built, solved or switched as asked (names the element and what was expected)."""
+
+
+class MarketError(WattscaleError):
+    """An order, a bid curve or a market setting is invalid (names the participant and what was expected)."""
+
+
+class LedgerError(WattscaleError):
+    """A ledger file is not a ledger, fails verification, or an entry was refused (nothing already stored is lost)."""

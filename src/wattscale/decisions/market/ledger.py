@@ -1,0 +1,567 @@
+"""The settlement ledger: signed entries in blocks, a hash chain of blocks, a Merkle root per block, in SQLite.
+
+Every entry is canonical JSON ``{seq, kind, body, signatures}``; its parties sign ``{kind, body}`` with
+Ed25519. Kinds and who signs them:
+
+- ``genesis`` (the operator): the operator's public key and the market's price bounds;
+- ``participant`` (the operator and the participant, proving it holds the key): a name and public key;
+- ``order`` (its participant): a bid or offer of energy for an interval;
+- ``match`` (the operator): a trade between a buy and a sell order at a price;
+- ``settlement`` (its participant and the operator): what a participant pays or is paid for a period.
+
+A block's header holds its height, the previous block's hash, the Merkle root of its entries, their count
+and first sequence number; the operator signs the header. Blocks are written one SQLite transaction each
+(WAL journal), so a process killed during an append leaves the ledger as it was before that block.
+``verify`` re-checks every signature, link, root and rule and names the first bad entry; ``prove`` gives
+an inclusion proof that ``check_proof`` confirms with nothing but the public keys in it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from wattscale.decisions.market.canonical import (audit_path, canonical, leaf_hash, merkle_root, root_from_path,
+                                                  sha256_hex)
+from wattscale.decisions.market.keys import Identity, check_name, signature_ok
+from wattscale.errors import LedgerError
+
+FORMAT = "wattscale-ledger"
+VERSION = 1
+SIDES = ("buy", "sell")
+GENESIS_PREV = "0" * 64
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, header TEXT NOT NULL, signature TEXT NOT NULL);
+CREATE TABLE entries (seq INTEGER PRIMARY KEY, height INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT UNIQUE,
+                      party TEXT, record TEXT NOT NULL);
+CREATE INDEX entries_height ON entries(height);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry before it is stored: its kind, body and its parties' signatures of ``{kind, body}``."""
+
+    kind: str
+    body: dict
+    signatures: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> bytes:
+        return canonical({"kind": self.kind, "body": self.body})
+
+    def signed_by(self, *identities: Identity) -> "Entry":
+        data = self.payload()
+        return Entry(self.kind, self.body, {**self.signatures, **{i.name: i.sign(data) for i in identities}})
+
+    def record(self, seq: int) -> dict:
+        return {"seq": seq, "kind": self.kind, "body": self.body, "signatures": self.signatures}
+
+
+def make(kind: str, body: dict, *signers: Identity) -> Entry:
+    """An entry of ``kind`` signed by ``signers``."""
+    return Entry(kind, body).signed_by(*signers)
+
+
+@dataclass
+class Report:
+    """What ``verify`` found: the ledger is sound, or the first bad entry or block and why."""
+
+    ok: bool
+    blocks: int
+    entries: int
+    head_hash: str
+    problem: str = ""
+    bad_seq: int | None = None
+    bad_height: int | None = None
+
+
+class Ledger:
+    """A ledger file: open an existing one, or ``create`` a new one with its operator and market bounds."""
+
+    def __init__(self, path: str | Path, conn: sqlite3.Connection) -> None:
+        self.path = Path(path)
+        self.conn = conn
+        self._load_state()
+
+    # ------------------------------------------------------------ files
+    @classmethod
+    def create(cls, path: str | Path, operator: Identity, *, price_floor_usd_per_mwh: float = -1000.0,
+               price_cap_usd_per_mwh: float = 5000.0, market: str = "wattscale p2p") -> "Ledger":
+        path = Path(path)
+        if path.exists():
+            raise LedgerError("a file is already there; a new ledger never overwrites one", file=str(path))
+        if not (math.isfinite(price_floor_usd_per_mwh) and math.isfinite(price_cap_usd_per_mwh)
+                and price_floor_usd_per_mwh < price_cap_usd_per_mwh):
+            raise LedgerError("the market's price bounds are not an interval", file=str(path), field="market",
+                              expected="finite price_floor < price_cap (USD/MWh)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path)
+        with conn:
+            conn.executescript(SCHEMA)
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("version", str(VERSION))])
+        ledger = cls(path, conn)
+        body = {"market": market, "operator": operator.name, "public_key": operator.public_hex,
+                "price_floor_usd_per_mwh": float(price_floor_usd_per_mwh),
+                "price_cap_usd_per_mwh": float(price_cap_usd_per_mwh)}
+        ledger.append([make("genesis", body, operator)], operator)
+        return ledger
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Ledger":
+        path = Path(path)
+        if not path.is_file():
+            raise LedgerError("no such ledger file", file=str(path), expected="a ledger made by 'wattscale market'")
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise LedgerError("not a ledger: not an SQLite file", file=str(path),
+                                  expected="a wattscale ledger (SQLite)")
+        try:  # read the format mark without changing anything, then open for writing
+            probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                meta = dict(probe.execute("SELECT key, value FROM meta").fetchall())
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"not a ledger ({exc})", file=str(path),
+                              expected="a wattscale ledger (SQLite)") from None
+        if meta.get("format") != FORMAT:
+            raise LedgerError("not a ledger: the file has no wattscale ledger format mark", file=str(path),
+                              expected=f"format '{FORMAT}'")
+        if meta.get("version") != str(VERSION):
+            raise LedgerError(f"ledger version {meta.get('version')} is not supported", file=str(path),
+                              expected=f"version {VERSION}")
+        return cls(path, _connect(path))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ state
+    def _load_state(self) -> None:
+        self.participants: dict[str, str] = {}
+        self.genesis: dict = {}
+        for (record,) in self.conn.execute("SELECT record FROM entries WHERE kind IN ('genesis', 'participant') "
+                                           "ORDER BY seq"):
+            body = _json(record)["body"]
+            if "market" in body:
+                self.genesis = body
+                self.participants[body["operator"]] = body["public_key"]
+            else:
+                self.participants[body["name"]] = body["public_key"]
+        row = self.conn.execute("SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+        self.height, self.head_hash = (row[0], row[1]) if row else (-1, GENESIS_PREV)
+        self.next_seq = (self.conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or -1) + 1
+
+    @property
+    def operator(self) -> str:
+        return self.genesis.get("operator", "")
+
+    # ------------------------------------------------------------ appending
+    def append(self, entries: Iterable[Entry], operator: Identity) -> int:
+        """Check every entry, then store them as one block signed by ``operator``; returns the block's height.
+        A refused entry refuses the whole block and leaves the ledger untouched."""
+        entries = list(entries)
+        if not entries:
+            raise LedgerError("an empty block", file=str(self.path), expected="at least one entry")
+        if self.height >= 0 and operator.public_hex != self.participants.get(self.operator):
+            raise LedgerError(f"'{operator.name}' is not this ledger's operator", file=str(self.path),
+                              field="operator", expected=f"the key of '{self.operator}'")
+        rules = _Rules(self, pending=True)
+        records, leaves, rows, jobs = [], [], [], []
+
+        def refuse(k: int, problem: str):
+            e = entries[k]
+            return LedgerError(f"entry {k} ({e.kind} {_label(e.body)}) refused: {problem}; nothing was written",
+                               file=str(self.path), field=f"entries[{k}]")
+
+        for k, e in enumerate(entries):
+            seq = self.next_seq + k
+            try:
+                payload = e.payload()
+            except (TypeError, ValueError) as exc:
+                raise refuse(k, f"not canonical JSON ({exc})") from None
+            problem = rules.check(e.kind, e.body, e.signatures, payload)
+            if problem:
+                raise refuse(k, problem)
+            jobs += [(k, *job) for job in rules.signatures]
+            rules.commit()
+            text = canonical(e.record(seq))
+            leaves.append(leaf_hash(text))
+            rows.append((seq, self.height + 1, e.kind, _ref(e.kind, e.body), _party(e.kind, e.body),
+                         text.decode()))
+            records.append(text)
+        bad = first_bad_signature(jobs)
+        if bad is not None:
+            raise refuse(bad[0], f"the signature of '{bad[1]}' does not match")
+        header = {"height": self.height + 1, "prev_hash": self.head_hash, "merkle_root": merkle_root(leaves).hex(),
+                  "first_seq": self.next_seq, "n_entries": len(entries),
+                  "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        block_hash = sha256_hex(canonical(header))
+        signature = operator.sign(canonical(header))
+        try:
+            with self.conn:  # one transaction: the whole block or nothing
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", rows)
+                self.conn.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                                  (header["height"], block_hash, canonical(header).decode(), signature))
+        except sqlite3.IntegrityError as exc:
+            raise LedgerError(f"the block could not be stored ({exc}); nothing was written", file=str(self.path)) \
+                from None
+        self.participants, self.genesis = rules.participants, rules.genesis
+        self.height, self.head_hash = header["height"], block_hash
+        self.next_seq += len(entries)
+        return self.height
+
+    # ------------------------------------------------------------ reading
+    def blocks(self) -> Iterator[tuple[dict, str, str]]:
+        for header, block_hash, signature in self.conn.execute(
+                "SELECT header, hash, signature FROM blocks ORDER BY height"):
+            yield _json(header), block_hash, signature
+
+    def records(self, height: int | None = None) -> Iterator[tuple[int, str]]:
+        """(seq, canonical record) in order, of one block or all."""
+        for seq, text, *_ in self._rows(height):
+            yield seq, text
+
+    def _rows(self, height: int | None = None):
+        cols = "seq, record, kind, ref, party"
+        if height is None:
+            return self.conn.execute(f"SELECT {cols} FROM entries ORDER BY seq")
+        return self.conn.execute(f"SELECT {cols} FROM entries WHERE height = ? ORDER BY seq", (height,))
+
+    def find(self, key: str) -> int:
+        """The sequence number of an entry given by number or by its id (order, match or settlement id)."""
+        row = self.conn.execute("SELECT seq FROM entries WHERE ref = ?", (key,)).fetchone()
+        if row is None and key.isdigit():
+            row = self.conn.execute("SELECT seq FROM entries WHERE seq = ?", (int(key),)).fetchone()
+        if row is None:
+            raise LedgerError(f"no entry '{key}'", file=str(self.path), expected="an entry number or id")
+        return row[0]
+
+    # ------------------------------------------------------------ verifying
+    def verify(self, *, head_hash: str | None = None) -> Report:
+        """Check every block and entry from the start; the first problem stops the walk and is named."""
+        rules = _Rules(self, pending=False)
+        prev, n_blocks, n_entries, next_seq = GENESIS_PREV, 0, 0, 0
+        operator_key = None
+        seen_heights = [h for (h,) in self.conn.execute("SELECT DISTINCT height FROM entries")]
+        for header, stored_hash, signature in self.blocks():
+            h = header.get("height")
+            where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h)
+            if h != n_blocks:
+                return Report(False, problem=f"block {n_blocks} is missing (found block {h} next)", **where)
+            if header.get("prev_hash") != prev:
+                return Report(False, problem=f"block {h} does not link to block {h - 1} (previous hash differs)",
+                              **where)
+            if sha256_hex(canonical(header)) != stored_hash:
+                return Report(False, problem=f"block {h}'s header was changed (its hash differs)", **where)
+            leaves, jobs = [], []
+            for seq, text, *columns in self._rows(h):
+                where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h, bad_seq=seq)
+                if seq != next_seq:
+                    return Report(False, problem=f"entry {next_seq} is missing (found entry {seq} next)", **where)
+                try:
+                    rec = _json(text)
+                    if canonical(rec).decode() != text:
+                        return Report(False, problem=f"entry {seq} is not in canonical form", **where)
+                    kind, body, sigs = rec["kind"], rec["body"], rec["signatures"]
+                except (ValueError, KeyError, TypeError):
+                    return Report(False, problem=f"entry {seq} is not a ledger entry", **where)
+                if columns != [kind, _ref(kind, body), _party(kind, body)]:
+                    return Report(False, problem=f"entry {seq}'s index columns do not match its record", **where)
+                if rec.get("seq") != seq:
+                    return Report(False, problem=f"entry {seq} holds entry {rec.get('seq')}'s record (moved)",
+                                  **where)
+                if seq == 0:
+                    if kind != "genesis":
+                        return Report(False, problem="entry 0 is not the genesis entry", **where)
+                    operator_key = body.get("public_key")
+                problem = rules.check(kind, body, sigs, canonical({"kind": kind, "body": body}))
+                if problem:
+                    bad = first_bad_signature(jobs)  # an earlier entry's signature fails first
+                    if bad is not None:
+                        return self._bad_signature(bad, n_blocks, prev, h)
+                    return Report(False, problem=f"entry {seq} ({kind} {_label(body)}): {problem}", **where)
+                jobs += [((seq, kind, _label(body)), *job) for job in rules.signatures]
+                rules.commit()
+                leaves.append(leaf_hash(text.encode()))
+                next_seq += 1
+                n_entries += 1
+            bad = first_bad_signature(jobs)
+            if bad is not None:
+                return self._bad_signature(bad, n_blocks, prev, h)
+            where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h)
+            if header.get("first_seq") != next_seq - len(leaves) or header.get("n_entries") != len(leaves):
+                held = f"block {h} should hold {header.get('n_entries')} entries from {header.get('first_seq')} " \
+                       f"but holds {len(leaves)}"
+                if header.get("first_seq") == next_seq - len(leaves) and header.get("n_entries", 0) > len(leaves):
+                    return Report(False, problem=f"entry {next_seq} is missing ({held})", bad_seq=next_seq, **where)
+                return Report(False, problem=held, **where)
+            if merkle_root(leaves).hex() != header.get("merkle_root"):
+                return Report(False, problem=f"block {h}'s Merkle root does not match its entries "
+                                             "(an entry was changed, added, removed or moved)", **where)
+            if operator_key is None or not signature_ok(operator_key, signature, canonical(header)):
+                return Report(False, problem=f"block {h}'s header is not signed by the operator", **where)
+            prev, n_blocks = stored_hash, n_blocks + 1
+        orphans = sorted(set(seen_heights) - set(range(n_blocks)))
+        if orphans:
+            return Report(False, n_blocks, n_entries, prev, f"entries stored under block {orphans[0]}, "
+                                                             "which is not in the chain", bad_height=orphans[0])
+        if n_blocks == 0:
+            return Report(False, 0, 0, prev, "the ledger has no genesis block")
+        if head_hash is not None and head_hash != prev:
+            return Report(False, n_blocks, n_entries, prev, f"the chain ends at {prev[:16]}..., not at the "
+                                                            f"expected head {head_hash[:16]}... (blocks removed?)")
+        return Report(True, n_blocks, n_entries, prev)
+
+    @staticmethod
+    def _bad_signature(bad: tuple, blocks: int, prev: str, height: int) -> Report:
+        (seq, kind, label), name = bad[0], bad[1]
+        return Report(False, blocks, seq, prev, f"entry {seq} ({kind} {label}): the signature of "
+                      f"'{name}' does not match", bad_seq=seq, bad_height=height)
+
+    # ------------------------------------------------------------ proofs
+    def prove(self, key: str) -> dict:
+        """An inclusion proof of an entry: the entry, its audit path, the signed block header and public keys."""
+        seq = self.find(key)
+        height = self.conn.execute("SELECT height FROM entries WHERE seq = ?", (seq,)).fetchone()[0]
+        block = self.conn.execute("SELECT header, signature FROM blocks WHERE height = ?", (height,)).fetchone()
+        if block is None:
+            raise LedgerError(f"entry {seq}'s block {height} is missing", file=str(self.path))
+        texts = [(s, t) for s, t in self.records(height)]
+        index = [s for s, _ in texts].index(seq)
+        leaves = [leaf_hash(t.encode()) for _, t in texts]
+        record = _json(texts[index][1])
+        signers = sorted(set(record["signatures"]) | {self.operator})
+        return {"format": f"{FORMAT}-proof", "entry": record, "index": index, "tree_size": len(leaves),
+                "audit_path": [x.hex() for x in audit_path(leaves, index)], "block_header": _json(block[0]),
+                "block_signature": block[1], "operator": self.operator,
+                "public_keys": {name: self.participants.get(name, "") for name in signers}}
+
+
+def check_proof(proof: dict, *, operator_key: str | None = None) -> str:
+    """Check an inclusion proof; returns '' when it holds, else the reason. ``operator_key`` pins the operator's
+    public key (otherwise the one in the proof is trusted)."""
+    try:
+        keys = proof["public_keys"]
+        op = proof["operator"]
+        key = operator_key or keys[op]
+        header = proof["block_header"]
+        rec = proof["entry"]
+        payload = canonical({"kind": rec["kind"], "body": rec["body"]})
+        for name, sig in rec["signatures"].items():
+            if name not in keys or not signature_ok(keys[name], sig, payload):
+                return f"the entry's signature by '{name}' does not hold"
+        root = root_from_path(leaf_hash(canonical(rec)), int(proof["index"]), int(proof["tree_size"]),
+                              [bytes.fromhex(x) for x in proof["audit_path"]])
+        if root is None or root.hex() != header["merkle_root"]:
+            return "the audit path does not lead to the block's Merkle root"
+        if int(proof["tree_size"]) != header["n_entries"]:
+            return "the proof's tree size is not the block's entry count"
+        if not signature_ok(key, proof["block_signature"], canonical(header)):
+            return "the block header is not signed by the operator"
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"not a ledger proof ({exc.__class__.__name__}: {exc})"
+    return ""
+
+
+# ---------------------------------------------------------------- signatures
+_POOL = None
+PARALLEL_FROM = 64  # signatures; fewer are checked in this thread
+
+
+def first_bad_signature(jobs: list[tuple]) -> tuple | None:
+    """The first ``(tag, name, key, signature, payload)`` whose signature fails, or None. Ed25519 checks release
+    the GIL, so large batches run on a thread per core."""
+    global _POOL
+    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        return next((j for j in jobs if not signature_ok(*j[2:])), None)
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="wattscale-verify")
+    n = len(jobs)
+    size = -(-n // os.cpu_count())
+    parts = [jobs[i: i + size] for i in range(0, n, size)]
+    found = list(_POOL.map(lambda part: next((j for j in part if not signature_ok(*j[2:])), None), parts))
+    return next((f for f in found if f is not None), None)
+
+
+# ---------------------------------------------------------------- rules
+class _Rules:
+    """The rules an entry must meet given what came before; ``commit`` makes the last checked entry 'before'
+    (the ledger adopts the participants only once their block is stored)."""
+
+    def __init__(self, ledger: Ledger, *, pending: bool) -> None:
+        self.ledger = ledger
+        self.pending = pending  # appending: earlier state is in the ledger; verifying: rebuilt from the start
+        self.participants = dict(ledger.participants) if pending else {}
+        self.genesis = dict(ledger.genesis) if pending else {}
+        self.refs: dict[str, tuple[str, dict]] = {}  # id -> (kind, body) within this walk or block
+        self._last: tuple | None = None
+
+    def _known_ref(self, ref: str) -> tuple[str, dict] | None:
+        if ref in self.refs:
+            return self.refs[ref]
+        if not self.pending:
+            return None
+        row = self.ledger.conn.execute("SELECT record FROM entries WHERE ref = ?", (ref,)).fetchone()
+        if row is None:
+            return None
+        rec = _json(row[0])
+        return rec["kind"], rec["body"]
+
+    def check(self, kind: str, body: dict, sigs: dict, payload: bytes) -> str:
+        """'' when the entry meets the rules (its signatures to check are then in ``self.signatures``)."""
+        self._last = None
+        self.signatures: list[tuple] = []
+        if not isinstance(body, dict) or not isinstance(sigs, dict):
+            return "body and signatures must be objects"
+        if kind == "genesis":
+            if self.genesis:
+                return "a second genesis entry"
+            need = {"operator": str, "public_key": str, "price_floor_usd_per_mwh": float,
+                    "price_cap_usd_per_mwh": float}
+            missing = _fields(body, need)
+            if missing:
+                return missing
+            signers = {body["operator"]: body["public_key"]}
+        elif not self.genesis:
+            return "the ledger does not start with a genesis entry"
+        elif kind == "participant":
+            missing = _fields(body, {"name": str, "public_key": str})
+            if missing:
+                return missing
+            try:
+                check_name(body["name"])
+            except LedgerError as exc:
+                return exc.detail
+            if body["name"] in self.participants:
+                return f"participant '{body['name']}' is already registered"
+            signers = {self.genesis["operator"]: self.participants[self.genesis["operator"]],
+                       body["name"]: body["public_key"]}
+        elif kind == "order":
+            missing = _fields(body, {"id": str, "participant": str, "interval": str, "side": str,
+                                     "quantity_mwh": float, "price_usd_per_mwh": float})
+            if missing:
+                return missing
+            who = body["participant"]
+            if who not in self.participants:
+                return f"unknown participant '{who}'"
+            if body["side"] not in SIDES:
+                return f"side '{body['side']}' is neither 'buy' nor 'sell'"
+            problem = self._quantity_price(body)
+            if problem:
+                return problem
+            signers = {who: self.participants[who]}
+        elif kind == "match":
+            missing = _fields(body, {"id": str, "interval": str, "buy_order": str, "sell_order": str,
+                                     "quantity_mwh": float, "price_usd_per_mwh": float})
+            if missing:
+                return missing
+            for side, ref in (("buy", body["buy_order"]), ("sell", body["sell_order"])):
+                known = self._known_ref(ref)
+                if known is None or known[0] != "order":
+                    return f"{side} order '{ref}' is not in the ledger"
+                if known[1]["side"] != side or known[1]["interval"] != body["interval"]:
+                    return f"order '{ref}' is not a {side} order for interval {body['interval']}"
+            problem = self._quantity_price(body)
+            if problem:
+                return problem
+            signers = {self.genesis["operator"]: self.participants[self.genesis["operator"]]}
+        elif kind == "settlement":
+            missing = _fields(body, {"id": str, "participant": str, "period": str, "energy_mwh": float,
+                                     "amount_usd": float})
+            if missing:
+                return missing
+            who = body["participant"]
+            if who not in self.participants:
+                return f"unknown participant '{who}'"
+            signers = {who: self.participants[who],
+                       self.genesis["operator"]: self.participants[self.genesis["operator"]]}
+        else:
+            return f"unknown kind '{kind}'"
+        ref = _ref(kind, body)
+        if ref is not None and self._known_ref(ref) is not None:
+            return f"id '{ref}' is already used"
+        extra = set(sigs) - set(signers)
+        if extra:
+            return f"signed by '{sorted(extra)[0]}', who is not a party to it"
+        for name in signers:
+            if not isinstance(sigs.get(name), str):
+                return f"not signed by '{name}'"
+        self.signatures = [(name, key, sigs[name], payload) for name, key in signers.items()]
+        self._last = (kind, body, ref)
+        return ""
+
+    def _quantity_price(self, body: dict) -> str:
+        q, p = body["quantity_mwh"], body["price_usd_per_mwh"]
+        if not math.isfinite(q) or q <= 0:
+            return f"quantity {q} MWh is not positive"
+        lo, hi = self.genesis["price_floor_usd_per_mwh"], self.genesis["price_cap_usd_per_mwh"]
+        if not (math.isfinite(p) and lo <= p <= hi):
+            return f"price {p} USD/MWh is outside the market's bounds [{lo:g}, {hi:g}]"
+        return ""
+
+    def commit(self) -> None:
+        if self._last is None:
+            return
+        kind, body, ref = self._last
+        if kind == "genesis":
+            self.genesis = body
+            self.participants[body["operator"]] = body["public_key"]
+        elif kind == "participant":
+            self.participants[body["name"]] = body["public_key"]
+        if ref is not None:
+            self.refs[ref] = (kind, body)
+        self._last = None
+
+
+def _fields(body: dict, need: dict) -> str:
+    for name, typ in need.items():
+        value = body.get(name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if typ is float else \
+            isinstance(value, typ)
+        if not ok:
+            return f"field '{name}' is missing or not a {'number' if typ is float else 'string'}"
+    return ""
+
+
+def _ref(kind: str, body: dict) -> str | None:
+    return body.get("id") if kind in ("order", "match", "settlement") and isinstance(body, dict) else None
+
+
+def _party(kind: str, body: dict) -> str | None:
+    return body.get("participant") or body.get("name") or body.get("operator")
+
+
+def _label(body) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for key in ("id", "name", "operator"):
+        if isinstance(body.get(key), str):
+            return f"'{body[key]}'"
+    return ""
+
+
+def _json(text: str):
+    import json
+
+    return json.loads(text)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
