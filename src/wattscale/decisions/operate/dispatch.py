@@ -99,7 +99,7 @@ class Dispatch:
             flows.append(self._site(prog, f"{i}.", site, sizes[i]))
         if p.connection is not None:
             n = p.n_steps
-            imp, exp = self._grid(prog, "tie.", p.connection, n, {})
+            imp, exp = grid_exchange(prog, "tie.", p.connection, p)
             prog.con("tie.balance", lambda: imp - exp - sum(f[0] - f[1] for f in flows), "==", np.zeros(n))
         if self.capacity is not None:
             self.capacity.constrain(prog)
@@ -163,7 +163,7 @@ class Dispatch:
         uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
                        cost=dt * p.value_of_lost_load_usd_per_mwh)
         dump = prog.var(pre + "dumped", T, 0.0, INF)
-        imp, exp = self._grid(prog, pre, s.grid, n, sizes, priced=p.connection is None)
+        imp, exp = grid_exchange(prog, pre, s.grid, p, sizes, priced=p.connection is None)
         prog.con(pre + "balance", lambda: sum(f() for f in supply) + imp - exp + uns - dump, "==", s.load_mw)
         return imp, exp
 
@@ -228,39 +228,6 @@ class Dispatch:
                      "<=", 1.0)
         return lambda: power.sum("g")
 
-    def _grid(self, prog: Programme, pre: str, g: GridTerms, n: int, sizes: dict, priced: bool = True):
-        p = self.problem
-        dt = p.step_h
-        T = {"t": n}
-        import_cost = dt * (g.price_usd_per_mwh + p.carbon_price_usd_per_t * g.intensity_kg_per_mwh / 1e3)
-        sized = "grid_mw" in sizes
-        act = p.active()
-        imp = prog.var(pre + "import", T, 0.0, np.where(g.up & act, INF, 0.0) if sized else g.import_cap_mw() * act,
-                       cost=import_cost if priced else 0.0)
-        exp = prog.var(pre + "export", T, 0.0, g.export_cap_mw() * act,
-                       cost=-dt * g.export_price_usd_per_mwh if priced else 0.0)
-        if sized:
-            cap = sizes["grid_mw"]
-            prog.con(pre + "import_cap", lambda: imp - cap, "<=", 0.0)
-            prog.con(pre + "export_cap", lambda: exp - cap, "<=", 0.0)
-            if g.dr_hold_mw is not None:
-                prog.con(pre + "dr_hold", lambda: imp, "<=", g.dr_hold_mw)
-        if priced and g.dr_soft_mw is not None:
-            excess = prog.var(pre + "dr_excess", T, 0.0, INF, cost=dt * g.dr_soft_usd_per_mwh)
-            prog.con(pre + "dr_soft", lambda: imp - excess, "<=", g.dr_soft_mw)
-        if priced and g.demand_charge_usd_per_mw_month > 0:
-            slot, so_far = g.slots(n)
-            rate = g.monthly_rates(len(so_far))
-            peak = prog.var(pre + "peak", {"m": len(so_far)}, so_far, INF, cost=rate)
-            prog.constant_usd -= float((rate * so_far).sum())
-            in_month = slot[None, :] == np.arange(len(so_far))[:, None]
-            # rows for every (month, step) keep the programme's shape when a horizon slides over a month's end;
-            # a long horizon builds only the rows of each step's own month
-            mask = xr.DataArray(in_month, dims=["m", "t"]) if n * dt > 31 * 24 else None
-            prog.con(pre + "peak_rows", lambda: imp - peak, "<=",
-                     xr.DataArray(np.where(in_month, 0.0, INF), dims=["m", "t"]), mask=mask)
-        return imp, exp
-
     # ------------------------------------------------------------ solving
     def plan(self, problem: DispatchProblem | None = None) -> DispatchPlan:
         """Solve (with ``problem``'s numbers if given; it must have this programme's structure)."""
@@ -271,6 +238,44 @@ class Dispatch:
         if sol.status != "optimal" and not sol.values:
             return DispatchPlan(sol.status, float("nan"), [], solve_s=sol.solve_s, build_s=self.build_s)
         return _plan(self.problem, sol, self.build_s)
+
+
+def grid_exchange(prog: Programme, pre: str, g: GridTerms, p: DispatchProblem, sizes: dict | None = None, *,
+                  priced: bool = True):
+    """Import and export variables of a connection over ``p``'s horizon: limits, and when ``priced`` their energy
+    and carbon costs, paid demand response and demand charge. Returns (import, export)."""
+    sizes = sizes or {}
+    n = p.n_steps
+    dt = p.step_h
+    T = {"t": n}
+    import_cost = dt * (g.price_usd_per_mwh + p.carbon_price_usd_per_t * g.intensity_kg_per_mwh / 1e3)
+    sized = "grid_mw" in sizes
+    act = p.active()
+    imp = prog.var(pre + "import", T, 0.0, np.where(g.up & act, INF, 0.0) if sized else g.import_cap_mw() * act,
+                   cost=import_cost if priced else 0.0)
+    exp = prog.var(pre + "export", T, 0.0, g.export_cap_mw() * act,
+                   cost=-dt * g.export_price_usd_per_mwh if priced else 0.0)
+    if sized:
+        cap = sizes["grid_mw"]
+        prog.con(pre + "import_cap", lambda: imp - cap, "<=", 0.0)
+        prog.con(pre + "export_cap", lambda: exp - cap, "<=", 0.0)
+        if g.dr_hold_mw is not None:
+            prog.con(pre + "dr_hold", lambda: imp, "<=", g.dr_hold_mw)
+    if priced and g.dr_soft_mw is not None:
+        excess = prog.var(pre + "dr_excess", T, 0.0, INF, cost=dt * g.dr_soft_usd_per_mwh)
+        prog.con(pre + "dr_soft", lambda: imp - excess, "<=", g.dr_soft_mw)
+    if priced and g.demand_charge_usd_per_mw_month > 0:
+        slot, so_far = g.slots(n)
+        rate = g.monthly_rates(len(so_far))
+        peak = prog.var(pre + "peak", {"m": len(so_far)}, so_far, INF, cost=rate)
+        prog.constant_usd -= float((rate * so_far).sum())
+        in_month = slot[None, :] == np.arange(len(so_far))[:, None]
+        # rows for every (month, step) keep the programme's shape when a horizon slides over a month's end;
+        # a long horizon builds only the rows of each step's own month
+        mask = xr.DataArray(in_month, dims=["m", "t"]) if n * dt > 31 * 24 else None
+        prog.con(pre + "peak_rows", lambda: imp - peak, "<=",
+                 xr.DataArray(np.where(in_month, 0.0, INF), dims=["m", "t"]), mask=mask)
+    return imp, exp
 
 
 def plan_dispatch(problem: DispatchProblem, *, time_limit_s: float = 300.0, mip_rel_gap: float = 1e-6) -> DispatchPlan:

@@ -39,6 +39,7 @@ class Solution:
     values: dict[str, np.ndarray]
     solve_s: float
     mip_gap: float = 0.0
+    duals: dict[str, np.ndarray] | None = None  # per constraint: d(objective)/d(right-hand side), LPs and QPs only
 
 
 class Programme:
@@ -112,7 +113,7 @@ class Programme:
         terms = [(_da(cost, [v.indexes[d] for d in v.dims]) * v).sum()
                  for v, _lo, _up, cost in self._vars.values() if np.any(cost != 0)]
         m.add_objective(sum(terms[1:], terms[0]) if terms else 0 * next(iter(self._vars.values()))[0].sum())
-        with _quiet_stdout():  # HiGHS prints a banner when its first instance is made
+        with quiet_stdout():  # HiGHS prints a banner when its first instance is made
             h = m.to_highspy()
         h.setOptionValue("output_flag", False)
         self._time_limit_s = float(time_limit_s)
@@ -176,9 +177,43 @@ class Programme:
             out[ok_cols] = x[cols[ok_cols]]
             values[name] = out.reshape(shape)
         self.last_values = values
+        duals = None
+        if info.dual_solution_status == 2:  # feasible duals (not after a MIP)
+            y = np.asarray(h.getSolution().row_dual)
+            duals = {}
+            for name, rows in self._crows.items():
+                out = np.full(rows.shape, np.nan)
+                ok_rows = rows >= 0
+                out[ok_rows] = y[rows[ok_rows]]
+                duals[name] = out.reshape(self._cons[name][2].shape)
         gap = float(getattr(info, "mip_gap", 0.0) or 0.0)
         return Solution("optimal" if status == "optimal" else status, float(info.objective_function_value)
-                        + self.constant_usd, values, solve_s, gap if np.isfinite(gap) else 0.0)
+                        + self.constant_usd, values, solve_s, gap if np.isfinite(gap) else 0.0, duals)
+
+    def square(self, a: str, b: str, weight) -> None:
+        """Add ``weight/2 * (a - b)**2`` per element to the objective (variables of the same shape; a convex QP,
+        for continuous programmes only); called again, it replaces the weights."""
+        cols_a, cols_b = self._vcols[a].ravel(), self._vcols[b].ravel()
+        w = np.broadcast_to(np.asarray(weight, float), cols_a.shape)
+        n = self._highs.getNumCol()
+        entries: dict[int, list[tuple[int, float]]] = {}
+        for i, j, wk in zip(cols_a, cols_b, w):  # lower triangle, column by column
+            if i < 0 or j < 0:
+                continue
+            lo, hi = (int(i), int(j)) if i < j else (int(j), int(i))
+            entries.setdefault(int(i), []).append((int(i), wk))
+            entries.setdefault(int(j), []).append((int(j), wk))
+            entries.setdefault(lo, []).append((hi, -wk))
+        start, index, value = [0], [], []
+        for col in range(n):
+            for row, v in sorted(entries.get(col, [])):
+                index.append(row)
+                value.append(v)
+            start.append(len(index))
+        highspy = _highspy()
+        _ok(self._highs.passHessian(n, len(value), highspy.HessianFormat.kTriangular,
+                                    np.array(start[:-1], np.int32), np.array(index, np.int32),
+                                    np.array(value, float)), f"square({a}, {b})")
 
 
 def _ok(status, name: str) -> None:
@@ -187,7 +222,7 @@ def _ok(status, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_stdout():
+def quiet_stdout():
     """Silence what C code writes to standard output (not Python's own streams)."""
     sys.stdout.flush()
     saved = os.dup(1)
