@@ -262,6 +262,16 @@ def _add_grid() -> None:
 _add_grid()
 
 
+def _add_market() -> None:
+    from wattscale.cli_market import ledger_app, market
+
+    app.command()(market)
+    app.add_typer(ledger_app, name="ledger")
+
+
+_add_market()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

@@ -14,7 +14,7 @@ def grid_available(outages: list[Outage], timeline: Timeline, *, field: str = "g
     """Boolean per step: True when the grid connection is up. A step is out if any part of it is in an outage."""
     up = np.ones(timeline.n_steps, dtype=bool)
     for i, outage in enumerate(outages):
-        up &= ~_steps(outage, timeline, f"{field}[{i}]", "outage")
+        up &= ~span_steps(outage, timeline, f"{field}[{i}]", "outage")
     return up
 
 
@@ -26,7 +26,7 @@ def demand_response(events: list[DemandResponse], timeline: Timeline, *,
     n = timeline.n_steps
     hold, soft, pay = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n)
     for i, e in enumerate(events):
-        hit = _steps(e, timeline, f"{field}[{i}]", "demand-response event")
+        hit = span_steps(e, timeline, f"{field}[{i}]", "demand-response event")
         if e.payment_usd_per_mwh is None:
             hold[hit] = np.minimum(hold[hit], e.hold_import_mw)
         else:
@@ -35,7 +35,7 @@ def demand_response(events: list[DemandResponse], timeline: Timeline, *,
     return hold, soft, pay
 
 
-def _steps(span: Span, timeline: Timeline, field: str, what: str) -> np.ndarray:
+def span_steps(span: Span, timeline: Timeline, field: str, what: str) -> np.ndarray:
     idx = timeline.index
     try:
         start = _at(span.start, timeline)

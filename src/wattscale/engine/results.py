@@ -71,7 +71,11 @@ def write_folder(outdir: str | Path, files: dict[str, bytes]) -> Path:
     tmp.chmod(0o755)
     try:
         for fname in sorted(files, key=lambda f: f == SUMMARY):
-            (tmp / fname).write_bytes(files[fname])
+            path = tmp / fname
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(files[fname])
+            if fname.endswith(".pem"):  # private keys: the owner's only
+                path.chmod(0o600)
         _swap_in(tmp, outdir)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)

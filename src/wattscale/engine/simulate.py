@@ -52,6 +52,32 @@ def site_assets(inputs: SiteInputs) -> SiteAssets:
                       paid_demand_response=any(e.payment_usd_per_mwh is not None for e in site.grid.demand_response))
 
 
+def site_forecast(inputs: SiteInputs, t0: int = 0, t1: int | None = None, *, flex_mw: np.ndarray | None = None,
+                  month: np.ndarray | None = None) -> SiteForecast:
+    """The site's true inputs over steps [t0, t1): what a perfect forecast would say."""
+    tl = inputs.timeline
+    t1 = tl.n_steps if t1 is None else t1
+    flex_mw = inputs.flex_params()[0] if flex_mw is None else flex_mw
+    month = tl.month_groups() if month is None else month
+    cut = lambda a: a[t0:t1] if a is not None else None  # noqa: E731
+    return SiteForecast(step_h=tl.step_h, load_mw=cut(inputs.load_mw), pv_mw=cut(inputs.pv_mw),
+                        wind_mw=cut(inputs.wind_mw), price_usd_per_mwh=cut(inputs.price_usd_per_mwh),
+                        intensity_kg_per_mwh=cut(inputs.intensity_kg_per_mwh), grid_available=cut(inputs.grid_up),
+                        export_price_usd_per_mwh=cut(inputs.export_price_usd_per_mwh),
+                        import_limit_mw=cut(inputs.import_limit_mw), export_limit_mw=cut(inputs.export_limit_mw),
+                        flex_mw=flex_mw[:, t0:t1], month=cut(month), time=tl.index[t0:t1], pue=cut(inputs.pue),
+                        dr_soft_mw=cut(inputs.dr_soft_mw), dr_payment_usd_per_mwh=cut(inputs.dr_payment_usd_per_mwh))
+
+
+def initial_state(inputs: SiteInputs) -> SiteState:
+    """The site at the start of the timeline: battery at its initial charge, generators off, budgets full."""
+    b = inputs.site.battery
+    n_gen = len(inputs.generators)
+    return SiteState(step=0, time=inputs.timeline.index[0], soc_mwh=b.soc_initial * b.energy_mwh if b else 0.0,
+                     generator_power_mw=np.zeros(n_gen), generator_on=np.zeros(n_gen, bool),
+                     generator_warmup_left=np.zeros(n_gen, int), flex_budget_mwh=inputs.flex_params()[1])
+
+
 def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progress | None = None) -> pd.DataFrame:
     """Run one site; return its per-step frame (inputs and every asset's response)."""
     tl = inputs.timeline
@@ -81,17 +107,7 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
                           generator_warmup_left=np.where(gen_state == STARTING, gen_timer, 0),
                           month_peak_import_mw=float(out["import"][m0:t0].max()) if t0 > m0 else 0.0,
                           flex_budget_mwh=flex_budget.copy())
-        forecast = SiteForecast(step_h=tl.step_h, load_mw=inputs.load_mw[t0:h1], pv_mw=inputs.pv_mw[t0:h1],
-                                wind_mw=inputs.wind_mw[t0:h1], price_usd_per_mwh=inputs.price_usd_per_mwh[t0:h1],
-                                intensity_kg_per_mwh=inputs.intensity_kg_per_mwh[t0:h1],
-                                grid_available=inputs.grid_up[t0:h1],
-                                export_price_usd_per_mwh=inputs.export_price_usd_per_mwh[t0:h1],
-                                import_limit_mw=inputs.import_limit_mw[t0:h1],
-                                export_limit_mw=inputs.export_limit_mw[t0:h1], flex_mw=flex_mw[:, t0:h1],
-                                month=month[t0:h1], time=tl.index[t0:h1], pue=inputs.pue[t0:h1],
-                                dr_soft_mw=inputs.dr_soft_mw[t0:h1] if inputs.dr_soft_mw is not None else None,
-                                dr_payment_usd_per_mwh=inputs.dr_payment_usd_per_mwh[t0:h1]
-                                if inputs.dr_payment_usd_per_mwh is not None else None)
+        forecast = site_forecast(inputs, t0, h1, flex_mw=flex_mw, month=month)
         points = controller.decide(state, forecast)
         k = t1 - t0
         bt = np.ascontiguousarray(points.battery_mw[:k], dtype=float)

@@ -469,6 +469,69 @@ class Sizing(Model):
         return v
 
 
+class TransferLimit(Model):
+    """A link between two sites for peer-to-peer trades, and how much it carries either way."""
+
+    between: tuple[str, str]
+    limit_mw: float = Field(ge=0)
+
+
+class SharedConnection(Model):
+    """One grid connection behind which the sites sit together (prices from the first site's grid)."""
+
+    import_limit_mw: float = Field(gt=0)
+    export_limit_mw: float = Field(0.0, ge=0)
+    demand_charge_usd_per_kw_month: float = Field(0.0, ge=0)
+
+
+class VppEvent(Span):
+    """A call on the virtual power plant: cut the sites' net grid draw together by ``reduce_mw`` below their
+    baseline from ``start`` for ``duration``, announced ``notice_h`` hours before."""
+
+    reduce_mw: float = Field(gt=0)
+    notice_h: float = Field(24.0, ge=0, description="24 h: a day-ahead call such as Texas SB6's; 0: an emergency")
+    payment_usd_per_mwh: float = Field(0.0, ge=0, description="energy payment per MWh delivered")
+    capacity_usd_per_mw: float = Field(0.0, ge=0, description="payment per MW committed, scaled by performance")
+    penalty_usd_per_mwh: float = Field(0.0, ge=0, description="charged per MWh short of the call")
+
+
+class Baseline(Model):
+    """Customer baseline load: at each event hour, the mean draw at that hour on the ``high`` highest-energy of
+    the ``days`` previous days without an event (PJM's 'high 4 of 5' by default)."""
+
+    high: int = Field(4, ge=1)
+    days: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _x_of_y(self):
+        if self.high > self.days:
+            raise ValueError(f"high ({self.high}) must not exceed days ({self.days})")
+        return self
+
+
+class Market(Model):
+    """Peer-to-peer trading among the sites (``wattscale market``), their coordination behind a shared
+    connection, and virtual-power-plant events."""
+
+    mechanism: Literal["pay_as_clear", "pay_as_bid"] = "pay_as_clear"
+    k: float = Field(0.5, ge=0, le=1, description="where in the bid-offer gap the price falls (0.5: midpoint)")
+    price_floor_usd_per_mwh: float = -1000.0
+    price_cap_usd_per_mwh: float = 5000.0
+    transfer_limits: list[TransferLimit] = Field(default_factory=list,
+                                                 description="links between sites (none: no limits)")
+    shared_connection: SharedConnection | None = None
+    events: list[VppEvent] = Field(default_factory=list)
+    baseline: Baseline = Baseline()
+    admm_tolerance: float = Field(1e-3, gt=0, lt=1)
+    admm_horizon_h: float = Field(24.0, gt=0, description="price-coordinated day-ahead plan: its length")
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.price_floor_usd_per_mwh >= self.price_cap_usd_per_mwh:
+            raise ValueError("price_floor_usd_per_mwh must be below price_cap_usd_per_mwh")
+        return self
+
+
 class Scenario(Model):
     name: str = "scenario"
     description: str = ""
@@ -480,8 +543,14 @@ class Scenario(Model):
     gpu_catalog: Path | None = Field(None, description="extra GPU catalog YAML (entries override by name)")
     swings: SwingStudy | None = None
     sizing: Sizing | None = None
+    market: Market | None = None
 
     @model_validator(mode="after")
     def _unique_sites(self):
         check_unique([s.name for s in self.sites], "site")
+        names = {s.name for s in self.sites}
+        for link in self.market.transfer_limits if self.market else []:
+            for name in link.between:
+                if name not in names:
+                    raise ValueError(f"market.transfer_limits: no site named '{name}' (sites: {', '.join(sorted(names))})")
         return self

@@ -71,6 +71,7 @@ class DispatchPlan:
     solve_s: float = 0.0
     build_s: float = 0.0
     mip_gap: float = 0.0
+    marginal_usd_per_mwh: list[np.ndarray] | None = None  # per site: the value of one more MWh at each step (LPs)
 
     @property
     def unserved_mwh(self) -> float:
@@ -97,6 +98,10 @@ class Dispatch:
         flows = []
         for i, site in enumerate(p.sites):
             flows.append(self._site(prog, f"{i}.", site, sizes[i]))
+        if p.portfolio_cap_mw is not None:  # a virtual power plant's promise: the sites' net draw together
+            short = prog.var("portfolio_short", {"t": p.n_steps}, 0.0, INF,
+                             cost=p.step_h * p.portfolio_shortfall_usd_per_mwh)
+            prog.con("portfolio_cap", lambda: sum(f[0] - f[1] for f in flows) - short, "<=", p.portfolio_cap_mw)
         if p.connection is not None:
             n = p.n_steps
             imp, exp = grid_exchange(prog, "tie.", p.connection, p)
@@ -352,7 +357,11 @@ def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPl
     if problem.connection is not None:
         co2_kg += _grid_costs(costs, problem.connection, v["tie.import"], v["tie.export"], v, "tie.", dt)
     costs["carbon"] = co2_kg / 1e3 * cp
-    return DispatchPlan(sol.status, sol.objective, sites, costs, co2_kg / 1e3, sol.solve_s, build_s, sol.mip_gap)
+    marginal = None
+    if sol.duals is not None:
+        marginal = [sol.duals[f"{i}.balance"] / dt for i in range(len(problem.sites))]
+    return DispatchPlan(sol.status, sol.objective, sites, costs, co2_kg / 1e3, sol.solve_s, build_s, sol.mip_gap,
+                        marginal)
 
 
 def _grid_costs(costs: dict, g: GridTerms, imp: np.ndarray, exp: np.ndarray, v: dict, pre: str, dt: float) -> float:

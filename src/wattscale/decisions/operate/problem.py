@@ -140,6 +140,8 @@ class DispatchProblem:
     commitment: Commitment = "milp"
     connection: GridTerms | None = None  # shared by all sites; their own grid terms then only limit each tie
     active_steps: int | None = None  # steps after these are padding (nothing runs; keeps the programme's shape)
+    portfolio_cap_mw: np.ndarray | None = None  # the sites' net draw together at most this per step (inf: free) ...
+    portfolio_shortfall_usd_per_mwh: float = 0.0  # ... or pay this per MWh above it
 
     def active(self) -> np.ndarray:
         n = self.n_steps
