@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot swings mpc size heal clean
+.PHONY: demo test test-fast bench ercot swings mpc size heal market clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
@@ -43,10 +43,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/swings.py
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
 	$(BIN)/python benchmarks/heal.py
+	$(BIN)/python benchmarks/ledger_market.py
 
 heal: $(STAMP)
 	$(BIN)/wattscale grid heal examples/networks/campus-ring.yaml --fault T1 -o out/campus-ring-heal-T1
 	$(BIN)/wattscale grid reliability examples/networks/campus-ring.yaml -o out/campus-ring-reliability
+
+market: $(STAMP)
+	$(BIN)/wattscale market examples/market-texas.yaml -o out/market-texas
+	$(BIN)/wattscale ledger verify out/market-texas/ledger.sqlite
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
