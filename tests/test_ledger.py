@@ -53,9 +53,9 @@ def test_merkle_root_matches_rfc6962_definition_and_proofs_hold_for_every_leaf()
     assert merkle_root(leaves) == h(left, right)
     assert leaf_hash(b"") == hashlib.sha256(b"\x00").digest()
     for size in (1, 2, 3, 5, 8, 13):
+        ls = [leaf_hash(bytes([k])) for k in range(size)]
         for i in range(size):
-            path = audit_path(leaves[:size] if size <= 7 else [leaf_hash(bytes([k])) for k in range(size)], i)
-            ls = leaves[:size] if size <= 7 else [leaf_hash(bytes([k])) for k in range(size)]
+            path = audit_path(ls, i)
             assert root_from_path(ls[i], i, size, path) == merkle_root(ls)
             if path:
                 assert root_from_path(ls[i], i, size, path[:-1]) != merkle_root(ls)
@@ -71,7 +71,7 @@ def test_canonical_json_is_key_order_free_and_refuses_nan():
 
 # ---------------------------------------------------------------- a sound ledger
 def test_sound_ledger_verifies_and_proofs_check_with_public_keys_only(book, tmp_path):
-    led, op, sites = book
+    led, op, _sites = book
     rep = led.verify()
     assert rep.ok, rep.problem
     assert (rep.blocks, rep.entries) == (4, 9)
@@ -92,8 +92,7 @@ def test_sound_ledger_verifies_and_proofs_check_with_public_keys_only(book, tmp_
     led.close()
     again = Ledger.open(tmp_path / "ledger.sqlite")
     assert again.verify().ok and again.participants.keys() == {"operator", "site-0", "site-1", "site-2"}
-    book_again = again
-    book_again.close()
+    again.close()
 
 
 # ---------------------------------------------------------------- tampering of every kind
@@ -154,7 +153,7 @@ def test_reordered_rows_with_consistent_numbers_break_the_merkle_root(book):
 
 
 def test_forged_signature_is_found(book):
-    led, _op, sites = book
+    led, _op, _sites = book
     rec = _record(led, 6)
     mallory = Identity.generate("site-2")  # same name, another key
     rec["body"]["quantity_mwh"] = 0.5
@@ -199,11 +198,11 @@ def test_edited_header_and_removed_block_are_found(book):
     assert "header was changed" in led.verify().problem
     _tamper(led, "UPDATE blocks SET header = (SELECT header FROM blocks WHERE height = 0) WHERE height = 1")
     assert not led.verify().ok
-    led2 = led  # truncation at the tail: only a known head reveals it
-    _tamper(led2, "DELETE FROM blocks WHERE height >= 1")
-    _tamper(led2, "DELETE FROM entries WHERE height >= 1")
-    assert led2.verify().ok
-    rep = led2.verify(head_hash=head)
+    # truncation at the tail: only a known head reveals it
+    _tamper(led, "DELETE FROM blocks WHERE height >= 1")
+    _tamper(led, "DELETE FROM entries WHERE height >= 1")
+    assert led.verify().ok
+    rep = led.verify(head_hash=head)
     assert not rep.ok and "expected head" in rep.problem
 
 

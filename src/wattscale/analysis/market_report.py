@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -98,6 +97,3 @@ def render_market_report(study: MarketStudy) -> str:
     tables.append(("Intervals", iv))
     return page(f"{study.scenario}: peer-to-peer market", figs, tables, notes)
 
-
-def intervals_csv(study: MarketStudy) -> str:
-    return pd.DataFrame(study.intervals).to_csv(index=False)

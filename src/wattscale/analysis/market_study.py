@@ -152,7 +152,7 @@ def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | 
             rows[-1]["price_usd_per_mwh"] = float(np.mean(list(c.nodal_prices_usd_per_mwh.values())))
         tick("clearing", t + 1, n)
     op.settle(agents, f"{timeline.index[0].date()}/{timeline.index[-1].date()}")
-    bills = _bills(agents, alone, op)
+    bills = _bills(agents, alone)
     report = ledger.verify()
     ledger_info = {"blocks": report.blocks, "entries": report.entries, "head_hash": report.head_hash,
                    "verified": report.ok}
@@ -171,7 +171,7 @@ def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | 
     return study
 
 
-def _bills(agents: list[SiteAgent], alone, op: Operator) -> pd.DataFrame:
+def _bills(agents: list[SiteAgent], alone) -> pd.DataFrame:
     rows = []
     orders = {oid: o for a in agents for oid, o in a.orders.items()}
     for a, (_dp, plan) in zip(agents, alone):
@@ -215,8 +215,7 @@ def _event(e: VppEvent, index: int, m: Market, problems: list[SiteProblem], scen
                               commitment="relaxed")
     base = plan_dispatch(problem)
     draw = vpp.net_draw_mw(base)
-    others = np.zeros(len(times), bool)
-    cbl = vpp.baseline_mw(draw, times, steps, high=m.baseline.high, days=m.baseline.days, other_events=others)
+    cbl = vpp.baseline_mw(draw, times, steps, high=m.baseline.high, days=m.baseline.days)
     # the call is known notice_h before it starts: re-plan from then, keeping the plan before it
     notice = max(0, int(np.argmax(steps)) - int(round(e.notice_h / timeline.step_h)))
     cap = np.where(steps, cbl - e.reduce_mw, np.inf)

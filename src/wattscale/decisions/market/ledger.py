@@ -17,6 +17,7 @@ an inclusion proof that ``check_proof`` confirms with nothing but the public key
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -555,8 +556,6 @@ def _label(body) -> str:
 
 
 def _json(text: str):
-    import json
-
     return json.loads(text)
 
 
