@@ -164,8 +164,11 @@ def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | 
         day_ahead = [_first(p, k) for p in problems]
         study.admm = coordinate(_shared(day_ahead, m, scenario, step_h), tolerance=m.admm_tolerance,
                                 progress=lambda s: tick("ADMM", s.iteration, 0))
+    if m.events:  # the sites' plans without a call, side by side: the joint plan, as nothing couples them
+        base = DispatchPlan("optimal", sum(plan.objective_usd for _dp, plan in alone),
+                            [plan.sites[0] for _dp, plan in alone])
     for i, e in enumerate(m.events):
-        study.events.append(_event(e, i, m, problems, scenario, timeline))
+        study.events.append(_event(e, i, m, problems, base, scenario, timeline))
         tick("VPP events", len(study.events), len(m.events))
     study.solve_s = time.perf_counter() - t0
     return study
@@ -206,14 +209,13 @@ def _shared(problems: list[SiteProblem], m: Market, scenario: Scenario, step_h: 
                            commitment="relaxed", connection=tie)
 
 
-def _event(e: VppEvent, index: int, m: Market, problems: list[SiteProblem], scenario: Scenario, timeline: Timeline
-           ) -> EventOutcome:
+def _event(e: VppEvent, index: int, m: Market, problems: list[SiteProblem], base: DispatchPlan, scenario: Scenario,
+           timeline: Timeline) -> EventOutcome:
     times = timeline.index
     steps = span_steps(e, timeline, f"market.events[{index}]", "event")
     problem = DispatchProblem(problems, timeline.step_h, carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
                               value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh,
                               commitment="relaxed")
-    base = plan_dispatch(problem)
     draw = vpp.net_draw_mw(base)
     cbl = vpp.baseline_mw(draw, times, steps, high=m.baseline.high, days=m.baseline.days)
     # the call is known notice_h before it starts: re-plan from then, keeping the plan before it

@@ -22,6 +22,14 @@ def check_time(v: str | None) -> str | None:
     return v
 
 
+def check_below(model, low: str, high: str, *, allow_equal: bool = False):
+    """A model validator's body: field ``low`` must be below (or, allowed, equal to) field ``high``."""
+    a, b = getattr(model, low), getattr(model, high)
+    if a > b or (a == b and not allow_equal):
+        raise ValueError(f"{low} ({a:g}) must {'not exceed' if allow_equal else 'be below'} {high} ({b:g})")
+    return model
+
+
 def check_unique(names: list[str], what: str) -> None:
     if len(set(names)) != len(names):
         raise ValueError(f"{what} names must be unique")

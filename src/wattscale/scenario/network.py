@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, model_validator
 
-from wattscale.scenario.base import Model, check_unique
+from wattscale.scenario.base import Model, check_below, check_unique
 
 
 class Limits(Model):
@@ -21,9 +21,7 @@ class Limits(Model):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.vm_min_pu >= self.vm_max_pu:
-            raise ValueError("vm_min_pu must be below vm_max_pu")
-        return self
+        return check_below(self, "vm_min_pu", "vm_max_pu")
 
 
 class ReliabilityData(Model):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from wattscale.scenario.base import Model, check_time, check_unique
+from wattscale.scenario.base import Model, check_below, check_time, check_unique
 from wattscale.scenario.workloads import Workload
 from wattscale.timeseries.timeline import parse_duration
 
@@ -504,9 +504,7 @@ class Baseline(Model):
 
     @model_validator(mode="after")
     def _x_of_y(self):
-        if self.high > self.days:
-            raise ValueError(f"high ({self.high}) must not exceed days ({self.days})")
-        return self
+        return check_below(self, "high", "days", allow_equal=True)
 
 
 class Market(Model):
@@ -527,9 +525,7 @@ class Market(Model):
 
     @model_validator(mode="after")
     def _bounds(self):
-        if self.price_floor_usd_per_mwh >= self.price_cap_usd_per_mwh:
-            raise ValueError("price_floor_usd_per_mwh must be below price_cap_usd_per_mwh")
-        return self
+        return check_below(self, "price_floor_usd_per_mwh", "price_cap_usd_per_mwh")
 
 
 class Scenario(Model):
