@@ -51,3 +51,8 @@ class MarketError(WattscaleError):
 
 class LedgerError(WattscaleError):
     """A ledger file is not a ledger, fails verification, or an entry was refused (nothing already stored is lost)."""
+
+
+class ForecastError(WattscaleError):
+    """A forecaster cannot be fitted or asked as given: too little history, gaps, a horizon beyond the data, or a
+    missing optional library."""
