@@ -11,7 +11,8 @@ import pytest
 
 from builders import make_inputs
 from wattscale.analysis.kpi import site_kpis
-from wattscale.decisions.forecast.baseline import Noisy, Persistence
+from wattscale.decisions.forecast.baseline import Noisy
+from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, plan_dispatch
 from wattscale.decisions.operate.mpc import MpcController
 from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
@@ -182,8 +183,9 @@ def test_an_unsolvable_plan_falls_back_to_the_rules_and_says_why():
 # ---------------------------------------------------------------- forecasters
 def truth(values, step):
     n = len(values)
+    time = pd.date_range("2023-01-01", periods=n, freq="h", tz="UTC") + pd.Timedelta(hours=step)
     return SiteForecast(step_h=1.0, load_mw=values, pv_mw=values, wind_mw=values, price_usd_per_mwh=values,
-                        intensity_kg_per_mwh=values, grid_available=np.ones(n, bool))
+                        intensity_kg_per_mwh=values, grid_available=np.ones(n, bool), time=time)
 
 
 def state(step):
@@ -191,22 +193,33 @@ def state(step):
                      generator_power_mw=np.zeros(0), generator_on=np.zeros(0, bool))
 
 
-def test_persistence_repeats_the_last_day_and_never_sees_the_future():
+def feed(model):
+    return Learned(model, horizon_steps=36, block_steps=6, refit_every_steps=24)
+
+
+def test_seasonal_naive_feed_repeats_the_last_day_and_never_sees_the_future():
     day = np.sin(np.arange(24) / 24 * 2 * np.pi) + 2
     series = np.tile(day, 5)
-    f = Persistence(24, block_steps=6)
+    f = feed("seasonal_naive")
     for t0 in range(0, 48, 6):
         fc = f.forecast(state(t0), truth(series[t0:t0 + 36], t0))
-    # two days observed: a periodic series is forecast exactly
+    # a day observed: a periodic series is forecast exactly, the present as measured
     assert np.allclose(fc.load_mw, series[42:78])
     # the look-ahead guard: changing the future leaves the forecast unchanged
-    g = Persistence(24, block_steps=6)
-    changed = series.copy()
+    g, changed = feed("seasonal_naive"), series.copy()
     changed[49:] += 100.0
     for t0 in range(0, 48, 6):
         g.forecast(state(t0), truth(series[t0:t0 + 36], t0))
     assert np.allclose(g.forecast(state(48), truth(changed[48:84], 48)).load_mw,
                        f.forecast(state(48), truth(series[48:84], 48)).load_mw)
+
+
+def test_persistence_feed_holds_the_present_and_constant_series_stay_constant():
+    f = feed("persistence")
+    ramp = np.arange(100.0)
+    for t0 in range(0, 30, 6):
+        fc = f.forecast(state(t0), truth(ramp[t0:t0 + 36], t0))
+    assert np.allclose(fc.price_usd_per_mwh, ramp[24])  # the present (step 24), held
 
 
 def test_noisy_forecasts_are_exact_now_and_spread_with_lead_time():

@@ -272,6 +272,15 @@ def _add_market() -> None:
 _add_market()
 
 
+def _add_forecast() -> None:
+    from wattscale.cli_forecast import app as forecast_app
+
+    app.add_typer(forecast_app, name="forecast")
+
+
+_add_forecast()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

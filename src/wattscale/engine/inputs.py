@@ -45,6 +45,7 @@ class SiteInputs:
     envelopes: list[Envelope] = field(default_factory=list)  # cheapest to shed first
     dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this forgoes ...
     dr_payment_usd_per_mwh: np.ndarray | None = None  # ... this payment per MWh
+    location: tuple[float, float, float] = (0.0, 0.0, 0.0)  # latitude, longitude (degrees), altitude (m)
 
     def flex_params(self) -> tuple[np.ndarray, np.ndarray]:
         """Sheddable facility power (W, n) in MW and each workload's budget (W,) in facility MWh."""
@@ -140,7 +141,8 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
         cfe_share=cfe, grid_up=grid.grid_available(g.outages, timeline, field=f"{where}.grid.outages"),
         import_limit_mw=np.minimum(g.import_limit_mw, hold), export_limit_mw=np.full(n, g.export_limit_mw),
         generators=sorted(site.generators, key=generator.marginal_cost_usd_per_mwh), weather_source=weather.source,
-        workload_it_mw=workload_it, envelopes=envelopes, dr_soft_mw=soft, dr_payment_usd_per_mwh=pay)
+        workload_it_mw=workload_it, envelopes=envelopes, dr_soft_mw=soft, dr_payment_usd_per_mwh=pay,
+        location=(lat, lon, alt))
 
 
 def _location(site: Site, weather: Weather, where: str, scenario_file: str | None) -> tuple[float, float, float]:

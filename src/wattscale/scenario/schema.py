@@ -337,8 +337,10 @@ class MpcController(Model):
     kind: Literal["mpc"]
     horizon_h: float = Field(48.0, gt=0, le=672, description="look-ahead (at most 28 days)")
     replan_every_h: float = Field(1.0, gt=0)
-    forecaster: Literal["perfect", "persistence", "noisy"] = Field(
-        "perfect", description="perfect foresight, day-ahead persistence, or the truth with growing noise")
+    forecaster: Literal["perfect", "noisy", "persistence", "seasonal_naive", "mstl", "lgbm", "nhits"] = Field(
+        "perfect", description="perfect foresight, the truth with growing noise, or a forecasting model fed only "
+                               "what has been observed (see 'wattscale forecast models')")
+    refit_every_h: float = Field(168.0, gt=0, description="forecasting models: hours between refits")
     noise_fraction: float = Field(0.1, ge=0, le=1, description="noisy forecaster: error (1 sigma) at 24 h ahead")
     seed: int = 0
     commitment: Literal["milp", "relaxed", "none"] = Field(

@@ -1,9 +1,9 @@
-"""Baseline forecasters for the MPC controller: perfect foresight, day-ahead persistence, and noisy truth.
+"""Reference forecasters for the MPC controller: perfect foresight, and the truth with growing noise.
 
 A forecaster turns the truth the engine hands over (``SiteForecast``) into what the controller may know.
 The first step of the horizon is the present and is taken as measured. Own compute (the flexibility
 envelopes, PUE) and the grid's limits are the operator's schedule and stay known; load, renewables,
-prices and carbon intensity are forecast.
+prices and carbon intensity are forecast (learned and naive models: ``feed.Learned``).
 """
 from __future__ import annotations
 
@@ -22,33 +22,6 @@ class PerfectForesight:
 
     def forecast(self, state: SiteState, truth: SiteForecast) -> SiteForecast:
         return truth
-
-
-class Persistence:
-    """Each series repeats its last observed period (a day: ``period_steps``), the present included; before a
-    full period has been observed, the earliest observation stands in for the missing past."""
-
-    name = "persistence"
-
-    def __init__(self, period_steps: int, block_steps: int) -> None:
-        self.period = max(1, int(period_steps))
-        self.block = max(1, int(block_steps))
-        self._past: dict[str, np.ndarray] = {}
-
-    def forecast(self, state: SiteState, truth: SiteForecast) -> SiteForecast:
-        n, period = len(truth.load_mw), self.period
-        k = np.arange(n)
-        j = k - period * np.ceil(k / period).astype(int) + period - 1  # index into the last period, now last
-        changes = {}
-        for name in FORECAST_FIELDS:
-            actual = getattr(truth, name)
-            if actual is None:
-                continue
-            seen = np.concatenate([self._past.get(name, np.empty(0)), actual[:1]])[-period:]
-            seen = np.concatenate([np.full(period - len(seen), seen[0]), seen])
-            changes[name] = seen[j]
-            self._past[name] = np.concatenate([self._past.get(name, np.empty(0)), actual[:self.block]])[-period:]
-        return replace(truth, **changes)
 
 
 class Noisy:

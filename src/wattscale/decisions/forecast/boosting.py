@@ -29,7 +29,7 @@ class LightGbm(Forecaster):
         self.rounds = n_estimators
         self.params = dict(learning_rate=learning_rate, num_leaves=num_leaves, min_data_in_leaf=20,
                            bagging_fraction=0.8, bagging_freq=1, feature_fraction=0.9, seed=seed, deterministic=True,
-                           force_row_wise=True, verbose=-1, num_threads=2)
+                           force_row_wise=True, verbose=-1, num_threads=1)
         self.models: dict[str | float, object] = {}
 
     def _fit(self, history: pd.Series, covariates: Covariates) -> None:

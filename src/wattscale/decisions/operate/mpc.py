@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight, Persistence
+from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight
+from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
 from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
                                                  SiteProblem)
@@ -49,9 +50,14 @@ class MpcController:
         self.block_steps = max(1, round(spec.replan_every_h * 3600 / step_s))
         self.horizon_steps = max(self.block_steps, round(spec.horizon_h * 3600 / step_s))
         day = max(1, round(86400 / step_s))
-        self.forecaster = {"perfect": lambda: PerfectForesight(),
-                           "persistence": lambda: Persistence(day, self.block_steps),
-                           "noisy": lambda: Noisy(day, spec.noise_fraction, spec.seed)}[spec.forecaster]()
+        if spec.forecaster == "perfect":
+            self.forecaster = PerfectForesight()
+        elif spec.forecaster == "noisy":
+            self.forecaster = Noisy(day, spec.noise_fraction, spec.seed)
+        else:
+            refit = max(1, round(spec.refit_every_h * 3600 / step_s))
+            self.forecaster = Learned(spec.forecaster, horizon_steps=self.horizon_steps,
+                                      block_steps=self.block_steps, refit_every_steps=refit)
         self.carbon_price = carbon_price_usd_per_t
         self.voll = value_of_lost_load_usd_per_mwh
         self._programmes: dict[int, Dispatch] = {}
@@ -151,6 +157,7 @@ class MpcController:
         times = np.array([e["solve_s"] for e in solved]) if solved else np.zeros(1)
         notes = [f"{e['time']}: {e['note']}" for e in self.log if e["note"]]
         return {"kind": "mpc", "forecaster": self.forecaster.name, "horizon_steps": self.horizon_steps,
+                "forecast_fallbacks": getattr(self.forecaster, "fallbacks", 0),
                 "replan_every_steps": self.block_steps, "plans": len(self.log),
                 "fallbacks": len(self.log) - len(solved), "solve_s_total": float(times.sum()),
                 "solve_s_mean": float(times.mean()), "solve_s_max": float(times.max()),

@@ -1,0 +1,144 @@
+"""Forecasting studies of a scenario: rolling-origin backtests of a site's series, and the value of forecasting
+(the same MPC year run with perfect foresight, with each forecaster and with persistence)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from wattscale.analysis.kpi import attach_kpis
+from wattscale.compute.catalog import load_catalog
+from wattscale.decisions.forecast import backtest as bt
+from wattscale.decisions.forecast.interface import Covariates
+from wattscale.decisions.forecast.registry import make_forecaster
+from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
+from wattscale.engine.simulate import simulate
+from wattscale.errors import ForecastError, ScenarioError
+from wattscale.scenario.schema import Scenario
+
+TARGETS = {"load": ("load_mw", "MW"), "pv": ("pv_mw", "MW"), "wind": ("wind_mw", "MW"),
+           "price": ("price_usd_per_mwh", "USD/MWh"), "carbon": ("intensity_kg_per_mwh", "kg/MWh")}
+
+
+def site_series(scenario: Scenario, target: str, *, site: str | None = None,
+                scenario_file: str | None = None) -> tuple[pd.Series, Covariates, str]:
+    """The target series of a site on the scenario's timeline, its covariates (clear-sky irradiance known in
+    advance; air temperature observed), and the site's name."""
+    if target not in TARGETS:
+        raise ForecastError(f"unknown target '{target}'", field="target", expected="one of " + ", ".join(TARGETS))
+    names = [s.name for s in scenario.sites]
+    index = names.index(site) if site in names else 0
+    if site is not None and site not in names:
+        raise ScenarioError(f"no site called '{site}'", file=scenario_file, field="sites",
+                            expected="one of " + ", ".join(names))
+    s = scenario.sites[index]
+    catalog = load_catalog(scenario.gpu_catalog) if s.facility.workloads else None
+    inputs = site_inputs(s, timeline_of(scenario), index=index, scenario_file=scenario_file, catalog=catalog)
+    column = TARGETS[target][0]
+    series = pd.Series(getattr(inputs, column), index=inputs.timeline.index, name=column)
+    return series, covariates_of(inputs), s.name
+
+
+def covariates_of(inputs: SiteInputs) -> Covariates:
+    """Clear-sky GHI (astronomy: known for any future step) and the observed air temperature."""
+    import pvlib
+
+    lat, lon, alt = inputs.location
+    index = inputs.timeline.index
+    half_step = pd.Timedelta(seconds=inputs.timeline.step_s / 2)  # the sun at the middle of each step
+    ghi = pvlib.location.Location(lat, lon, altitude=alt).get_clearsky(index + half_step)["ghi"].to_numpy()
+    return Covariates(known=pd.DataFrame({"clearsky_ghi": ghi}, index=index),
+                      observed=pd.DataFrame({"temp_air_c": inputs.temp_air_c}, index=index))
+
+
+@dataclass
+class BacktestStudy:
+    scenario: str
+    site: str
+    target: str
+    unit: str
+    series: pd.Series
+    results: list[bt.Backtest]
+    horizon_steps: int
+    issue_every_steps: int
+    refit_every_steps: int
+    first_issue: pd.Timestamp
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def summary(self) -> dict:
+        return {"scenario": self.scenario, "site": self.site, "target": self.target, "unit": self.unit,
+                "horizon_steps": self.horizon_steps, "issue_every_steps": self.issue_every_steps,
+                "refit_every_steps": self.refit_every_steps, "first_issue": str(self.first_issue),
+                "issues": int(self.results[0].forecasts["issue_time"].nunique()),
+                "reference": bt.REFERENCE, "models": self.table.reset_index(names="model").to_dict(orient="records")}
+
+
+def run_backtest_study(scenario: Scenario, target: str, models: list[str], *, site: str | None = None,
+                       scenario_file: str | None = None, horizon_h: float = 48.0, issue_every_h: float = 24.0,
+                       refit_every_h: float = 24.0, train_days: float = 28.0, progress=None) -> BacktestStudy:
+    """Backtest ``models`` (and the seasonal-naive reference) on a site's ``target`` series."""
+    series, covariates, name = site_series(scenario, target, site=site, scenario_file=scenario_file)
+    per_h = 3600 / pd.Timedelta(series.index[1] - series.index[0]).total_seconds()
+    horizon, every, refit = (max(1, round(h * per_h)) for h in (horizon_h, issue_every_h, refit_every_h))
+    first = round(train_days * 24 * per_h)
+    issues = bt.issue_times(series, first_issue=first, horizon_steps=horizon, issue_every_steps=every)
+    names = [bt.REFERENCE] + [m for m in models if m != bt.REFERENCE]
+    forecasters = [make_forecaster(m, horizon_steps=horizon) for m in names]  # a missing extra fails before work
+    results = []
+    for f in forecasters:
+        if progress is not None:
+            progress(f.name, 0, len(issues))
+        done = [0]
+
+        def tick(k: int, f=f, done=done) -> None:
+            done[0] += k
+            if progress is not None:
+                progress(f.name, done[0], len(issues))
+
+        results.append(bt.run(series, f, issues, horizon, refit_every_steps=refit, covariates=covariates,
+                              progress=tick))
+    study = BacktestStudy(scenario.name, name, target, TARGETS[target][1], series, results, horizon, every, refit,
+                          series.index[issues[0]])
+    study.table = bt.skill_table(results)
+    return study
+
+
+@dataclass
+class ValueStudy:
+    scenario: str
+    table: pd.DataFrame  # per forecaster: cost, carbon, and their excess over perfect foresight
+
+
+def run_value_study(scenario: Scenario, forecasters: list[str], *, scenario_file: str | None = None,
+                    progress=None) -> ValueStudy:
+    """Run the scenario's MPC year once per forecaster ('perfect' and 'persistence' always included)."""
+    if scenario.controller.kind != "mpc":
+        raise ScenarioError("the value of forecasting needs the model-predictive controller", file=scenario_file,
+                            field="controller.kind", expected="mpc")
+    names = list(dict.fromkeys(["perfect", *forecasters, "persistence"]))
+    for n in names:
+        if n not in ("perfect", "noisy"):
+            make_forecaster(n)  # an unknown name or a missing extra fails before the first year is run
+    rows = {}
+    for n in names:
+        sc = scenario.model_copy(update={"controller": scenario.controller.model_copy(update={"forecaster": n})})
+        t = time.perf_counter()
+        done = [0]
+
+        def tick(k: int, n=n, done=done) -> None:
+            done[0] += k
+            if progress is not None:
+                progress(n, done[0])
+
+        results = attach_kpis(simulate(sc, scenario_file=scenario_file, progress=tick))
+        total = results.extra["total"]
+        rows[n] = {"system_cost_usd": total["system_cost_usd"], "co2_t": total["co2_t"],
+                   "unserved_mwh": total.get("unserved_mwh", np.nan), "run_s": time.perf_counter() - t}
+    table = pd.DataFrame(rows).T
+    table["extra_cost_usd"] = table["system_cost_usd"] - table.loc["perfect", "system_cost_usd"]
+    table["extra_co2_t"] = table["co2_t"] - table.loc["perfect", "co2_t"]
+    gap = table.loc["persistence", "extra_cost_usd"]
+    table["gap_closed_vs_persistence"] = 1.0 - table["extra_cost_usd"] / gap if gap > 0 else np.nan
+    return ValueStudy(scenario.name, table)
