@@ -1,0 +1,174 @@
+"""Forecasting: scores against closed forms, the naive rules by hand, the look-ahead guard for every model,
+learned models against seasonal naive on real data, the MPC fed by a learned model, and bad input."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from wattscale.analysis.forecast_study import run_backtest_study, site_series
+from wattscale.decisions.forecast import backtest as bt
+from wattscale.decisions.forecast import metrics
+from wattscale.decisions.forecast.interface import Covariates
+from wattscale.decisions.forecast.naive import Persistence, SeasonalNaive
+from wattscale.decisions.forecast.registry import make_forecaster
+from wattscale.errors import ForecastError
+from wattscale.scenario import load_scenario
+
+from conftest import ROOT
+
+
+def hourly(values, start="2023-03-01", tz="America/Chicago") -> pd.Series:
+    return pd.Series(np.asarray(values, float), index=pd.date_range(start, periods=len(values), freq="h", tz=tz))
+
+
+def daily_cycle(days: int, noise: float = 0.0, seed: int = 0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * 24)
+    weekly = 1 + 0.2 * (pd.date_range("2023-03-01", periods=len(t), freq="h").dayofweek >= 5)
+    return hourly(100 + 30 * np.sin(2 * np.pi * t / 24) * weekly + noise * rng.standard_normal(len(t)))
+
+
+# ------------------------------------------------------------------------- scores
+def test_crps_from_dense_quantiles_matches_the_gaussian_closed_form():
+    """Gneiting and Raftery (2007): CRPS(N(mu, s), y) = s (z (2 Phi(z) - 1) + 2 phi(z) - 1 / sqrt(pi))."""
+    rng = np.random.default_rng(3)
+    mu, sigma = rng.normal(50, 10, 200), rng.uniform(1, 8, 200)
+    y = mu + sigma * rng.standard_normal(200)
+    z = (y - mu) / sigma
+    exact = np.mean(sigma * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi)))
+    levels = (np.arange(199) + 0.5) / 199
+    approx = metrics.crps(y, {q: stats.norm.ppf(q, mu, sigma) for q in levels})
+    assert approx == pytest.approx(exact, rel=0.01)
+
+
+def test_median_pinball_is_half_the_absolute_error_and_skill_is_relative():
+    rng = np.random.default_rng(0)
+    a, p = rng.normal(size=500), rng.normal(size=500)
+    assert metrics.pinball(a, p, 0.5) == pytest.approx(metrics.mae(a, p) / 2)
+    assert metrics.skill(8.0, 10.0) == pytest.approx(0.2) and metrics.skill(10.0, 10.0) == 0.0
+
+
+# ------------------------------------------------------------------------- naive rules
+def test_naive_rules_by_hand():
+    y = hourly(np.arange(72.0))
+    p = Persistence().predict(y, 30)
+    assert np.all(p.point == 71.0) and p.issue_time == y.index[-1] + pd.Timedelta(hours=1)
+    s = SeasonalNaive().predict(y, 30)
+    assert np.array_equal(s.point[:24], np.arange(48.0, 72.0))  # the last observed day ...
+    assert np.array_equal(s.point[24:], np.arange(48.0, 54.0))  # ... again for the second day
+    # on a ramp the rule's errors are exactly its lag: +24 a day ahead, +48 two days ahead
+    lag = np.where(np.arange(30) < 24, 24.0, 48.0)
+    assert all(np.allclose(v, s.point + lag) for v in s.quantiles.values())
+
+
+def test_persistence_quantiles_cover_a_random_walk():
+    rng = np.random.default_rng(1)
+    walk = hourly(np.cumsum(rng.standard_normal(24 * 200)))
+    result = bt.run(walk, Persistence(), np.arange(24 * 60, len(walk) - 24, 24), 24, refit_every_steps=24)
+    f = result.forecasts
+    inside = ((f["actual"] >= f["q10"]) & (f["actual"] <= f["q90"])).mean()
+    assert 0.72 < inside < 0.88  # the nominal 80 % interval
+
+
+# ------------------------------------------------------------------------- look-ahead guard
+GUARD_MODELS = ["persistence", "seasonal_naive", "mstl", "lgbm", "nhits"]
+
+
+@pytest.mark.parametrize("name", GUARD_MODELS)
+def test_changing_data_after_the_issue_time_leaves_the_forecast_unchanged(name):
+    if name == "nhits":
+        pytest.importorskip("torch")
+    series = daily_cycle(40, noise=3.0)
+    temp = pd.DataFrame({"temp_air_c": 20 + 5 * np.sin(np.arange(len(series)) / 9)}, index=series.index)
+    known = pd.DataFrame({"clearsky_ghi": np.clip(np.sin(2 * np.pi * (np.arange(len(series)) - 6) / 24), 0, None)},
+                         index=series.index)
+    issue = 35 * 24 + 7
+    changed, changed_temp = series.copy(), temp.copy()
+    changed.iloc[issue:] *= 3.0
+    changed_temp.iloc[issue:] += 40.0
+    runs = []
+    for s, t in ((series, temp), (changed, changed_temp)):
+        model = make_forecaster(name, horizon_steps=24)
+        if name == "nhits":
+            model.steps, model.refit_steps = 60, 10
+        runs.append(bt.run(s, model, np.array([issue]), 24, refit_every_steps=24,
+                           covariates=Covariates(known=known, observed=t)).forecasts)
+    pd.testing.assert_frame_equal(runs[0].drop(columns="actual"), runs[1].drop(columns="actual"))
+    assert not np.allclose(runs[0]["actual"], runs[1]["actual"])  # the future did change
+
+
+# ------------------------------------------------------------------------- learned models
+def test_lgbm_learns_a_weekly_pattern_seasonal_naive_cannot_see():
+    series = daily_cycle(70, noise=2.0)
+    issues = bt.issue_times(series, first_issue=56 * 24, horizon_steps=24, issue_every_steps=24)
+    ref = bt.run(series, SeasonalNaive(), issues, 24, refit_every_steps=24 * 7)
+    gbm = bt.run(series, make_forecaster("lgbm", horizon_steps=24), issues, 24, refit_every_steps=24 * 7)
+    table = bt.skill_table([ref, gbm])
+    assert table.loc["lgbm", "skill_mae"] > 0.3  # weekend switches cost seasonal naive a whole day each week
+
+
+def test_nhits_trains_on_the_cpu_and_beats_persistence():
+    pytest.importorskip("torch")
+    series = daily_cycle(50, noise=2.0)
+    issues = bt.issue_times(series, first_issue=42 * 24, horizon_steps=24, issue_every_steps=24)
+    model = make_forecaster("nhits", horizon_steps=24)
+    model.steps = 300
+    net = bt.run(series, model, issues, 24, refit_every_steps=10 ** 6)
+    flat = bt.run(series, Persistence(), issues, 24, refit_every_steps=24)
+    assert net.scores["mae"] < 0.5 * flat.scores["mae"]
+    q = net.quantiles()
+    assert np.all(np.diff(np.vstack([q[k] for k in sorted(q)]), axis=0) >= 0)  # quantiles never cross
+
+
+ERCOT = ROOT / "examples" / "forecast-ercot-2023.yaml"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("target, score, margin", [("carbon", "skill_mae", 0.05), ("carbon", "skill_crps", 0.05),
+                                                   ("pv", "skill_crps", 0.05)])
+def test_lgbm_beats_seasonal_naive_on_real_2023_texas_series(target, score, margin):
+    study = run_backtest_study(load_scenario(ERCOT), target, ["lgbm"], scenario_file=str(ERCOT),
+                               issue_every_h=72, refit_every_h=24 * 30, train_days=60)
+    assert study.table.loc["lgbm", score] > margin, study.table
+
+
+@pytest.mark.realdata
+def test_scenario_series_and_covariates_come_from_the_real_data():
+    series, cov, site = site_series(load_scenario(ERCOT), "price", scenario_file=str(ERCOT))
+    assert site == "campus-tx" and len(series) == 8760 - 6 and series.max() > 1000  # the August 2023 spikes
+    assert cov.known["clearsky_ghi"].max() > 900 and (cov.known["clearsky_ghi"] == 0).mean() > 0.4
+
+
+# ------------------------------------------------------------------------- bad input
+def test_too_little_history_names_the_model_and_what_it_needs():
+    with pytest.raises(ForecastError, match=r"'lgbm' needs at least 336 steps \(14.0 days\)"):
+        make_forecaster("lgbm").fit(daily_cycle(5))
+
+
+def test_gaps_and_missing_values_are_refused():
+    y = daily_cycle(20)
+    with pytest.raises(ForecastError, match="gap or irregular spacing between"):
+        SeasonalNaive().predict(y.drop(y.index[100]), 24)
+    y.iloc[50] = np.nan
+    with pytest.raises(ForecastError, match="missing \\(NaN\\) value at"):
+        SeasonalNaive().predict(y, 24)
+
+
+def test_a_horizon_beyond_the_data_or_the_trained_horizon_is_refused():
+    y = daily_cycle(20)
+    with pytest.raises(ForecastError, match="longer than the data"):
+        bt.issue_times(y, first_issue=24, horizon_steps=len(y), issue_every_steps=24)
+    model = make_forecaster("lgbm", horizon_steps=24).fit(y)
+    with pytest.raises(ForecastError, match="trained for 24 steps ahead, asked for 48"):
+        model.predict(y, 48)
+
+
+def test_missing_neural_extra_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if PyTorch were not installed
+    with pytest.raises(ForecastError, match=r"wattscale\[neural\]"):
+        make_forecaster("nhits")
