@@ -6,13 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot swings mpc size heal market clean
+.PHONY: demo test test-fast bench ercot swings mpc size heal market forecast clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,neural]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
 	$(BIN)/python benchmarks/heal.py
 	$(BIN)/python benchmarks/ledger_market.py
+	$(BIN)/python benchmarks/forecast.py --quick
 
 heal: $(STAMP)
 	$(BIN)/wattscale grid heal examples/networks/campus-ring.yaml --fault T1 -o out/campus-ring-heal-T1
@@ -52,6 +53,10 @@ heal: $(STAMP)
 market: $(STAMP)
 	$(BIN)/wattscale market examples/market-texas.yaml -o out/market-texas
 	$(BIN)/wattscale ledger verify out/market-texas/ledger.sqlite
+
+forecast: $(STAMP)
+	$(BIN)/wattscale forecast backtest examples/forecast-ercot-2023.yaml --target price --model lgbm
+	$(BIN)/wattscale forecast value examples/forecast-ercot-2023.yaml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
