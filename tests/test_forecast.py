@@ -172,3 +172,61 @@ def test_missing_neural_extra_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # as if PyTorch were not installed
     with pytest.raises(ForecastError, match=r"wattscale\[neural\]"):
         make_forecaster("nhits")
+
+
+# ------------------------------------------------------------------------- command line
+@pytest.fixture()
+def july(tmp_path):
+    """The Texas forecasting scenario cut to 20 days of July 2023."""
+    import yaml
+    raw = yaml.safe_load(ERCOT.read_text())
+    raw["time"] = {"start": "2023-07-01", "duration": "20d", "step": "1h", "timezone": "America/Chicago"}
+    path = tmp_path / "july.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.realdata
+def test_backtest_command_prints_the_table_and_writes_the_report(july, tmp_path):
+    from typer.testing import CliRunner
+    from wattscale.cli import app
+
+    out = tmp_path / "bt"
+    r = CliRunner().invoke(app, ["forecast", "backtest", str(july), "--target", "load", "-m", "persistence",
+                                 "--train-days", "7", "--issue-every-h", "48", "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "seasonal_naive" in r.output and "persistence" in r.output
+    metrics_csv = pd.read_csv(out / "metrics.csv").set_index("model")
+    assert metrics_csv.loc["seasonal_naive", "skill_mae"] == 0.0
+    forecasts = pd.read_csv(out / "forecasts.csv")
+    assert set(forecasts["model"]) == {"seasonal_naive", "persistence"} and (out / "report.html").stat().st_size > 1e5
+
+
+@pytest.mark.realdata
+def test_value_of_forecasting_over_mpc_runs(july, tmp_path):
+    from wattscale.analysis.forecast_study import run_value_study
+
+    study = run_value_study(load_scenario(july), ["seasonal_naive"], scenario_file=str(july))
+    t = study.table
+    assert list(t.index) == ["perfect", "seasonal_naive", "persistence"] and t.loc["perfect", "extra_cost_usd"] == 0
+    # the same controller told the truth does at least as well, up to its rolling horizon's myopia
+    assert (t["extra_cost_usd"] >= -0.005 * t.loc["perfect", "system_cost_usd"]).all()
+    assert t.loc["persistence", "extra_cost_usd"] > 0
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("args, message", [
+    (["--target", "humidity"], "unknown target 'humidity'"),
+    (["--model", "prophet"], "unknown model 'prophet'"),
+    (["--train-days", "19"], "no issue time"),
+    (["--horizon-h", "1000"], "longer than the data"),
+    (["--model", "nhits"], "wattscale[neural]"),
+])
+def test_backtest_bad_input_is_one_clear_error(july, tmp_path, monkeypatch, args, message):
+    from typer.testing import CliRunner
+    from wattscale.cli import app
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if the neural extra were not installed
+    r = CliRunner().invoke(app, ["forecast", "backtest", str(july), "-q", "-o", str(tmp_path / "o"), *args])
+    assert r.exit_code == 2 and r.output.count("error:") == 1 and message in r.output, r.output
+    assert "Traceback" not in r.output and not (tmp_path / "o").exists()

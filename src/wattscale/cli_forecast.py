@@ -76,7 +76,7 @@ def backtest(scenario: Path = SCENARIO,
                       "forecasts.csv": forecasts, "summary.json": json.dumps(study.summary(), indent=2)})
     except WattscaleError as exc:
         fail(exc, scenario)
-    cols = ["mae", "rmse", "crps", "skill_mae", "skill_rmse", "skill_crps", "fit_s"]
+    cols = ["mae", "crps", "skill_mae", "skill_crps", "fit_s"]  # all scores: metrics.csv
     shown = study.table[cols].rename(columns={"fit_s": "fit s"}).reset_index(names="model")
     console.print(_table(f"{target} at {study.site} ({study.unit}): {study.summary()['issues']} issue times, "
                          f"{study.horizon_steps} steps ahead", shown))

@@ -83,9 +83,9 @@ def run_backtest_study(scenario: Scenario, target: str, models: list[str], *, si
     per_h = 3600 / pd.Timedelta(series.index[1] - series.index[0]).total_seconds()
     horizon, every, refit = (max(1, round(h * per_h)) for h in (horizon_h, issue_every_h, refit_every_h))
     first = round(train_days * 24 * per_h)
-    issues = bt.issue_times(series, first_issue=first, horizon_steps=horizon, issue_every_steps=every)
     names = [bt.REFERENCE] + [m for m in models if m != bt.REFERENCE]
     forecasters = [make_forecaster(m, horizon_steps=horizon) for m in names]  # a missing extra fails before work
+    issues = bt.issue_times(series, first_issue=first, horizon_steps=horizon, issue_every_steps=every)
     results = []
     for f in forecasters:
         if progress is not None:
