@@ -15,7 +15,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from wattscale.analysis.forecast_study import run_backtest_study, site_series

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from wattscale.decisions.forecast.interface import QUANTILES, Forecaster, steps_per_day
+from wattscale.errors import ForecastError
 
 LEVELS = {0.1: ("lo", 80), 0.25: ("lo", 50), 0.5: ("mean", None), 0.75: ("hi", 50), 0.9: ("hi", 80)}
 
@@ -19,7 +20,6 @@ class Mstl(Forecaster):
     def __init__(self, quantiles: tuple[float, ...] = QUANTILES, *, window_days: float = 56.0) -> None:
         unknown = sorted(set(quantiles) - set(LEVELS))
         if unknown:
-            from wattscale.errors import ForecastError
             raise ForecastError(f"model 'mstl' gives quantiles {sorted(LEVELS)}, not {unknown}", field="quantiles",
                                 expected=f"levels among {sorted(LEVELS)}")
         super().__init__(quantiles)
