@@ -32,7 +32,8 @@ def peer_mstl(series: pd.Series, first: int, horizon: int, every: int) -> tuple[
 
     n_windows = (len(series) - horizon - first) // every + 1
     cut = first + (n_windows - 1) * every + horizon  # the last window ends exactly here
-    df = pd.DataFrame({"unique_id": "s", "ds": series.index.tz_convert("UTC").tz_localize(None)[:cut], "y": series.to_numpy()[:cut]})
+    utc = series.index.tz_convert("UTC").tz_localize(None)
+    df = pd.DataFrame({"unique_id": "s", "ds": utc[:cut], "y": series.to_numpy()[:cut]})
     sf = StatsForecast(models=[MSTL(season_length=[24, 168], trend_forecaster=AutoETS(model="ZZN"))], freq="h")
     t = time.perf_counter()
     cv = sf.cross_validation(df=df, h=horizon, step_size=every, n_windows=n_windows, refit=True,

@@ -108,7 +108,8 @@ def future_index(history: pd.Series, horizon_steps: int) -> pd.DatetimeIndex:
 def check_history(history: pd.Series, min_steps: int, *, model: str) -> None:
     """A regular, gap-free history of at least ``min_steps`` values, with a clear error otherwise."""
     if not isinstance(history.index, pd.DatetimeIndex):
-        raise ForecastError("history is not indexed by time", field="history", expected="a pd.Series on a DatetimeIndex")
+        raise ForecastError("history is not indexed by time", field="history",
+                            expected="a pd.Series on a DatetimeIndex")
     if len(history) < max(2, min_steps):
         days = min_steps * (step_of(history.index) / pd.Timedelta(days=1)) if len(history) > 1 else float("nan")
         raise ForecastError(f"model '{model}' needs at least {min_steps} steps ({days:.1f} days) of history, "

@@ -56,7 +56,8 @@ class NHits(Forecaster):
         issues = np.arange(first, n - self.horizon + 1)
         if len(issues) < self.batch:
             raise ForecastError(f"model 'nhits' has only {len(issues)} training windows", field="history",
-                                expected=f"at least {(self.context + self.horizon + self.batch) / d:.0f} days of history")
+                                expected=f"at least {(self.context + self.horizon + self.batch) / d:.0f} days "
+                                         "of history")
         full = history.index
         x, target = self._windows(y, full, issues, covariates.known), _scaled_targets(y, issues, self.context,
                                                                                        self.horizon)
