@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.markup import escape
 
@@ -111,5 +112,8 @@ def value(scenario: Path = SCENARIO,
                                                  indent=2)})
     except WattscaleError as exc:
         fail(exc, scenario)
-    console.print(_table(f"Value of forecasting: {sc.name}", table))
+    shown = pd.DataFrame({"forecaster": table["forecaster"], "cost M USD": table["system_cost_usd"] / 1e6,
+                          "extra M USD": table["extra_cost_usd"] / 1e6, "extra CO2 t": table["extra_co2_t"],
+                          "gap closed": table["gap_closed_vs_persistence"]})  # every column: value.csv
+    console.print(_table(f"Value of forecasting: {sc.name}", shown))
     console.print(f"wrote {escape(str(out))}/report.html")
