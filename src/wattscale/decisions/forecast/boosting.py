@@ -3,8 +3,8 @@
 Each training row is an issue time and a lead: calendar of the target step, the last value, the value at the
 same time on the last observed day and week, the past day's and week's means and spread, known covariates at the
 target step (clear-sky irradiance), and observed weather at the issue time (its last value and past day's mean).
-The point forecast is the median (an absolute-error model, robust to price spikes) or, for a controller that
-weighs costs linearly, the mean (squared error); each quantile level is a quantile-loss model.
+The point forecast is the median (an absolute-error model, robust to price spikes); each other quantile level
+is a quantile-loss model.
 """
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ class LightGbm(Forecaster):
 
     def __init__(self, quantiles: tuple[float, ...] = QUANTILES, *, horizon_steps: int | None = None,
                  window_days: float = 365.0, issue_every_h: float = 4.0, n_estimators: int = 200,
-                 learning_rate: float = 0.05, num_leaves: int = 31, point: str = "median", seed: int = 0) -> None:
+                 learning_rate: float = 0.05, num_leaves: int = 31, seed: int = 0) -> None:
         super().__init__(quantiles)
-        self.point = {"median": "regression_l1", "mean": "regression"}[point]
         self.horizon_steps = horizon_steps
         self.window_days = window_days
         self.issue_every_h = issue_every_h
@@ -54,10 +53,9 @@ class LightGbm(Forecaster):
         target = y[issue + lead] - X["past_day_mean"].to_numpy()
         data = lightgbm.Dataset(X, target, free_raw_data=False)
         train = lambda **objective: lightgbm.train({**self.params, **objective}, data, self.rounds)  # noqa: E731
-        self.models = {"point": train(objective=self.point)}
+        self.models = {"point": train(objective="regression_l1")}
         for q in self.levels:
-            median = q == 0.5 and self.point == "regression_l1"
-            self.models[q] = self.models["point"] if median else train(objective="quantile", alpha=q)
+            self.models[q] = self.models["point"] if q == 0.5 else train(objective="quantile", alpha=q)
 
     def _predict(self, history, index, covariates):
         if len(index) > self.trained_horizon:

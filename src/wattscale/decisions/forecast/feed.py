@@ -24,8 +24,7 @@ class Learned:
         self.horizon = max(1, int(horizon_steps))
         self.block = max(1, int(block_steps))
         self.refit_every = max(1, int(refit_every_steps))
-        self.models = {f: make_forecaster(model, horizon_steps=self.horizon, quantiles=(), point="mean")
-                       for f in FORECAST_FIELDS}  # costs are linear in the forecast: plan with the expectation
+        self.models = {f: make_forecaster(model, horizon_steps=self.horizon, quantiles=()) for f in FORECAST_FIELDS}
         self._times: list[pd.DatetimeIndex] = []
         self._values: dict[str, list[np.ndarray]] = {f: [] for f in FORECAST_FIELDS}
         self._fitted_at: dict[str, int] = {}

@@ -13,10 +13,9 @@ MODELS = {
 }
 
 
-def make_forecaster(name: str, *, horizon_steps: int | None = None, quantiles: tuple[float, ...] = QUANTILES,
-                    point: str = "median") -> Forecaster:
-    """A fresh forecaster called ``name`` that can forecast ``horizon_steps`` ahead; ``point`` is the median
-    or the mean where the model has the choice (LightGBM)."""
+def make_forecaster(name: str, *, horizon_steps: int | None = None,
+                    quantiles: tuple[float, ...] = QUANTILES) -> Forecaster:
+    """A fresh forecaster called ``name`` that can forecast ``horizon_steps`` ahead."""
     if name == "persistence":
         from wattscale.decisions.forecast.naive import Persistence
         return Persistence(quantiles)
@@ -28,7 +27,7 @@ def make_forecaster(name: str, *, horizon_steps: int | None = None, quantiles: t
         return Mstl(quantiles)
     if name == "lgbm":
         from wattscale.decisions.forecast.boosting import LightGbm
-        return LightGbm(quantiles, horizon_steps=horizon_steps, point=point)
+        return LightGbm(quantiles, horizon_steps=horizon_steps)
     if name == "nhits":
         from wattscale.decisions.forecast.neural import NHits, require_torch
         require_torch()
