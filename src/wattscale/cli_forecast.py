@@ -8,7 +8,7 @@ import pandas as pd
 import typer
 from rich.markup import escape
 
-from wattscale.cli_grid import OUTDIR, QUIET, _table, _write
+from wattscale.cli_grid import OUTDIR, QUIET, _bar, _table, _write
 from wattscale.errors import WattscaleError
 
 app = typer.Typer(help="Forecast a scenario's load, PV, wind, price or carbon intensity; backtest models with "
@@ -22,14 +22,6 @@ SCENARIO = typer.Argument(..., help="scenario YAML file", show_default=False)
 def _console():
     from wattscale.cli import console, err_console, fail
     return console, err_console, fail
-
-
-def _bar(quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    _c, err, _f = _console()
-    return Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, disable=quiet, transient=True)
 
 
 @app.command()
@@ -63,8 +55,8 @@ def backtest(scenario: Path = SCENARIO,
     console, _err, fail = _console()
     try:
         sc = load_scenario(scenario)
-        with _bar(quiet) as bar:
-            task = bar.add_task("loading", total=None)
+        with _bar("{task.description}", quiet, "issue times") as bar:
+            task = bar.add_task("loading", total=1)
             study = run_backtest_study(
                 sc, target, model, site=site, scenario_file=str(scenario), horizon_h=horizon_h,
                 issue_every_h=issue_every_h, refit_every_h=refit_every_h, train_days=train_days,
@@ -101,7 +93,7 @@ def value(scenario: Path = SCENARIO,
     try:
         sc = load_scenario(scenario)
         steps = timeline_of(sc).n_steps * len(sc.sites)
-        with _bar(quiet) as bar:
+        with _bar("{task.description}", quiet, "steps") as bar:
             task = bar.add_task("loading", total=steps)
             study = run_value_study(sc, model, scenario_file=str(scenario),
                                     progress=lambda name, done: bar.update(task, description=name, completed=done))

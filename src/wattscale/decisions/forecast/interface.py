@@ -67,8 +67,9 @@ class Forecaster:
                 covariates: Covariates = NO_COVARIATES) -> Forecast:
         """Forecast ``horizon_steps`` steps from one step after the end of ``history``."""
         if not self.fitted:
-            self.fit(history, covariates)
-        check_history(history, self.min_history_steps(history), model=self.name)
+            self.fit(history, covariates)  # checks the history
+        else:
+            check_history(history, self.min_history_steps(history), model=self.name)
         if horizon_steps < 1:
             raise ForecastError(f"horizon of {horizon_steps} steps", field="horizon", expected="at least one step")
         index = future_index(history, horizon_steps)
@@ -151,6 +152,5 @@ def ordered(quantiles: dict[float, np.ndarray]) -> dict[float, np.ndarray]:
 
 
 def calendar(index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Local hour of day (fractional), day of week and day of year: features known for any future step."""
-    return pd.DataFrame({"hour": index.hour + index.minute / 60.0, "weekday": index.dayofweek,
-                         "yearday": index.dayofyear}, index=index)
+    """Local hour of day (fractional) and day of week: features known for any future step."""
+    return pd.DataFrame({"hour": index.hour + index.minute / 60.0, "weekday": index.dayofweek}, index=index)

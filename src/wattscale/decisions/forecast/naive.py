@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wattscale.decisions.forecast.interface import QUANTILES, Covariates, Forecaster, steps_per_day
+from wattscale.decisions.forecast.interface import QUANTILES, Forecaster, steps_per_day
 
 
 class _LagRule(Forecaster):
@@ -57,7 +57,3 @@ class SeasonalNaive(_LagRule):
         season = self.season_days * steps_per_day(history.index)
         return season * (np.arange(horizon_steps) // season + 1)
 
-
-def seasonal_naive_point(history: pd.Series, horizon_steps: int) -> np.ndarray:
-    """The daily seasonal-naive point forecast: the reference every skill score is measured against."""
-    return SeasonalNaive(quantiles=())._predict(history, pd.RangeIndex(horizon_steps), Covariates())[0]
