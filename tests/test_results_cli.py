@@ -29,7 +29,8 @@ def test_run_writes_results_that_load_back(examples_dir, tmp_path):
     result = runner.invoke(app, ["run", str(scenario), "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
     assert "24/7 CFE score" in result.output
-    assert {p.name for p in out.iterdir()} == {"steps_0.parquet", "summary.json", "report.html", "scenario.yaml"}
+    assert {p.name for p in out.iterdir()} == {"steps_0.parquet", "summary.json", "report.html", "scenario.yaml",
+                                             ".wattscale-results"}
     res = wattscale.load_results(out)
     frame = res.steps["campus"]
     assert len(frame) == 7 * 96

@@ -1,7 +1,6 @@
 """The ``wattscale`` command line: run and validate scenarios."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -17,6 +16,15 @@ app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy s
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
+
+
+def checked_outdir(outdir: Path | None, name: str, suffix: str = "") -> Path:
+    """The output folder (default ``out/<safe name><suffix>``), refused before any work if it is not replaceable."""
+    from wattscale.results_folder import check_replaceable, default_outdir
+
+    out = outdir if outdir is not None else default_outdir(name, suffix)
+    check_replaceable(out)
+    return out
 
 
 def fail(exc: Exception, scenario: Path | None = None) -> None:
@@ -41,6 +49,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_def
 
     try:
         sc = load_scenario(scenario)
+        out = checked_outdir(outdir, sc.name)
         n_total = timeline_of(sc).n_steps * len(sc.sites)
         with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
                       TextColumn("{task.completed:,}/{task.total:,} steps"), TimeElapsedColumn(),
@@ -48,7 +57,6 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_def
             task = bar.add_task(sc.name, total=n_total)
             results = simulate(sc, scenario_file=scenario, progress=lambda n: bar.advance(task, n))
         attach_kpis(results)
-        out = outdir or Path("out") / sc.name
         extra = {"report.html": render_report(results).encode("utf-8")} if report else None
         out = results.save(out, extra_files=extra)
     except WattscaleError as exc:
@@ -123,6 +131,7 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
 
     try:
         sc = load_scenario(scenario)
+        out = checked_outdir(outdir, sc.name, "-swings")
         base = (sc.swings or SwingStudy()).model_dump()
         given = {"site": site, "start": start, "duration_s": duration_s, "resolution_s": resolution_s,
                  "limits": limits.resolve() if limits else None}
@@ -133,7 +142,6 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
             raise ScenarioError(err["msg"], field=".".join(["swings", *map(str, err["loc"])])) from None
         with console.status("building the waveform and sizing mitigations"):
             result = run_swing_study(sc, scenario_file=str(scenario), study=study)
-        out = outdir or Path("out") / f"{sc.name}-swings"
         out = write_folder(out, {"report.html": render_swing_report(result).encode(),
                                  "summary.json": json.dumps(result.summary(), indent=2).encode()})
     except WattscaleError as exc:
@@ -183,6 +191,7 @@ def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings
 
     try:
         sc = load_scenario(scenario)
+        out = checked_outdir(outdir, sc.name, "-sizing")
         spec = sc.sizing or Sizing()
         steps = 1 + len(spec.cfe_targets if spec.sweep == "cfe_target" else spec.carbon_prices_usd_per_t)
         with Progress(TextColumn("[bold]sizing[/] {task.description}"), BarColumn(),
@@ -191,7 +200,6 @@ def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings
             task = bar.add_task(sc.name, total=steps)
             study = run_sizing_study(sc, scenario_file=str(scenario), check=check,
                                      progress=lambda k: bar.advance(task, k))
-        out = outdir or Path("out") / f"{sc.name}-sizing"
         out = write_folder(out, {
             "report.html": render_sizing_report(study).encode(),
             "sized.yaml": yaml.safe_dump(study.sized.model_dump(mode="json", exclude_none=True),
@@ -282,11 +290,9 @@ _add_forecast()
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except KeyboardInterrupt:
-        err_console.print("interrupted; no results were written")
-        sys.exit(130)
+    from wattscale.entry import main as entry_main
+
+    entry_main()
 
 
 if __name__ == "__main__":  # pragma: no cover

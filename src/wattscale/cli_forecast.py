@@ -19,6 +19,11 @@ app = typer.Typer(help="Forecast a scenario's load, PV, wind, price or carbon in
 SCENARIO = typer.Argument(..., help="scenario YAML file", show_default=False)
 
 
+def _checked_outdir(outdir, name: str, suffix: str) -> Path:
+    from wattscale.cli import checked_outdir
+    return checked_outdir(outdir, name, suffix)
+
+
 def _console():
     from wattscale.cli import console, err_console, fail
     return console, err_console, fail
@@ -55,6 +60,7 @@ def backtest(scenario: Path = SCENARIO,
     console, _err, fail = _console()
     try:
         sc = load_scenario(scenario)
+        out = _checked_outdir(outdir, sc.name, f"-forecast-{target}")
         with _bar("{task.description}", quiet, "issue times") as bar:
             task = bar.add_task("loading", total=1)
             study = run_backtest_study(
@@ -63,7 +69,7 @@ def backtest(scenario: Path = SCENARIO,
                 progress=lambda name, done, total: bar.update(task, description=name, completed=done, total=total))
         forecasts = "".join(r.forecasts.assign(model=r.model).to_csv(index=False, header=i == 0)
                             for i, r in enumerate(study.results))
-        out = _write(outdir or Path("out") / f"{sc.name}-forecast-{target}",
+        out = _write(out,
                      {"report.html": render_backtest_report(study),
                       "metrics.csv": study.table.reset_index(names="model").to_csv(index=False),
                       "forecasts.csv": forecasts, "summary.json": json.dumps(study.summary(), indent=2)})
@@ -92,13 +98,14 @@ def value(scenario: Path = SCENARIO,
     console, _err, fail = _console()
     try:
         sc = load_scenario(scenario)
+        out = _checked_outdir(outdir, sc.name, "-forecast-value")
         steps = timeline_of(sc).n_steps * len(sc.sites)
         with _bar("{task.description}", quiet, "steps") as bar:
             task = bar.add_task("loading", total=steps)
             study = run_value_study(sc, model, scenario_file=str(scenario),
                                     progress=lambda name, done: bar.update(task, description=name, completed=done))
         table = study.table.reset_index(names="forecaster")
-        out = _write(outdir or Path("out") / f"{sc.name}-forecast-value",
+        out = _write(out,
                      {"report.html": render_value_report(study), "value.csv": table.to_csv(index=False),
                       "summary.json": json.dumps({"scenario": sc.name, "runs": table.to_dict(orient="records")},
                                                  indent=2)})

@@ -53,7 +53,9 @@ def _write(out: Path, files: dict[str, str | bytes]) -> Path:
 
 
 def _out(outdir: Path | None, network: str, what: str) -> Path:
-    return outdir or Path("out") / f"{Path(network).stem}-{what}"
+    """The output folder, refused before any work if it is not replaceable."""
+    from wattscale.cli import checked_outdir
+    return checked_outdir(outdir, Path(network).stem, f"-{what}")
 
 
 OUTDIR = typer.Option(None, "--outdir", "-o", help="output folder (default: out/<network>-<command>)")
@@ -77,6 +79,7 @@ def flow(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
 
     console = _console()[0]
     try:
+        out = _out(outdir, network, "flow")
         net = load_network(network)
         base = net.copy()
         s = solve(base)
@@ -125,7 +128,7 @@ def flow(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
         tables.insert(0, ("violations (design load)", pd.DataFrame([v.__dict__ for v in s.violations])))
         files["report.html"] = page(f"{net.name}: power flow", figures, tables, notes)
         files["summary.json"] = json.dumps(summary, indent=2)
-        out = _write(_out(outdir, network, "flow"), files)
+        out = _write(out, files)
     except WattscaleError as exc:
         _fail(exc, network)
     for n in notes:
@@ -152,6 +155,7 @@ def contingency(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
 
     console = _console()[0]
     try:
+        out = _out(outdir, network, "contingency")
         if backend not in ("auto", "pandapower", "lightsim2grid"):
             raise WattscaleError(f"unknown backend '{backend}'", field="--backend",
                                  expected="auto, pandapower or lightsim2grid")
@@ -163,7 +167,7 @@ def contingency(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
         with _bar("N-1", quiet, "outages") as bar:
             task = bar.add_task("", total=int(net.net.line.in_service.sum() + net.net.trafo.in_service.sum()))
             df = n_minus_1(net, fast=fast, progress=lambda k: bar.advance(task, k))
-        out = _write(_out(outdir, network, "contingency"), {
+        out = _write(out, {
             "n-1.csv": df.to_csv(index=False),
             "report.html": page(f"{net.name}: N-1", [], [("N-1 outages", df)],
                                 [f"{len(df)} outages; {int((df.violations > 0).sum())} break a limit; "
@@ -188,6 +192,7 @@ def heal(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
 
     console = _console()[0]
     try:
+        out = _out(outdir, network, f"heal-{fault}")
         net = load_network(network)
         r = restore(net, fault, mode)
         actions = pd.DataFrame([a.__dict__ for a in r.actions])
@@ -208,7 +213,7 @@ def heal(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
                                else "; ".join(r.problems))]
         fig = diagram(r.network, title=f"{net.name}: after a fault on {fault} ({mode})", bus_colour=colour,
                       faulted=fault)
-        out = _write(_out(outdir, network, f"heal-{fault}"), {
+        out = _write(out, {
             "actions.csv": actions.to_csv(index=False), "loads.csv": r.loads.to_csv(index=False),
             "report.html": page(f"{net.name}: fault on {fault}", [fig],
                                 [("switching sequence", actions), ("loads", r.loads)], notes),
@@ -235,6 +240,7 @@ def reconfigure(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
 
     console = _console()[0]
     try:
+        out = _out(outdir, network, "reconfigure")
         net = load_network(network)
         with _bar("branch exchange", quiet, "rounds") as bar:
             task = bar.add_task("", total=None)
@@ -245,7 +251,7 @@ def reconfigure(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
                  f"Open after: {', '.join(r.open_after)}. Opened: {', '.join(r.opened) or '-'}; "
                  f"closed: {', '.join(r.closed) or '-'}."]
         summary = {k: v for k, v in r.__dict__.items() if k != "network"}
-        out = _write(_out(outdir, network, "reconfigure"), {
+        out = _write(out, {
             "report.html": page(f"{net.name}: reconfiguration", [diagram(r.network, title="reconfigured")], [],
                                 notes),
             "summary.json": json.dumps(summary, indent=2)})
@@ -271,6 +277,7 @@ def reliability(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
 
     console = _console()[0]
     try:
+        out = _out(outdir, network, "reliability")
         net = load_network(network)
         n_comp = int((net.net.line.failures_per_yr > 0).sum() + (net.net.trafo.failures_per_yr > 0).sum())
         results, mcs, lps = {}, {}, {}
@@ -298,7 +305,7 @@ def reliability(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
         gain = 1 - results["flisr"]["SAIDI_h"] / max(results["none"]["SAIDI_h"], 1e-12)
         notes = [f"FLISR cuts SAIDI by {gain:.1%} against no switching and ENS from "
                  f"{results['none']['ENS_MWh']:,.2f} to {results['flisr']['ENS_MWh']:,.2f} MWh/yr."]
-        out = _write(_out(outdir, network, "reliability"), {
+        out = _write(out, {
             "indices.csv": df.to_csv(index=False),
             "load_points.csv": pd.concat({m: lp for m, lp in lps.items()}, names=["restoration"]).to_csv(),
             "report.html": page(f"{net.name}: reliability", [fig],

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import pandas as pd
 import yaml
 
 from wattscale.errors import ResultsError
+from wattscale.results_folder import write_folder
 from wattscale.scenario.schema import Scenario
 from wattscale.timeseries.timeline import Timeline
 
@@ -55,58 +53,6 @@ class Results:
         }
         files[SUMMARY] = json.dumps(summary, indent=2, default=_json_default).encode()
         return write_folder(outdir, files)
-
-
-def write_folder(outdir: str | Path, files: dict[str, bytes]) -> Path:
-    """Write ``files`` into ``outdir`` atomically (temporary sibling swapped in whole; summary.json last, so a
-    folder without it is never taken for complete). Only a new, empty or earlier output folder is replaced."""
-    outdir = Path(outdir).resolve()
-    check_replaceable(outdir)
-    try:
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
-    except OSError as exc:
-        raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
-                           expected="a writable folder") from None
-    tmp.chmod(0o755)
-    try:
-        for fname in sorted(files, key=lambda f: f == SUMMARY):
-            path = tmp / fname
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(files[fname])
-            if fname.endswith(".pem"):  # private keys: the owner's only
-                path.chmod(0o600)
-        _swap_in(tmp, outdir)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ResultsError(f"cannot write results: {exc.strerror or exc}", file=str(outdir),
-                           expected="a writable folder") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return outdir
-
-
-def check_replaceable(outdir: Path) -> None:
-    """Refuse to replace anything but a missing path, an empty folder or an earlier results folder."""
-    if not outdir.exists():
-        return
-    if not outdir.is_dir():
-        raise ResultsError("the output path exists and is a file", file=str(outdir),
-                           expected="a new folder or an earlier results folder")
-    if any(outdir.iterdir()) and not (outdir / SUMMARY).is_file():
-        raise ResultsError("the output folder exists and is not a wattscale results folder; it is left untouched",
-                           file=str(outdir), expected="a new folder, an empty one or an earlier results folder")
-
-
-def _swap_in(tmp: Path, outdir: Path) -> None:
-    if outdir.exists():
-        old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-        os.replace(outdir, old)
-        os.replace(tmp, outdir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, outdir)
 
 
 def _json_default(obj):
