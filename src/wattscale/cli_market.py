@@ -33,10 +33,11 @@ def market(scenario: Path = typer.Argument(..., help="scenario YAML file with tw
     from wattscale.scenario import load_scenario
 
     console, _err, fail = _console()
-    work = Path(tempfile.mkdtemp(prefix="wattscale-market-"))
+    work = Path(tempfile.mkdtemp(prefix="wattscale-market-"))  # 0700; the ledger only (public), removed on exit
     try:
         sc = load_scenario(scenario)
-        out = outdir or Path("out") / f"{sc.name}-market"
+        from wattscale.cli import checked_outdir
+        out = checked_outdir(outdir, sc.name, "-market")
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.completed:,}"),
@@ -48,8 +49,11 @@ def market(scenario: Path = typer.Argument(..., help="scenario YAML file with tw
 
             study = run_market_study(sc, work, scenario_file=str(scenario), progress=tick)
         files = {"report.html": render_market_report(study), "intervals.csv": study.intervals.to_csv(index=False),
-                 "bills.csv": study.bills.to_csv(index=False), "ledger.sqlite": (work / "ledger.sqlite").read_bytes()}
-        files.update({f"keys/{p.name}": p.read_bytes() for p in sorted((work / "keys").glob("*.pem"))})
+                 "bills.csv": study.bills.to_csv(index=False), "ledger.sqlite": (work / "ledger.sqlite").read_bytes(),
+                 "trust.json": json.dumps(study.trust, indent=2), "checkpoint.json": json.dumps(study.checkpoint,
+                                                                                           indent=2)}
+        # the demo's private keys go from memory straight into the results folder (0600 files in a 0700 folder)
+        files.update({f"keys/{name}.pem": ident.private_pem() for name, ident in sorted(study.identities.items())})
         for i, e in enumerate(study.events):
             files[f"event-{i}.csv"] = e.by_site.to_csv(index=False)
         files["summary.json"] = json.dumps(study.summary(), indent=2, default=str)
@@ -75,34 +79,58 @@ def market(scenario: Path = typer.Argument(..., help="scenario YAML file with tw
 
 def _open(path: Path):
     from wattscale.decisions.market.ledger import Ledger
-    return Ledger.open(path)
+    return Ledger.open(path, write=False)
+
+
+OPERATOR_KEY = typer.Option(None, "--operator-key", help="the operator's public key (64 hex digits) or fingerprint "
+                                                         "(sha256:...), as published by the operator out of band")
+TRUST = typer.Option(None, "--trust", help="a trust.json you keep: the operator's and participants' public keys")
 
 
 @ledger_app.command()
-def verify(ledger: Path = LEDGER,
-           head: str = typer.Option(None, help="the head hash you trust (reveals blocks cut from the end)")) -> None:
-    """Check every signature, hash link and Merkle root; name the first bad entry (exit code 1 if any)."""
+def verify(ledger: Path = LEDGER, operator_key: str = OPERATOR_KEY, trust: Path = TRUST,
+           checkpoint: Path = typer.Option(None, "--checkpoint", help="a checkpoint.json you keep: the head signed "
+                                           "by the operator (reveals a rewritten chain and blocks cut from the end)"),
+           head: str = typer.Option(None, help="a head hash you kept (reveals blocks cut from the end)")) -> None:
+    """Check the file, every signature, hash link and Merkle root, and the chain against the keys and checkpoint
+    you trust; name the first bad entry. Exit code 0: verified and anchored; 1: tampered; 2: not a ledger or bad
+    input; 3: internally consistent but NOT anchored (no --operator-key, --trust, --checkpoint or --head)."""
+    from wattscale.decisions.market.anchors import anchors_from
+
     console, _err, fail = _console()
     try:
+        anchors = anchors_from(operator_key=operator_key, trust_file=trust, checkpoint_file=checkpoint,
+                               head_hash=head)
         with _open(ledger) as led:
-            rep = led.verify(head_hash=head)
+            rep = led.verify(anchors=anchors)
     except WattscaleError as exc:
         fail(exc)
-    if rep.ok:
-        console.print(f"[green]ok[/]: {rep.entries:,} entries in {rep.blocks:,} blocks; every signature, link and "
-                      f"Merkle root holds; head {rep.head_hash}")
-        return
-    console.print(f"[bold red]tampered[/]: {escape(rep.problem)} (the {rep.entries:,} entries before it hold)",
+    if not rep.ok:
+        held = f" (the {rep.entries:,} entries before it hold)" if rep.entries else ""
+        console.print(f"[bold red]tampered[/]: {escape(rep.problem)}{held}", soft_wrap=True)
+        raise typer.Exit(code=1)
+    if not rep.anchored:
+        console.print(f"[bold yellow]NOT anchored[/]: internally consistent ({rep.entries:,} entries in "
+                      f"{rep.blocks:,} blocks agree with the keys the file holds), but anyone who can write the file "
+                      "can rebuild it with a new key; pass --operator-key, --trust or --checkpoint (published by "
+                      "the operator, kept by you)", soft_wrap=True)
+        raise typer.Exit(code=3)
+    console.print(f"[green]ok[/]: {rep.entries:,} entries in {rep.blocks:,} blocks; every signature, link and "
+                  f"Merkle root holds; checked against {escape('; '.join(rep.anchors))}; head {rep.head_hash}",
                   soft_wrap=True)
-    raise typer.Exit(code=1)
+    for note in rep.unchecked:
+        console.print(f"[yellow]not checked[/]: {escape(note)}", soft_wrap=True)
 
 
 @ledger_app.command()
 def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this kind: participant, order, match, "
                                                                       "settlement"),
          limit: int = typer.Option(30, help="at most this many entries")) -> None:
-    """List the ledger's entries."""
+    """List the ledger's entries (as stored: run 'verify' to know they hold)."""
     import pandas as pd
+
+    from wattscale.decisions.market.verify import MALFORMED
+    from wattscale.errors import LedgerError
 
     console, _err, fail = _console()
     try:
@@ -122,22 +150,28 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
                     break
     except WattscaleError as exc:
         fail(exc)
+    except MALFORMED as exc:
+        fail(LedgerError(f"cannot read the entries, the ledger is malformed ({exc.__class__.__name__}); run "
+                         "'wattscale ledger verify'", file=str(ledger)))
     console.print(_table(f"{ledger}", pd.DataFrame(rows)))
 
 
 @ledger_app.command()
 def prove(ledger: Path = LEDGER, entry: str = typer.Argument(..., help="entry number or id (e.g. an order id)"),
-          output: Path = typer.Option(None, "--output", "-o", help="write the proof here (default: print it)")) -> None:
-    """An inclusion proof of ENTRY that anyone can check with the public keys ('wattscale ledger check')."""
+          output: Path = typer.Option(None, "--output", "-o", help="write the proof to this file (a new file, or a "
+                                                                   "proof written earlier; default: print it)")) -> None:
+    """An inclusion proof of ENTRY that anyone can check against the operator's public key ('wattscale ledger
+    check')."""
     console, _err, fail = _console()
     try:
         with _open(ledger) as led:
             proof = led.prove(entry)
+        text = json.dumps(proof, indent=2)
+        if output:
+            _write_proof(output, text)
     except WattscaleError as exc:
         fail(exc)
-    text = json.dumps(proof, indent=2)
     if output:
-        _write_text(output, text)
         console.print(f"wrote {escape(str(output))}")
     else:
         console.print_json(text)
@@ -145,30 +179,70 @@ def prove(ledger: Path = LEDGER, entry: str = typer.Argument(..., help="entry nu
 
 @ledger_app.command()
 def check(proof_file: Path = typer.Argument(..., help="a proof from 'wattscale ledger prove'", show_default=False),
-          operator_key: str = typer.Option(None, help="the operator's public key (hex) you trust")) -> None:
-    """Check an inclusion proof with nothing but public keys (exit code 1 if it fails)."""
+          operator_key: str = OPERATOR_KEY, trust: Path = TRUST) -> None:
+    """Check an inclusion proof against the operator's public key you trust. Exit code 0: the entry is in a block
+    signed by that key; 1: invalid; 2: unreadable input; 3: consistent with the keys the proof carries, but no
+    --operator-key or --trust to anchor it (anyone can make such a proof)."""
+    from wattscale.decisions.market.anchors import anchors_from
     from wattscale.decisions.market.ledger import check_proof
     from wattscale.errors import LedgerError
 
     console, _err, fail = _console()
     try:
-        proof = json.loads(proof_file.read_text())
-    except (OSError, ValueError) as exc:
-        fail(LedgerError(f"cannot read the proof ({exc})", file=str(proof_file), expected="a JSON proof"))
-    problem = check_proof(proof, operator_key=operator_key)
+        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
+        fail(LedgerError(f"cannot read the proof ({reason})", file=str(proof_file), expected="a JSON proof"))
+    try:
+        anchors = anchors_from(operator_key=operator_key, trust_file=trust)
+    except WattscaleError as exc:
+        fail(exc)
+    problem = check_proof(proof, operator_key=anchors.operator, participants=anchors.participants)
     if problem:
         console.print(f"[bold red]invalid[/]: {escape(problem)}")
         raise typer.Exit(code=1)
     e = proof["entry"]
-    console.print(f"[green]ok[/]: entry {e['seq']} ({e['kind']}) is in block {proof['block_header']['height']}, "
-                  "signed by its parties and the operator")
+    where = f"entry {e.get('seq')} ({escape(str(e['kind']))}) is in block {proof['block_header'].get('height')}"
+    if not anchors.operator:
+        console.print(f"[bold yellow]NOT anchored[/]: {where} by the keys the proof itself carries, which anyone can "
+                      "make; pass --operator-key or --trust to check it against the real operator", soft_wrap=True)
+        raise typer.Exit(code=3)
+    console.print(f"[green]ok[/]: {where}, signed by its parties and the pinned operator key")
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_proof(path: Path, text: str) -> None:
+    """Write a new file, or replace a proof written earlier; never a folder, a link or anyone else's file."""
     import os
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from wattscale.errors import LedgerError
+
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        what = "a folder" if path.is_dir() and not path.is_symlink() else "not a regular file"
+        raise LedgerError(f"the output path is {what}; it is left untouched", file=str(path),
+                          expected="a file name for the proof")
+    if path.exists() and not _is_proof(path):
+        raise LedgerError("a file is already there and it is not a proof written by wattscale; it is left untouched",
+                          file=str(path), expected="a new file name or an earlier proof")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise LedgerError(f"cannot write the proof ({exc.strerror or exc})", file=str(path),
+                          expected="a writable place") from None
+
+
+def _is_proof(path: Path) -> bool:
+    try:
+        if path.stat().st_size > 1 << 24:
+            return False
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == "wattscale-ledger-proof"

@@ -21,15 +21,17 @@ from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.market import vpp
 from wattscale.decisions.market.admm import AdmmResult, coordinate
 from wattscale.decisions.market.agents import Offer, Operator, SiteAgent
-from wattscale.decisions.market.keys import Keystore
+from wattscale.decisions.market.anchors import anchors_of
+from wattscale.decisions.market.keys import Identity
 from wattscale.decisions.market.ledger import Ledger
+from wattscale.decisions.market.verify import verify_file
 from wattscale.decisions.operate.dispatch import DispatchPlan, plan_dispatch
 from wattscale.decisions.operate.mpc import MpcController
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem
 from wattscale.energy.grid import span_steps
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.engine.simulate import initial_state, site_assets, site_forecast
-from wattscale.errors import ScenarioError
+from wattscale.errors import LedgerError, ScenarioError
 from wattscale.scenario.schema import Market, MpcController as MpcSpec, Scenario, VppEvent
 from wattscale.timeseries.timeline import Timeline
 
@@ -64,6 +66,9 @@ class MarketStudy:
     admm: AdmmResult | None = None
     events: list[EventOutcome] = field(default_factory=list)
     solve_s: float = 0.0
+    identities: dict[str, Identity] = field(default_factory=dict, repr=False)  # the demo private keys, in memory
+    trust: dict = field(default_factory=dict)  # the public keys a verifier pins (trust.json)
+    checkpoint: dict = field(default_factory=dict)  # the head signed by the operator (checkpoint.json)
 
     def summary(self) -> dict:
         iv, b = self.intervals, self.bills
@@ -117,10 +122,15 @@ def _agent(identity, problem: SiteProblem, plan: DispatchPlan, scenario: Scenari
 
 def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> MarketStudy:
-    """Run the market over the scenario's timeline; the ledger and the demo keys are written into ``workdir``."""
+    """Run the market over the scenario's timeline. The ledger (public data only) is written to
+    ``workdir/ledger.sqlite``, checkpointed and closed, then verified as re-opened from disk against the trust
+    anchors of the run; the demo private keys stay in memory (``study.identities``)."""
     m = scenario.market or Market()
     if len(scenario.sites) < 2:
         raise ScenarioError("a market needs at least two sites", field="sites", expected="two or more sites")
+    if any(s.name == OPERATOR for s in scenario.sites):
+        raise ScenarioError(f"a site may not be named '{OPERATOR}': the market operator has that name",
+                            field="sites", expected="another site name")
     tick = progress or (lambda stage, done, total: None)
     t0 = time.perf_counter()
     timeline, problems = site_problems(scenario, scenario_file)
@@ -129,35 +139,24 @@ def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | 
     for i, p in enumerate(problems):
         alone.append(_alone(p, scenario, step_h))
         tick("planning sites", i + 1, len(problems))
-    keys = Keystore(workdir / "keys")
-    operator = keys.create(OPERATOR)
-    ledger = Ledger.create(workdir / "ledger.sqlite", operator, price_floor_usd_per_mwh=m.price_floor_usd_per_mwh,
+    identities = {name: Identity.generate(name) for name in [OPERATOR] + [p.name for p in problems]}
+    operator = identities[OPERATOR]
+    path = workdir / "ledger.sqlite"
+    ledger = Ledger.create(path, operator, price_floor_usd_per_mwh=m.price_floor_usd_per_mwh,
                            price_cap_usd_per_mwh=m.price_cap_usd_per_mwh, market=scenario.name)
-    agents = [_agent(keys.create(p.name), p, plan, scenario, step_h) for p, (_dp, plan) in zip(problems, alone)]
-    node_of = {p.name: p.name for p in problems} if m.transfer_limits else None
-    op = Operator(operator, ledger, m.mechanism, m.k, node_of,
-                  [(lk.between[0], lk.between[1], lk.limit_mw) for lk in m.transfer_limits])
-    op.register(agents)
-    grid_price = np.mean([p.grid.price_usd_per_mwh for p in problems], axis=0)
-    rows = []
-    for t in range(n):
-        res = op.run_interval(t, timeline.index[t].isoformat(), agents, step_h)
-        c = res.clearing
-        rows.append({"time": timeline.index[t], "price_usd_per_mwh": c.price_usd_per_mwh,
-                     "volume_mwh": c.volume_mwh, "welfare_usd": c.welfare_usd,
-                     "buyer_surplus_usd": c.buyer_surplus_usd, "seller_surplus_usd": c.seller_surplus_usd,
-                     "operator_surplus_usd": c.operator_surplus_usd, "orders": res.n_orders,
-                     "grid_price_usd_per_mwh": grid_price[t]})
-        if c.nodal_prices_usd_per_mwh and c.volume_mwh > 0:
-            rows[-1]["price_usd_per_mwh"] = float(np.mean(list(c.nodal_prices_usd_per_mwh.values())))
-        tick("clearing", t + 1, n)
-    op.settle(agents, f"{timeline.index[0].date()}/{timeline.index[-1].date()}")
-    bills = _bills(agents, alone)
-    report = ledger.verify()
+    try:
+        rows, bills = _trade(ledger, identities, problems, alone, m, scenario, timeline, tick)
+        checkpoint, trust = ledger.checkpoint(operator), ledger.trust()
+        ledger.checkpoint_wal()
+    finally:
+        ledger.close()
+    report = verify_file(path, anchors_of(trust, checkpoint))  # the file as it is on disk, nothing else
+    if not report.anchored:
+        raise LedgerError(f"the ledger this run wrote does not verify: {report.problem}", field="ledger")
     ledger_info = {"blocks": report.blocks, "entries": report.entries, "head_hash": report.head_hash,
-                   "verified": report.ok}
-    ledger.close()
-    study = MarketStudy(scenario.name, m, timeline.index, step_h, pd.DataFrame(rows), bills, ledger_info)
+                   "verified": report.anchored, "checked_against": report.anchors}
+    study = MarketStudy(scenario.name, m, timeline.index, step_h, pd.DataFrame(rows), bills, ledger_info,
+                        identities=identities, trust=trust, checkpoint=checkpoint)
     if m.shared_connection is not None:
         tick("ADMM", 0, 1)
         k = max(1, min(n, int(round(m.admm_horizon_h / step_h))))
@@ -172,6 +171,33 @@ def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | 
         tick("VPP events", len(study.events), len(m.events))
     study.solve_s = time.perf_counter() - t0
     return study
+
+
+def _trade(ledger: Ledger, identities: dict[str, Identity], problems: list[SiteProblem], alone, m: Market,
+           scenario: Scenario, timeline: Timeline, tick: Callable[[str, int, int], None]):
+    """Every interval's orders and clearing on the ledger, then the settlements: (interval rows, bills)."""
+    step_h = timeline.step_h
+    agents = [_agent(identities[p.name], p, plan, scenario, step_h) for p, (_dp, plan) in zip(problems, alone)]
+    node_of = {p.name: p.name for p in problems} if m.transfer_limits else None
+    op = Operator(identities[OPERATOR], ledger, m.mechanism, m.k, node_of,
+                  [(lk.between[0], lk.between[1], lk.limit_mw) for lk in m.transfer_limits])
+    op.register(agents)
+    grid_price = np.mean([p.grid.price_usd_per_mwh for p in problems], axis=0)
+    rows = []
+    n = timeline.n_steps
+    for t in range(n):
+        res = op.run_interval(t, timeline.index[t].isoformat(), agents, step_h)
+        c = res.clearing
+        rows.append({"time": timeline.index[t], "price_usd_per_mwh": c.price_usd_per_mwh,
+                     "volume_mwh": c.volume_mwh, "welfare_usd": c.welfare_usd,
+                     "buyer_surplus_usd": c.buyer_surplus_usd, "seller_surplus_usd": c.seller_surplus_usd,
+                     "operator_surplus_usd": c.operator_surplus_usd, "orders": res.n_orders,
+                     "grid_price_usd_per_mwh": grid_price[t]})
+        if c.nodal_prices_usd_per_mwh and c.volume_mwh > 0:
+            rows[-1]["price_usd_per_mwh"] = float(np.mean(list(c.nodal_prices_usd_per_mwh.values())))
+        tick("clearing", t + 1, n)
+    op.settle(agents, f"{timeline.index[0].date()}/{timeline.index[-1].date()}")
+    return rows, _bills(agents, alone)
 
 
 def _bills(agents: list[SiteAgent], alone) -> pd.DataFrame:

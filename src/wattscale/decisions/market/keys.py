@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from wattscale.errors import LedgerError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+KEY_HEX = re.compile(r"[0-9a-f]{64}")  # a public key: 32 bytes in lower-case hex, nothing else
+SIGNATURE_HEX = re.compile(r"[0-9a-f]{128}")  # a signature: 64 bytes in lower-case hex
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class Identity:
     def sign(self, data: bytes) -> str:
         return self.key.sign(data).hex()
 
+    def private_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM (what a keystore file holds)."""
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
@@ -46,6 +53,9 @@ def check_name(name: str) -> str:
 
 @lru_cache(maxsize=4096)
 def public_key(public_hex: str) -> Ed25519PublicKey | None:
+    """The key, or None unless ``public_hex`` is exactly 64 lower-case hex digits of a valid key."""
+    if not isinstance(public_hex, str) or not KEY_HEX.fullmatch(public_hex):
+        return None
     try:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
     except ValueError:
@@ -53,7 +63,11 @@ def public_key(public_hex: str) -> Ed25519PublicKey | None:
 
 
 def signature_ok(public_hex: str, signature_hex: str, data: bytes) -> bool:
-    """True when ``signature_hex`` is ``public_hex``'s Ed25519 signature of ``data``."""
+    """True when ``signature_hex`` is ``public_hex``'s Ed25519 signature of ``data``; both must be in canonical
+    lower-case hex, so no two spellings of one signature pass."""
+    if not isinstance(public_hex, str) or not isinstance(signature_hex, str) \
+            or not SIGNATURE_HEX.fullmatch(signature_hex):
+        return False
     key = public_key(public_hex)
     if key is None:
         return False
@@ -65,7 +79,7 @@ def signature_ok(public_hex: str, signature_hex: str, data: bytes) -> bool:
 
 
 class Keystore:
-    """A folder of private keys, one PEM file per participant (readable by the owner only)."""
+    """A folder of private keys (mode 0700), one PEM file per participant, created mode 0600 from its first byte."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -75,12 +89,10 @@ class Keystore:
 
     def create(self, name: str) -> Identity:
         ident = Identity.generate(name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        pem = ident.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.")
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        pem = ident.private_pem()
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.")  # mkstemp creates it 0600
         try:
-            os.fchmod(fd, 0o600)
             os.write(fd, pem)
             os.fsync(fd)
         finally:

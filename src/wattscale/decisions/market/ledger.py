@@ -11,9 +11,11 @@ Ed25519. Kinds and who signs them:
 
 A block's header holds its height, the previous block's hash, the Merkle root of its entries, their count
 and first sequence number; the operator signs the header. Blocks are written one SQLite transaction each
-(WAL journal), so a process killed during an append leaves the ledger as it was before that block.
-``verify`` re-checks every signature, link, root and rule and names the first bad entry; ``prove`` gives
-an inclusion proof that ``check_proof`` confirms with nothing but the public keys in it.
+(WAL journal), so a process killed during an append leaves the ledger as it was before that block; ``close``
+checkpoints the WAL into the file, so the file alone holds every entry. ``verify`` (``verify.py``) re-checks
+every signature, link, root and rule and names the first bad entry; only anchors from outside the file
+(``anchors.py``: a pinned operator key, pinned participants, a signed checkpoint) make that an answer about who
+wrote it. ``prove`` gives an inclusion proof that ``check_proof`` confirms against a pinned operator key.
 """
 from __future__ import annotations
 
@@ -27,15 +29,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from wattscale.decisions.market.anchors import Anchors, pin_matches, sign_checkpoint, trust_document
 from wattscale.decisions.market.canonical import (audit_path, canonical, leaf_hash, merkle_root, root_from_path,
                                                   sha256_hex)
 from wattscale.decisions.market.keys import Identity, check_name, signature_ok
+from wattscale.decisions.market.verify import GENESIS_PREV, MALFORMED, Report, verify_ledger
 from wattscale.errors import LedgerError
 
 FORMAT = "wattscale-ledger"
 VERSION = 1
 SIDES = ("buy", "sell")
-GENESIS_PREV = "0" * 64
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,25 +73,13 @@ def make(kind: str, body: dict, *signers: Identity) -> Entry:
     return Entry(kind, body).signed_by(*signers)
 
 
-@dataclass
-class Report:
-    """What ``verify`` found: the ledger is sound, or the first bad entry or block and why."""
-
-    ok: bool
-    blocks: int
-    entries: int
-    head_hash: str
-    problem: str = ""
-    bad_seq: int | None = None
-    bad_height: int | None = None
-
-
 class Ledger:
     """A ledger file: open an existing one, or ``create`` a new one with its operator and market bounds."""
 
-    def __init__(self, path: str | Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: str | Path, conn: sqlite3.Connection, *, writable: bool = True) -> None:
         self.path = Path(path)
         self.conn = conn
+        self.writable = writable
         self._load_state()
 
     # ------------------------------------------------------------ files
@@ -115,7 +106,8 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open(cls, path: str | Path) -> "Ledger":
+    def open(cls, path: str | Path, *, write: bool = True) -> "Ledger":
+        """Open a ledger file; ``write=False`` opens it read only (verifying never changes the file)."""
         path = Path(path)
         if not path.is_file():
             raise LedgerError("no such ledger file", file=str(path), expected="a ledger made by 'wattscale market'")
@@ -124,13 +116,13 @@ class Ledger:
                 raise LedgerError("not a ledger: not an SQLite file", file=str(path),
                                   expected="a wattscale ledger (SQLite)")
         try:  # read the format mark without changing anything, then open for writing
-            probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            probe = _read_only(path)
             try:
                 meta = dict(probe.execute("SELECT key, value FROM meta").fetchall())
             finally:
                 probe.close()
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"not a ledger ({exc})", file=str(path),
+        except (sqlite3.Error, ValueError) as exc:
+            raise LedgerError(f"not a readable ledger ({exc})", file=str(path),
                               expected="a wattscale ledger (SQLite)") from None
         if meta.get("format") != FORMAT:
             raise LedgerError("not a ledger: the file has no wattscale ledger format mark", file=str(path),
@@ -138,9 +130,30 @@ class Ledger:
         if meta.get("version") != str(VERSION):
             raise LedgerError(f"ledger version {meta.get('version')} is not supported", file=str(path),
                               expected=f"version {VERSION}")
-        return cls(path, _connect(path))
+        try:
+            return cls(path, _connect(path) if write else _read_only(path), writable=write)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"not a readable ledger ({exc})", file=str(path),
+                              expected="a wattscale ledger (SQLite)") from None
+
+    def checkpoint_wal(self) -> None:
+        """Copy everything in the write-ahead log into the ledger file itself and empty the log, so that the file
+        alone holds every entry; LedgerError if a reader of the file keeps that from finishing."""
+        busy, _log, _done = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise LedgerError("the ledger could not be checkpointed: another process is reading it",
+                              file=str(self.path))
 
     def close(self) -> None:
+        """Close; a writer first checkpoints the log and, when no one else has the file open, turns it back into a
+        single file (rollback journal), so deleting -wal or -shm files afterwards loses nothing."""
+        if self.writable:
+            try:
+                self.conn.execute("PRAGMA busy_timeout=200")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass  # another connection holds the file: the log stays with it, as SQLite expects
         self.conn.close()
 
     def __enter__(self) -> "Ledger":
@@ -151,19 +164,29 @@ class Ledger:
 
     # ------------------------------------------------------------ state
     def _load_state(self) -> None:
+        """The operator, participants and head as stored; a malformed file leaves ``damage`` set (``verify`` says
+        where; appending and proving refuse)."""
         self.participants: dict[str, str] = {}
         self.genesis: dict = {}
-        for (record,) in self.conn.execute("SELECT record FROM entries WHERE kind IN ('genesis', 'participant') "
-                                           "ORDER BY seq"):
-            body = _json(record)["body"]
-            if "market" in body:
-                self.genesis = body
-                self.participants[body["operator"]] = body["public_key"]
-            else:
-                self.participants[body["name"]] = body["public_key"]
-        row = self.conn.execute("SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
-        self.height, self.head_hash = (row[0], row[1]) if row else (-1, GENESIS_PREV)
-        self.next_seq = (self.conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or -1) + 1
+        self.height, self.head_hash, self.next_seq, self.damage = -1, GENESIS_PREV, 0, ""
+        try:
+            for (record,) in self.conn.execute("SELECT record FROM entries WHERE kind IN ('genesis', 'participant') "
+                                               "ORDER BY seq"):
+                body = _json(record)["body"]
+                if "market" in body:
+                    self.genesis = body
+                    self.participants[body["operator"]] = body["public_key"]
+                else:
+                    self.participants[body["name"]] = body["public_key"]
+            row = self.conn.execute("SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+            self.height, self.head_hash = (row[0], row[1]) if row else (-1, GENESIS_PREV)
+            self.next_seq = (self.conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or -1) + 1
+        except MALFORMED as exc:
+            self.damage = f"the ledger is malformed ({exc.__class__.__name__}: {str(exc)[:120]})"
+
+    def _usable(self) -> None:
+        if self.damage:
+            raise LedgerError(f"{self.damage}; run 'wattscale ledger verify'", file=str(self.path))
 
     @property
     def operator(self) -> str:
@@ -174,6 +197,7 @@ class Ledger:
         """Check every entry, then store them as one block signed by ``operator``; returns the block's height.
         A refused entry refuses the whole block and leaves the ledger untouched."""
         entries = list(entries)
+        self._usable()
         if not entries:
             raise LedgerError("an empty block", file=str(self.path), expected="at least one entry")
         if self.height >= 0 and operator.public_hex != self.participants.get(self.operator):
@@ -252,90 +276,42 @@ class Ledger:
         return row[0]
 
     # ------------------------------------------------------------ verifying
-    def verify(self, *, head_hash: str | None = None) -> Report:
-        """Check every block and entry from the start; the first problem stops the walk and is named."""
-        rules = _Rules(self, pending=False)
-        prev, n_blocks, n_entries, next_seq = GENESIS_PREV, 0, 0, 0
-        operator_key = None
-        seen_heights = [h for (h,) in self.conn.execute("SELECT DISTINCT height FROM entries")]
-        for header, stored_hash, signature in self.blocks():
-            h = header.get("height")
-            where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h)
-            if h != n_blocks:
-                return Report(False, problem=f"block {n_blocks} is missing (found block {h} next)", **where)
-            if header.get("prev_hash") != prev:
-                return Report(False, problem=f"block {h} does not link to block {h - 1} (previous hash differs)",
-                              **where)
-            if sha256_hex(canonical(header)) != stored_hash:
-                return Report(False, problem=f"block {h}'s header was changed (its hash differs)", **where)
-            leaves, jobs = [], []
-            for seq, text, *columns in self._rows(h):
-                where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h, bad_seq=seq)
-                if seq != next_seq:
-                    return Report(False, problem=f"entry {next_seq} is missing (found entry {seq} next)", **where)
-                try:
-                    rec = _json(text)
-                    if canonical(rec).decode() != text:
-                        return Report(False, problem=f"entry {seq} is not in canonical form", **where)
-                    kind, body, sigs = rec["kind"], rec["body"], rec["signatures"]
-                except (ValueError, KeyError, TypeError):
-                    return Report(False, problem=f"entry {seq} is not a ledger entry", **where)
-                if columns != [kind, _ref(kind, body), _party(kind, body)]:
-                    return Report(False, problem=f"entry {seq}'s index columns do not match its record", **where)
-                if rec.get("seq") != seq:
-                    return Report(False, problem=f"entry {seq} holds entry {rec.get('seq')}'s record (moved)",
-                                  **where)
-                if seq == 0:
-                    if kind != "genesis":
-                        return Report(False, problem="entry 0 is not the genesis entry", **where)
-                    operator_key = body.get("public_key")
-                problem = rules.check(kind, body, sigs, canonical({"kind": kind, "body": body}))
-                if problem:
-                    bad = first_bad_signature(jobs)  # an earlier entry's signature fails first
-                    if bad is not None:
-                        return self._bad_signature(bad, n_blocks, prev, h)
-                    return Report(False, problem=f"entry {seq} ({kind} {_label(body)}): {problem}", **where)
-                jobs += [((seq, kind, _label(body)), *job) for job in rules.signatures]
-                rules.commit()
-                leaves.append(leaf_hash(text.encode()))
-                next_seq += 1
-                n_entries += 1
-            bad = first_bad_signature(jobs)
-            if bad is not None:
-                return self._bad_signature(bad, n_blocks, prev, h)
-            where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h)
-            if header.get("first_seq") != next_seq - len(leaves) or header.get("n_entries") != len(leaves):
-                held = f"block {h} should hold {header.get('n_entries')} entries from {header.get('first_seq')} " \
-                       f"but holds {len(leaves)}"
-                if header.get("first_seq") == next_seq - len(leaves) and header.get("n_entries", 0) > len(leaves):
-                    return Report(False, problem=f"entry {next_seq} is missing ({held})", bad_seq=next_seq, **where)
-                return Report(False, problem=held, **where)
-            if merkle_root(leaves).hex() != header.get("merkle_root"):
-                return Report(False, problem=f"block {h}'s Merkle root does not match its entries "
-                                             "(an entry was changed, added, removed or moved)", **where)
-            if operator_key is None or not signature_ok(operator_key, signature, canonical(header)):
-                return Report(False, problem=f"block {h}'s header is not signed by the operator", **where)
-            prev, n_blocks = stored_hash, n_blocks + 1
-        orphans = sorted(set(seen_heights) - set(range(n_blocks)))
-        if orphans:
-            return Report(False, n_blocks, n_entries, prev, f"entries stored under block {orphans[0]}, "
-                                                             "which is not in the chain", bad_height=orphans[0])
-        if n_blocks == 0:
-            return Report(False, 0, 0, prev, "the ledger has no genesis block")
-        if head_hash is not None and head_hash != prev:
-            return Report(False, n_blocks, n_entries, prev, f"the chain ends at {prev[:16]}..., not at the "
-                                                            f"expected head {head_hash[:16]}... (blocks removed?)")
-        return Report(True, n_blocks, n_entries, prev)
+    def verify(self, *, head_hash: str | None = None, anchors: Anchors | None = None) -> Report:
+        """Check the file, then every block and entry from the start; the first problem stops the walk and is named.
+        ``anchors`` (or a kept ``head_hash``) tie the answer to keys and heads kept outside the file; without them
+        an ok report only says the file agrees with itself (``report.anchored`` is False)."""
+        anchors = anchors or Anchors()
+        if head_hash is not None:
+            anchors = Anchors(anchors.operator, anchors.participants, anchors.checkpoint, head_hash)
+        return verify_ledger(self, anchors)
 
-    @staticmethod
-    def _bad_signature(bad: tuple, blocks: int, prev: str, height: int) -> Report:
-        (seq, kind, label), name = bad[0], bad[1]
-        return Report(False, blocks, seq, prev, f"entry {seq} ({kind} {label}): the signature of "
-                      f"'{name}' does not match", bad_seq=seq, bad_height=height)
+    def checkpoint(self, operator: Identity) -> dict:
+        """The head, signed by the operator: what a verifier keeps to detect a rewritten or cut chain later."""
+        self._usable()
+        if operator.public_hex != self.participants.get(self.operator):
+            raise LedgerError(f"'{operator.name}' is not this ledger's operator", file=str(self.path),
+                              field="operator", expected=f"the key of '{self.operator}'")
+        return sign_checkpoint(operator, market=str(self.genesis.get("market", "")), height=self.height,
+                               entries=self.next_seq, head_hash=self.head_hash)
+
+    def trust(self) -> dict:
+        """The operator's and participants' public keys as registered: what a verifier pins (trust.json)."""
+        self._usable()
+        others = {n: k for n, k in self.participants.items() if n != self.operator}
+        return trust_document(str(self.genesis.get("market", "")), self.operator,
+                              self.participants.get(self.operator, ""), others)
 
     # ------------------------------------------------------------ proofs
     def prove(self, key: str) -> dict:
         """An inclusion proof of an entry: the entry, its audit path, the signed block header and public keys."""
+        self._usable()
+        try:
+            return self._prove(key)
+        except MALFORMED as exc:
+            raise LedgerError(f"cannot make a proof from a malformed ledger ({exc.__class__.__name__}); run "
+                              "'wattscale ledger verify'", file=str(self.path)) from None
+
+    def _prove(self, key: str) -> dict:
         seq = self.find(key)
         height = self.conn.execute("SELECT height FROM entries WHERE seq = ?", (seq,)).fetchone()[0]
         block = self.conn.execute("SELECT header, signature FROM blocks WHERE height = ?", (height,)).fetchone()
@@ -352,17 +328,23 @@ class Ledger:
                 "public_keys": {name: self.participants.get(name, "") for name in signers}}
 
 
-def check_proof(proof: dict, *, operator_key: str | None = None) -> str:
+def check_proof(proof: dict, *, operator_key: str | None = None, participants: dict[str, str] | None = None) -> str:
     """Check an inclusion proof; returns '' when it holds, else the reason. ``operator_key`` pins the operator's
-    public key (otherwise the one in the proof is trusted)."""
+    public key or fingerprint and ``participants`` their keys; without a pinned operator key the proof is only
+    consistent with the keys it carries, which anyone can make."""
+    pinned = participants or {}
     try:
         keys = proof["public_keys"]
         op = proof["operator"]
-        key = operator_key or keys[op]
+        key = keys[op]
+        if operator_key and not pin_matches(operator_key, key):
+            return "the block header is not signed by the pinned operator key (the proof names another key)"
         header = proof["block_header"]
         rec = proof["entry"]
         payload = canonical({"kind": rec["kind"], "body": rec["body"]})
         for name, sig in rec["signatures"].items():
+            if name in pinned and keys.get(name) != pinned[name]:
+                return f"the proof's key for '{name}' is not its pinned key"
             if name not in keys or not signature_ok(keys[name], sig, payload):
                 return f"the entry's signature by '{name}' does not hold"
         root = root_from_path(leaf_hash(canonical(rec)), int(proof["index"]), int(proof["tree_size"]),
@@ -373,8 +355,8 @@ def check_proof(proof: dict, *, operator_key: str | None = None) -> str:
             return "the proof's tree size is not the block's entry count"
         if not signature_ok(key, proof["block_signature"], canonical(header)):
             return "the block header is not signed by the operator"
-    except (KeyError, TypeError, ValueError) as exc:
-        return f"not a ledger proof ({exc.__class__.__name__}: {exc})"
+    except MALFORMED as exc:
+        return f"not a ledger proof ({exc.__class__.__name__}: {str(exc)[:120]})"
     return ""
 
 
@@ -506,7 +488,10 @@ class _Rules:
         return ""
 
     def _quantity_price(self, body: dict) -> str:
-        q, p = body["quantity_mwh"], body["price_usd_per_mwh"]
+        try:
+            q, p = float(body["quantity_mwh"]), float(body["price_usd_per_mwh"])
+        except OverflowError:
+            return "a quantity or price is too large"
         if not math.isfinite(q) or q <= 0:
             return f"quantity {q} MWh is not positive"
         lo, hi = self.genesis["price_floor_usd_per_mwh"], self.genesis["price_cap_usd_per_mwh"]
@@ -557,6 +542,10 @@ def _label(body) -> str:
 
 def _json(text: str):
     return json.loads(text)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
