@@ -34,16 +34,28 @@ class Results:
 
     def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:
         """Write ``outdir`` atomically: built in a temporary sibling, then swapped in whole."""
+        files = {**self.files(), **(extra_files or {})}
+        files[SUMMARY] = json.dumps(self.summary(), indent=2, default=_json_default).encode()
+        return write_folder(outdir, files)
+
+    def step_files(self) -> dict[str, str]:
+        """Site name -> the Parquet file of its steps."""
+        return {name: f"steps_{i}.parquet" for i, name in enumerate(self.steps)}
+
+    def files(self) -> dict[str, bytes]:
+        """The steps of each site as Parquet, and the validated scenario for reproduction."""
         files: dict[str, bytes] = {}
-        names = {}
-        for i, (name, frame) in enumerate(self.steps.items()):
-            names[name] = f"steps_{i}.parquet"
+        for name, fname in self.step_files().items():
             buf = io.BytesIO()
-            frame.to_parquet(buf)
-            files[names[name]] = buf.getvalue()
-        files.update(extra_files or {})
+            self.steps[name].to_parquet(buf)
+            files[fname] = buf.getvalue()
         files["scenario.yaml"] = yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False).encode()
-        summary = {
+        return files
+
+    def summary(self) -> dict:
+        """summary.json's body: the timeline, per-site KPIs, all-site totals and the controllers' logs."""
+        names = self.step_files()
+        return {
             "scenario": self.scenario.name,
             "timeline": {"start": self.timeline.start.isoformat(), "step_s": self.timeline.step_s,
                          "n_steps": self.timeline.n_steps, "timezone": str(self.timeline.tz)},
@@ -51,8 +63,6 @@ class Results:
             "total": self.total,
             "extra": {k: v for k, v in self.extra.items() if k != "total"},
         }
-        files[SUMMARY] = json.dumps(summary, indent=2, default=_json_default).encode()
-        return write_folder(outdir, files)
 
 
 def _json_default(obj):

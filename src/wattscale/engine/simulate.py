@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.operate.factory import build_controller
 from wattscale.decisions.operate.mpc import SiteAssets
 from wattscale.decisions.protocol import Controller, SiteForecast, SiteState
-from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
+from wattscale.engine.campus import Campus
+from wattscale.engine.inputs import SiteInputs
 from wattscale.engine.kernel import ON, STARTING, run_block
 from wattscale.engine.results import Results
 from wattscale.errors import ScenarioError
@@ -20,16 +20,16 @@ from wattscale.scenario.schema import Scenario
 Progress = Callable[[int], None]  # called with the number of steps just simulated
 
 
-def simulate(scenario: Scenario, *, scenario_file: str | Path | None = None,
+def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = None,
              progress: Progress | None = None, controllers: dict[str, Controller] | None = None) -> Results:
-    """Simulate every site of ``scenario`` over its timeline (KPIs are added by ``analysis.kpi``)."""
-    timeline = timeline_of(scenario)
-    file = str(scenario_file) if scenario_file else None
+    """Simulate every site of ``scenario`` (or a prepared campus) over its timeline (KPIs: ``analysis.kpi``)."""
+    campus = scenario if isinstance(scenario, Campus) else \
+        Campus(scenario, file=str(scenario_file) if scenario_file else None)
+    scenario, timeline = campus.scenario, campus.timeline
     steps: dict[str, pd.DataFrame] = {}
-    catalog = load_catalog(scenario.gpu_catalog) if any(s.facility.workloads for s in scenario.sites) else None
     logs = {}
-    for i, site in enumerate(scenario.sites):
-        inputs = site_inputs(site, timeline, index=i, scenario_file=file, catalog=catalog)
+    for site in scenario.sites:
+        inputs = campus.inputs(site.name)
         controller = (controllers or {}).get(site.name) or build_controller(
             scenario.controller, site_assets(inputs), carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
             value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)

@@ -1,0 +1,110 @@
+"""A prepared campus: what every study needs from a loaded scenario, built once and on demand."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+from wattscale.errors import ScenarioError
+from wattscale.scenario.schema import Scenario, Site
+from wattscale.timeseries.timeline import Timeline
+
+
+@dataclass
+class Campus:
+    """A scenario with its source file, timeline and GPU catalog; each site's inputs are built when first asked
+    for (a study of one window never builds a year of weather it does not read)."""
+
+    scenario: Scenario
+    file: str | None = None  # the scenario file, named in error messages
+    _inputs: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def source_folder(self) -> Path:
+        return Path(self.file).parent if self.file else Path.cwd()
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        from wattscale.engine.inputs import timeline_of
+
+        return timeline_of(self.scenario)
+
+    @cached_property
+    def catalog(self):
+        """The GPU catalog (with the scenario's own entries), or None when no site has workloads."""
+        from wattscale.compute.catalog import load_catalog
+
+        if not any(s.facility.workloads for s in self.scenario.sites):
+            return None
+        return load_catalog(self.scenario.gpu_catalog)
+
+    def site(self, name: str | None = None) -> tuple[int, Site]:
+        """The site called ``name`` (default: the first) and its index, or one clear error."""
+        return site_by_name(self.scenario, name, file=self.file)
+
+    def inputs(self, name: str | None = None):
+        """The site's inputs over the timeline (built once)."""
+        from wattscale.engine.inputs import site_inputs
+
+        index, site = self.site(name)
+        if index not in self._inputs:
+            self._inputs[index] = site_inputs(site, self.timeline, index=index, scenario_file=self.file,
+                                              catalog=self.catalog)
+        return self._inputs[index]
+
+
+def site_by_name(scenario: Scenario, name: str | None, *, file: str | None = None,
+                 field: str = "site") -> tuple[int, Site]:
+    """The site called ``name`` (default: the first) and its index; an unknown name names the sites there are."""
+    if name is None:
+        return 0, scenario.sites[0]
+    for i, site in enumerate(scenario.sites):
+        if site.name == name:
+            return i, site
+    names = ", ".join(repr(s.name) for s in scenario.sites[:10]) + (" ..." if len(scenario.sites) > 10 else "")
+    raise ScenarioError(f"no site named {_short(name)!r}", file=file, field=field, expected=f"one of {names}")
+
+
+def prepare(scenario) -> Campus:
+    """A Campus from a scenario file path, a YAML text, a dictionary, a Scenario or a Campus."""
+    from wattscale.scenario.load import load_scenario, scenario_from_dict
+
+    if isinstance(scenario, Campus):
+        return scenario
+    if isinstance(scenario, Scenario):
+        return Campus(scenario)
+    if isinstance(scenario, dict):
+        return Campus(scenario_from_dict(scenario))
+    if isinstance(scenario, str) and "\n" in scenario:
+        return Campus(scenario_from_dict(_yaml_text(scenario)))
+    if isinstance(scenario, (str, Path)):
+        return Campus(load_scenario(scenario), file=str(scenario))
+    raise ScenarioError(f"cannot read a scenario from a {type(scenario).__name__}",
+                        expected="a file path, YAML text, a dictionary or a Scenario")
+
+
+def _yaml_text(text: str) -> dict:
+    from wattscale.scenario.load import _StrictLoader
+
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"YAML syntax error{where}: {getattr(exc, 'problem', None) or exc}",
+                            file="<scenario text>") from None
+    if not isinstance(data, dict):
+        raise ScenarioError("the text does not contain a mapping of scenario fields", file="<scenario text>",
+                            expected="keys such as 'time' and 'sites'")
+    return data
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= limit else text[:limit - 1] + "…"

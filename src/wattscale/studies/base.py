@@ -1,0 +1,105 @@
+"""The contract every study keeps: a name, typed options, ``run`` with progress, and one results layout."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from wattscale.results_folder import write_folder
+
+Progress = Callable[[str, float, "float | None"], None]  # (what is being done, done, total or None)
+TableFormat = Literal["parquet", "csv"]
+
+
+def no_progress(stage: str, done: float, total: float | None) -> None:
+    """A progress callback that shows nothing."""
+
+
+class Options(BaseModel):
+    """A study's options: typed, units in the names, documented defaults; unknown names are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+@dataclass
+class StudyResult:
+    """What a study returns: headline KPIs, tables, a report, other files, and the study's own typed value."""
+
+    study: str
+    options: Options
+    kpis: dict
+    value: Any = None  # the study's own result object (Results, SwingStudyResult, ...)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    report_html: str | None = None
+    files: dict[str, bytes | str] = field(default_factory=dict)  # written as they are (ledger, keys, steps)
+    details: dict = field(default_factory=dict)  # more of summary.json, beside the common keys
+    notes: list[str] = field(default_factory=list)  # findings in a sentence each, for the terminal and the report
+    inputs_sha256: str = ""
+    table_format: TableFormat = "csv"
+
+    def summary(self) -> dict:
+        """summary.json: study, options, version, a hash of the inputs, KPIs and the study's own details."""
+        from wattscale import __version__
+
+        return {"study": self.study, "options": self.options.model_dump(mode="json"),
+                "wattscale_version": __version__, "inputs_sha256": self.inputs_sha256, "kpis": self.kpis,
+                **self.details}
+
+    def save(self, folder: str | Path, *, report: bool = True) -> Path:
+        """Write the results folder atomically (see ``wattscale.results_folder``); returns its path."""
+        files: dict[str, bytes | str] = dict(self.files)
+        for name, frame in self.tables.items():
+            files[f"{name}.{self.table_format}"] = _table_bytes(frame, self.table_format)
+        if report and self.report_html is not None:
+            files["report.html"] = self.report_html
+        files["summary.json"] = json.dumps(self.summary(), indent=2, default=_json_default)
+        return write_folder(folder, files)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A registered study: ``run(subject, options, progress) -> StudyResult``."""
+
+    name: str
+    summary: str  # one line for 'wattscale studies'
+    options: type[Options]
+    run: Callable[..., StudyResult]
+    subject: ClassVar[str] = "scenario"
+    takes: Literal["scenario", "network"] = "scenario"
+
+
+def inputs_sha256(*parts: Any) -> str:
+    """A hash of what a study read: the scenario (or network) as validated, and its options."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, BaseModel):
+            part = part.model_dump(mode="json")
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _table_bytes(frame: pd.DataFrame, fmt: TableFormat) -> bytes:
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        frame.to_parquet(buf)
+        return buf.getvalue()
+    return frame.to_csv(index=not isinstance(frame.index, pd.RangeIndex)).encode()
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, (pd.Timestamp, Path)):
+        return str(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    return str(obj)

@@ -1,0 +1,102 @@
+"""Every study by name, and ``run_study``: the one way the command line, sweeps and the service start a study."""
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from wattscale.errors import ScenarioError, WattscaleError
+from wattscale.studies import forecast, grid, market, simulation, sizing, swings
+from wattscale.studies.base import Options, Progress, Study, StudyResult, inputs_sha256, no_progress
+
+STUDIES: dict[str, Study] = {}
+
+
+def register(study: Study) -> Study:
+    """Add a study to the registry (a name may be registered once)."""
+    if study.name in STUDIES:
+        raise ValueError(f"study '{study.name}' is registered twice")
+    STUDIES[study.name] = study
+    return study
+
+
+for _study in (
+    Study("run", "simulate every site over the timeline: per-step powers, KPIs, report", simulation.RunOptions,
+          simulation.run_simulation),
+    Study("swings", "sub-second power swings of a site's workloads against grid limits, and mitigations",
+          swings.SwingOptions, swings.run_swings),
+    Study("size", "least-cost PV, wind, battery, generators and grid connection; Pareto sweep", sizing.SizeOptions,
+          sizing.run_size),
+    Study("market", "sites trade peer to peer on a signed ledger; ADMM behind a shared connection; VPP calls",
+          market.MarketOptions, market.run_market),
+    Study("forecast-backtest", "rolling-origin backtest of a site's series: scores and skill by model",
+          forecast.BacktestOptions, forecast.run_backtest),
+    Study("forecast-value", "the MPC year once per forecaster: cost and CO2 against perfect foresight",
+          forecast.ValueOptions, forecast.run_value),
+    Study("grid-flow", "power flow: losses, voltages, loadings, violations; over time; hosting capacity",
+          grid.FlowOptions, grid.run_flow, takes="network"),
+    Study("grid-contingency", "N-1: every line and transformer out in turn", grid.ContingencyOptions,
+          grid.run_contingency, takes="network"),
+    Study("grid-heal", "a fault and its restoration (FLISR, manual or none), step by step", grid.HealOptions,
+          grid.run_heal, takes="network"),
+    Study("grid-reconfigure", "minimum-loss radial configuration by branch exchange", grid.ReconfigureOptions,
+          grid.run_reconfigure, takes="network"),
+    Study("grid-reliability", "SAIFI, SAIDI, ENS and GPU-hours lost: analytical and Monte Carlo",
+          grid.ReliabilityOptions, grid.run_reliability, takes="network"),
+):
+    register(_study)
+
+
+def get_study(name: str) -> Study:
+    """The study called ``name``, or one clear error listing those there are."""
+    if name not in STUDIES:
+        raise WattscaleError(f"no study named {str(name)[:40]!r}", field="study",
+                             expected="one of " + ", ".join(STUDIES))
+    return STUDIES[name]
+
+
+def make_options(study: Study, options: dict | Options | None) -> Options:
+    """``options`` checked against the study's option model; a wrong one names the option and what it needs."""
+    if isinstance(options, study.options):
+        return options
+    try:
+        return study.options.model_validate(dict(options or {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "options"
+        allowed = ", ".join(study.options.model_fields) or "none"
+        raise ScenarioError(err["msg"], field=f"options.{where}",
+                            expected=f"options of study '{study.name}': {allowed}") from None
+
+
+def prepare_subject(study: Study, subject):
+    """The study's input made ready: a prepared campus, or a loaded network."""
+    if study.takes == "network":
+        from wattscale.network.build import load_network
+
+        return subject if hasattr(subject, "net") else load_network(str(subject))
+    from wattscale.engine.campus import prepare
+
+    return prepare(subject)
+
+
+def run_study(name: str, subject, *, progress: Progress | None = None, options: dict | Options | None = None,
+              **kw) -> StudyResult:
+    """Run study ``name`` on ``subject`` (a scenario path, YAML text or Scenario; a network for grid studies).
+
+    Options come as keywords or as ``options=``; e.g. ``run_study("swings", "examples/llm-campus.yaml",
+    resolution_s=0.01)``. Returns the study's result; ``result.save(folder)`` writes its results folder."""
+    study = get_study(name)
+    opts = make_options(study, {**(options.model_dump() if isinstance(options, Options) else options or {}), **kw})
+    prepared = prepare_subject(study, subject)
+    result = study.run(prepared, opts, progress or no_progress)
+    result.inputs_sha256 = inputs_sha256(_fingerprint(subject, prepared), opts)
+    return result
+
+
+def _fingerprint(subject, prepared):
+    """What identifies a study's input: the validated scenario, or the network file's bytes (or case name)."""
+    if hasattr(prepared, "scenario"):
+        return prepared.scenario
+    from pathlib import Path
+
+    path = Path(str(subject))
+    return path.read_bytes().hex() if path.is_file() else str(subject)

@@ -1,0 +1,41 @@
+"""The ``swings`` study: a site's sub-second power swings against grid limits, and the mitigations that fix them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from wattscale.engine.campus import Campus
+from wattscale.studies.base import Options, Progress, StudyResult
+
+
+class SwingOptions(Options):
+    """Each option overrides the scenario's ``swings:`` section (defaults: that section, else the values shown)."""
+
+    site: str | None = Field(None, description="site to analyse (default: swings.site or the first site)")
+    start: str | None = Field(None, description="window start, e.g. '2023-07-18 14:00' (default: the timeline's)")
+    duration_s: float | None = Field(None, gt=0, description="window length, s (default 600)")
+    resolution_s: float | None = Field(None, gt=0, description="sample length, s (default 0.01)")
+    limits: Path | None = Field(None, description="limits YAML: bands, ramps, dynamic range")
+
+
+def run_swings(campus: Campus, options: SwingOptions, progress: Progress) -> StudyResult:
+    from wattscale.analysis.swing_report import render_swing_report
+    from wattscale.analysis.swing_study import run_swing_study
+    from wattscale.scenario.load import validate_model
+    from wattscale.scenario.schema import SwingStudy
+
+    base = (campus.scenario.swings or SwingStudy()).model_dump()
+    given = {k: v for k, v in options.model_dump().items() if v is not None}
+    if "limits" in given:
+        given["limits"] = Path(given["limits"]).resolve()
+    study = validate_model(SwingStudy, {**base, **given}, campus.file or "<options>")
+    progress("building the waveform and sizing mitigations", 0, None)
+    result = run_swing_study(campus.scenario, scenario_file=campus.file, study=study)
+    summary = result.summary()
+    w = summary["waveform"]
+    kpis = {"mean_mw": w["mean_mw"], "dynamic_range_mw": w["dynamic_range_mw"],
+            "raw_complies": result.options[0].complies, "chosen": summary["chosen"],
+            "chosen_usd_per_year": result.chosen.total_cost_usd_per_year if result.chosen else None}
+    return StudyResult("swings", options, kpis=kpis, value=result, report_html=render_swing_report(result),
+                       details=summary)
