@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from wattscale.errors import WattscaleError
 
@@ -29,11 +30,22 @@ def _fail(exc: WattscaleError, network: str) -> None:
     fail(exc, Path(network) if Path(network).is_file() else None)
 
 
+class CountColumn(ProgressColumn):
+    """``done/total unit``, or ``done unit`` while the total is not known yet."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        total = f"/{task.total:,.0f}" if task.total is not None else ""
+        return Text(f"{task.completed:,.0f}{total} {self.unit}")
+
+
 def _bar(label: str, quiet: bool, unit: str):
     _, err, _ = _console()
-    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} "
-                                                                             + unit),
-                    TimeElapsedColumn(), console=err, disable=quiet, transient=True)
+    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), CountColumn(unit), TimeElapsedColumn(),
+                    console=err, disable=quiet, transient=True)
 
 
 def _table(title: str, df: pd.DataFrame, limit: int = 40) -> Table:
