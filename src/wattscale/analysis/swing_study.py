@@ -14,6 +14,7 @@ from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.errors import ScenarioError
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
+from wattscale.timeseries.timeline import Timeline
 
 
 WINDOW_STATS = ("iteration_s", "requests", "prefill_tokens_per_gpu_s", "time_per_output_token_s")
@@ -96,10 +97,12 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
     catalog = load_catalog(scenario.gpu_catalog)
     # the slow parts of the facility (other IT, cooling at the PUE of the hour) are constant within the window;
     # the site without its workloads gives them without simulating a year of workloads
-    bare = site.model_copy(update={"facility": site.facility.model_copy(update={"workloads": []})})
-    inputs = site_inputs(bare, timeline, index=index, scenario_file=scenario_file)
+    bare = site.model_copy(update={"facility": site.facility.model_copy(update={"workloads": []}),
+                                   "grid": site.grid.model_copy(update={"outages": [], "demand_response": []})})
     k = int(np.clip(timeline.index.searchsorted(start, side="right") - 1, 0, timeline.n_steps - 1))
-    other_it = float(inputs.it_load_mw[k])
+    one_step = Timeline(timeline.index[k], timeline.step_s, 1)  # the window's step only: no year of weather
+    inputs = site_inputs(bare, one_step, index=index, scenario_file=scenario_file)
+    other_it = float(inputs.it_load_mw[0])
     mixes, per_workload, stats = [], {}, {}
     for j, w in enumerate(site.facility.workloads):
         mix = workload_mix(w, catalog, start=start, step_s=study.resolution_s, n_samples=n, resolve_iterations=True,
@@ -112,7 +115,7 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
                          **{key: v for key, v in mix.stats.items()
                             if key in WINDOW_STATS and isinstance(v, (int, float)) and np.isfinite(v)}}
     it_mean = other_it + sum(float(p.mean()) for p in per_workload.values())
-    constant = other_it + (float(inputs.pue[k]) - 1.0) * it_mean
+    constant = other_it + (float(inputs.pue[0]) - 1.0) * it_mean
     load = Load(tuple(mixes), constant, study.resolution_s)
     options = compare(load, limits, costs_of(study.costs))
     return SwingStudyResult(scenario.name, site_name, start, study, limits, load, per_workload, stats, options)
