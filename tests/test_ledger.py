@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+from wattscale.decisions.market.anchors import Anchors
 from wattscale.decisions.market.canonical import (audit_path, canonical, leaf_hash, merkle_root, node_hash,
                                                   root_from_path)
 from wattscale.decisions.market.keys import Identity, Keystore
@@ -278,11 +279,60 @@ def test_keystore_round_trip_and_bad_key_file(tmp_path):
     a = ks.create("site-a")
     assert ks.load("site-a").public_hex == a.public_hex
     assert oct((tmp_path / "keys" / "site-a.pem").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "keys").stat().st_mode & 0o777) == "0o700"
+    assert Identity("x", a.key).private_pem() == (tmp_path / "keys" / "site-a.pem").read_bytes()
     (tmp_path / "keys" / "site-b.pem").write_text("garbage")
     with pytest.raises(LedgerError, match="not a private key"):
         ks.load("site-b")
     with pytest.raises(LedgerError, match="not allowed"):
         ks.create("../escape")
+
+
+# ---------------------------------------------------------------- the file alone holds every entry
+def test_close_checkpoints_so_deleting_wal_and_shm_loses_nothing(tmp_path):
+    """A reader holds the file while the writer appends and closes; then the -wal and -shm files are deleted."""
+    op, site = Identity.generate("operator"), Identity.generate("site-0")
+    path = tmp_path / "ledger.sqlite"
+    led = Ledger.create(path, op)
+    reader = sqlite3.connect(path)
+    assert reader.execute("SELECT COUNT(*) FROM entries").fetchone() == (1,)
+    led.append([make("participant", {"name": "site-0", "public_key": site.public_hex}, op, site)], op)
+    for k in range(20):
+        led.append([make("order", order(site, f"o{k}-{j}", side="sell"), site) for j in range(10)], op)
+    head = led.head_hash
+    led.checkpoint_wal()
+    led.close()
+    for side in ("-wal", "-shm"):
+        (tmp_path / f"ledger.sqlite{side}").unlink(missing_ok=True)
+    copy = tmp_path / "copy.sqlite"  # what a results folder gets, taken while the reader still holds the file
+    copy.write_bytes(path.read_bytes())
+    reader.close()
+    again = Ledger.open(copy, write=False)
+    rep = again.verify(head_hash=head)
+    again.close()
+    assert rep.ok and rep.entries == 202, rep.problem
+
+
+def test_a_read_only_open_changes_nothing_and_a_closed_ledger_is_one_file(book, tmp_path):
+    led, op, _sites = book
+    led.close()
+    path = tmp_path / "ledger.sqlite"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite"]  # no -wal or -shm left
+    before = path.read_bytes()
+    with Ledger.open(path, write=False) as ro:
+        assert ro.verify(anchors=Anchors(op.public_hex)).anchored
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            ro.conn.execute("DELETE FROM entries")
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite"]
+
+
+def test_checkpoint_and_trust_documents_pin_the_ledger(book):
+    led, op, sites = book
+    cp, trust = led.checkpoint(op), led.trust()
+    assert (cp["height"], cp["blocks"], cp["entries"], cp["head_hash"]) == (3, 4, 9, led.head_hash)
+    assert trust["operator_key"] == op.public_hex and trust["participants"] == {s.name: s.public_hex for s in sites}
+    with pytest.raises(LedgerError, match="not this ledger's operator"):
+        led.checkpoint(sites[0])
 
 
 # ---------------------------------------------------------------- SIGKILL during an append

@@ -1,9 +1,17 @@
 """``wattscale market`` and ``wattscale ledger`` end to end: conservation of energy and money across the settled
-trades, a tampered ledger file caught from the command line, the VPP baseline by hand, and bad input."""
+trades, a tampered ledger file caught from the command line, private keys that never leave the results folder
+(even when the run is killed), the VPP baseline by hand, and bad input."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +29,14 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def market_out(tmp_path_factory, examples_dir):
     out = tmp_path_factory.mktemp("m") / "market"
-    res = runner.invoke(app, ["market", str(examples_dir / "market-texas.yaml"), "-o", str(out), "-q"])
+    scratch = tmp_path_factory.mktemp("tmpdir")  # the run's temporary folder, to see what it leaves behind
+    before, tempfile.tempdir = tempfile.tempdir, str(scratch)
+    try:
+        res = runner.invoke(app, ["market", str(examples_dir / "market-texas.yaml"), "-o", str(out), "-q"])
+    finally:
+        tempfile.tempdir = before
     assert res.exit_code == 0, res.output
+    assert list(scratch.iterdir()) == []  # the temporary ledger is gone on a normal exit
     return out
 
 
@@ -38,18 +52,83 @@ def test_market_conserves_energy_and_money_and_every_site_gains(market_out):
     assert s["admm"]["converged"] and abs(s["admm"]["gap"]) <= 1e-3
     ev = s["events"][0]
     assert 0 < ev["delivered_mwh"] <= 40 * 4 * 1.5
-    assert {"report.html", "ledger.sqlite", "keys", "event-0.csv"} <= {p.name for p in market_out.iterdir()}
+    assert {"report.html", "ledger.sqlite", "keys", "event-0.csv", "trust.json", "checkpoint.json"} <= \
+        {p.name for p in market_out.iterdir()}
+
+
+def test_market_writes_keys_0600_in_a_0700_folder_and_a_ledger_that_stands_alone(market_out, tmp_path):
+    keys = market_out / "keys"
+    assert keys.stat().st_mode & 0o777 == 0o700
+    pems = sorted(keys.glob("*.pem"))
+    assert [p.stem for p in pems] == sorted(["operator", "training-west", "inference-dallas", "storage-houston",
+                                             "wind-panhandle"])
+    assert all(p.stat().st_mode & 0o777 == 0o600 and b"PRIVATE KEY" in p.read_bytes() for p in pems)
+    s = json.loads((market_out / "summary.json").read_text())
+    cp = json.loads((market_out / "checkpoint.json").read_text())
+    assert (cp["entries"], cp["blocks"], cp["head_hash"]) == (s["ledger"]["entries"], s["ledger"]["blocks"],
+                                                             s["ledger"]["head_hash"])
+    assert any("checkpoint" in a for a in s["ledger"]["checked_against"])
+    # checkpointed into one file: no -wal beside it, and a copy of that file alone holds every entry
+    assert not list(market_out.glob("ledger.sqlite-*"))
+    alone = tmp_path / "alone.sqlite"
+    alone.write_bytes((market_out / "ledger.sqlite").read_bytes())
+    res = runner.invoke(app, ["ledger", "verify", str(alone), "--checkpoint", str(market_out / "checkpoint.json")])
+    assert res.exit_code == 0 and f"{cp['entries']:,} entries" in res.output, res.output
+
+
+KILLED = """
+import sys
+from wattscale.cli import app
+sys.argv = ["wattscale", "market", sys.argv[1], "-o", sys.argv[2], "-q"]
+app()
+"""
+
+
+def test_killed_market_run_leaves_no_private_key_outside_the_results(tmp_path, examples_dir):
+    """SIGKILL once the run's temporary ledger exists (the keys were written next to it before): no private key
+    anywhere in the temporary folder, and none beside the output but in the 0700 folder being built."""
+    scratch, out = tmp_path / "tmp", tmp_path / "results" / "market"
+    scratch.mkdir()
+    script = tmp_path / "run.py"
+    script.write_text(KILLED)
+    child = subprocess.Popen([sys.executable, str(script), str(examples_dir / "market-texas.yaml"), str(out)],
+                             env={**os.environ, "TMPDIR": str(scratch)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(scratch.glob("wattscale-market-*/ledger.sqlite")) and time.monotonic() < deadline:
+            assert child.poll() is None, "the run ended before its ledger was made"
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert list(scratch.glob("wattscale-market-*/ledger.sqlite")), "the run was not killed mid-way"
+    left = [p for p in scratch.rglob("*") if p.is_file()]
+    assert not [p for p in left if p.suffix == ".pem" or b"PRIVATE KEY" in p.read_bytes()], left
+    for pem in (tmp_path / "results").rglob("*.pem"):  # only inside a hidden partial results folder, 0600 in 0700
+        assert ".partial-" in str(pem.parent.parent) and pem.stat().st_mode & 0o777 == 0o600
+        assert pem.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_ledger_cli_verifies_proves_and_catches_tampering(market_out, tmp_path):
     led = market_out / "ledger.sqlite"
-    res = runner.invoke(app, ["ledger", "verify", str(led)])
-    assert res.exit_code == 0 and "ok" in res.output
+    anchors = ["--trust", str(market_out / "trust.json"), "--checkpoint", str(market_out / "checkpoint.json")]
+    res = runner.invoke(app, ["ledger", "verify", str(led), *anchors])
+    assert res.exit_code == 0 and res.output.startswith("ok: ") and "checkpoint at block" in res.output, res.output
+    res = runner.invoke(app, ["ledger", "verify", str(led)])  # nothing from outside the file: not "ok"
+    assert res.exit_code == 3 and res.output.startswith("NOT anchored") and "ok:" not in res.output, res.output
+    assert "--operator-key" in res.output
     proof = tmp_path / "proof.json"
     res = runner.invoke(app, ["ledger", "prove", str(led), "settle/2023-07-01/2023-07-08/storage-houston", "-o",
                               str(proof)])
     assert res.exit_code == 0, res.output
-    assert runner.invoke(app, ["ledger", "check", str(proof)]).exit_code == 0
+    res = runner.invoke(app, ["ledger", "check", str(proof), "--trust", str(market_out / "trust.json")])
+    assert res.exit_code == 0 and res.output.startswith("ok: "), res.output
+    key = json.loads((market_out / "trust.json").read_text())["operator_key"]
+    assert runner.invoke(app, ["ledger", "check", str(proof), "--operator-key", key]).exit_code == 0
+    res = runner.invoke(app, ["ledger", "check", str(proof)])
+    assert res.exit_code == 3 and "NOT anchored" in res.output and "ok:" not in res.output, res.output
     copy = tmp_path / "copy.sqlite"
     copy.write_bytes(led.read_bytes())
     raw = sqlite3.connect(copy)
@@ -62,6 +141,28 @@ def test_ledger_cli_verifies_proves_and_catches_tampering(market_out, tmp_path):
     raw.close()
     res = runner.invoke(app, ["ledger", "verify", str(copy)])
     assert res.exit_code == 1 and "tampered" in res.output and f"entry {seq}" in res.output
+    res = runner.invoke(app, ["ledger", "verify", str(copy), *anchors])
+    assert res.exit_code == 1 and "tampered" in res.output and f"entry {seq}" in res.output
+
+
+def test_ledger_prove_refuses_folders_links_and_files_it_did_not_write(market_out, tmp_path):
+    led = str(market_out / "ledger.sqlite")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    link = tmp_path / "link.json"
+    link.symlink_to(notes)
+    for target, why in ((folder, "is a folder"), (notes, "not a proof written by wattscale"),
+                        (link, "not a regular file")):
+        res = runner.invoke(app, ["ledger", "prove", led, "0", "-o", str(target)])
+        assert res.exit_code == 2 and why in res.output and "Traceback" not in res.output, res.output
+    assert (folder / "keep.txt").read_text() == "keep" and notes.read_text() == "mine" and link.is_symlink()
+    proof = tmp_path / "p.json"
+    for entry in ("0", "1"):  # a proof it wrote earlier is replaced
+        assert runner.invoke(app, ["ledger", "prove", led, entry, "-o", str(proof)]).exit_code == 0
+    assert json.loads(proof.read_text())["entry"]["seq"] == 1
 
 
 def test_vpp_baseline_high_four_of_five_by_hand():

@@ -85,7 +85,8 @@ def _storage(conn: sqlite3.Connection) -> Report | None:
 
     found = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
     if found != ["ok"]:
-        return bad(f"the database file is corrupt (SQLite integrity check: {_cut('; '.join(map(str, found)))})")
+        lines = [ln for f in found for ln in str(f).splitlines() if ln.strip() and not ln.startswith("***")]
+        return bad(f"the database file is corrupt (SQLite integrity check: {_cut('; '.join(lines), 200)})")
     want, have = _expected_schema(), _schema(conn)
     for name in sorted(want):
         if name not in have:
@@ -113,9 +114,12 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
     prev, n_blocks, n_entries, next_seq = GENESIS_PREV, 0, 0, 0
     operator_key = None
     seen_heights = [h for (h,) in ledger.conn.execute("SELECT DISTINCT height FROM entries")]
-    for header_text, stored_hash, signature in ledger.conn.execute(
-            "SELECT header, hash, signature FROM blocks ORDER BY height"):
+    for row_height, header_text, stored_hash, signature in ledger.conn.execute(
+            "SELECT height, header, hash, signature FROM blocks ORDER BY height"):
         where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=n_blocks)
+        if row_height != n_blocks:
+            return Report(False, problem=f"block {n_blocks} is missing (found block {_cut(str(row_height))} next)",
+                          **where)
         header = _json(header_text) if isinstance(header_text, str) else None
         if not isinstance(header, dict) or canonical(header).decode() != header_text:
             return Report(False, problem=f"block {n_blocks}'s header is not a canonical JSON object", **where)
