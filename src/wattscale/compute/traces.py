@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from wattscale.errors import DataError
+from wattscale.guards import excerpt
 from wattscale.scenario.workloads import SyntheticArrivals
 
 
@@ -63,7 +64,7 @@ def read_azure_trace(path: str | Path) -> Requests:
         raise DataError("the trace file is empty", file=file,
                         expected="Azure trace columns TIMESTAMP, ContextTokens, GeneratedTokens") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a readable CSV: {exc}", file=file) from None
+        raise DataError(f"not a readable CSV: {excerpt(exc, 160)}", file=file) from None
     missing = [c for c in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if c not in frame.columns]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", file=file,
@@ -73,7 +74,8 @@ def read_azure_trace(path: str | Path) -> Requests:
     times = pd.to_datetime(frame["TIMESTAMP"], errors="coerce", format="mixed")
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataError(f"row {row + 2}: TIMESTAMP '{frame['TIMESTAMP'].iloc[row]}' is not a timestamp", file=file,
+        raise DataError(f"row {row + 2}: TIMESTAMP '{excerpt(frame['TIMESTAMP'].iloc[row], 40)}' is not a timestamp",
+                        file=file,
                         field="TIMESTAMP", expected="e.g. 2023-11-16 18:15:46.6805900")
     seconds = (times - times.iloc[0]).dt.total_seconds().to_numpy()
     tokens = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy() for c in ("ContextTokens", "GeneratedTokens")}

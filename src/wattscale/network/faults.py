@@ -135,16 +135,20 @@ def _fault_currents(network: Network, element: Node) -> tuple[dict[int, float], 
         fault_bus = mid
     else:
         fault_bus = int(net.trafo.hv_bus[i])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        has_der = bool(net.sgen.in_service.any())
-        if has_der:  # the fault current with DER; indicators (below) read the grid's contribution only
-            sc.calc_sc(net, bus=fault_bus, case="max", branch_results=False)
-            ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
-            net.sgen["in_service"] = False
-        sc.calc_sc(net, bus=fault_bus, case="max", branch_results=True)
-        if not has_der:
-            ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            has_der = bool(net.sgen.in_service.any())
+            if has_der:  # the fault current with DER; indicators (below) read the grid's contribution only
+                sc.calc_sc(net, bus=fault_bus, case="max", branch_results=False)
+                ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
+                net.sgen["in_service"] = False
+            sc.calc_sc(net, bus=fault_bus, case="max", branch_results=True)
+            if not has_der:
+                ikss = float(net.res_bus_sc.ikss_ka[fault_bus])
+    except (FloatingPointError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
+        from wattscale.network.flow import singular
+        raise singular(network, "the short-circuit calculation", exc) from None
     out = {}
     for s, row in net.switch.iterrows():
         if row.et == "l":

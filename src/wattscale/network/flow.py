@@ -63,7 +63,25 @@ def solve(network: Network, *, fast: bool | None = None, where: str = "") -> Flo
     except (pp.LoadflowNotConverged, pp.powerflow.LoadflowNotConverged):
         raise NetworkError(f"the power flow does not converge{where}: the demand is beyond what the network can "
                            "carry", field="loads", expected="lower loads, or more capacity") from None
+    except (FloatingPointError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
+        raise singular(network, f"the power flow{where}", exc) from None
     return summarise(network)
+
+
+def singular(network: Network, what: str, exc: Exception) -> NetworkError:
+    """A clear error for a power-flow or short-circuit computation that divided by zero, naming the branches
+    without impedance when there are any."""
+    net = network.net
+    line = net.line[(net.line.r_ohm_per_km == 0) & (net.line.x_ohm_per_km == 0)]
+    trafo = net.trafo[net.trafo.vk_percent == 0]
+    names = [*map(str, line.name), *map(str, trafo.name)]
+    if names:
+        from wattscale.guards import excerpts
+        return NetworkError(f"{what} divides by zero: {excerpts(names)} {'has' if len(names) == 1 else 'have'} no "
+                            "impedance", field="lines", expected="a resistance or reactance above 0 on every line "
+                                                                 "and transformer")
+    return NetworkError(f"{what} cannot be solved ({type(exc).__name__}: {exc})", field="network",
+                        expected="a network with an impedance on every branch and a source in every energised part")
 
 
 def summarise(network: Network) -> FlowSummary:

@@ -1,24 +1,73 @@
 """Shared pieces of the scenario schema: the strict base model, time checks, unique names."""
 from __future__ import annotations
 
+import typing
+from functools import lru_cache
+from typing import Annotated
+
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from wattscale.errors import ScenarioError
+from wattscale.guards import excerpt
+
+#: the years a timeline (and any time in a scenario) may lie in
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict base of every scenario and network model: unknown keys, NaN and infinities are refused, and
+    true/false is never read as a number (``gpus: true`` is not one GPU)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data):
+        """true/false where a number (or text) is expected stays text, so it fails as what it is."""
+        if isinstance(data, dict):
+            bad = {k: str(v).lower() for k, v in data.items()
+                   if isinstance(v, bool) and isinstance(k, str) and not _takes_bool(cls, k)}
+            if bad:
+                data = {**data, **bad}
+        return data
+
+
+@lru_cache(maxsize=None)
+def _takes_bool(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is None or _has_bool(field.annotation)
+
+
+def _has_bool(annotation) -> bool:
+    if annotation is bool or annotation is typing.Any:
+        return True
+    return any(_has_bool(a) for a in typing.get_args(annotation) if not isinstance(a, (str, int, float)))
+
+
+def _printable_name(v: str) -> str:
+    if not v.strip():
+        raise ValueError("a name must not be empty")
+    if not v.isprintable():
+        raise ValueError("a name must be printable text, without control characters or escape codes")
+    return v
+
+
+#: an element's name: 1-100 printable characters (no control characters or terminal escape codes)
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable_name)]
 
 
 def check_time(v: str | None) -> str | None:
-    """A timestamp given as text (YAML dates arrive as dates: pass ``str(v)``)."""
+    """A timestamp given as text (YAML dates arrive as dates: pass ``str(v)``), within the supported years."""
     if v is not None:
         try:
-            pd.Timestamp(v)
-        except ValueError:
-            raise ValueError(f"'{v}' is not a timestamp (expected a date or time such as 2023-01-01 "
+            ts = pd.Timestamp(v)
+        except (ValueError, OverflowError):
+            raise ValueError(f"'{excerpt(v, 40)}' is not a timestamp (expected a date or time such as 2023-01-01 "
                              "or 2023-07-18 14:00)") from None
+        if ts is not pd.NaT and not FIRST_YEAR <= ts.year < LAST_YEAR:
+            raise ValueError(f"'{excerpt(v, 40)}' is outside the years {FIRST_YEAR} to {LAST_YEAR} that times may "
+                             "lie in")
     return v
 
 

@@ -11,6 +11,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wattscale.errors import ScenarioError
+from wattscale.guards import MAX_YAML_BYTES, excerpt, path_problem, safe_resolve
+from wattscale.scenario.base import FIRST_YEAR, LAST_YEAR
 from wattscale.scenario.schema import Scenario
 from wattscale.timeseries.timeline import parse_duration
 
@@ -23,15 +25,22 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def read_yaml(path: Path, what: str, keys: str) -> dict:
     """The mapping in YAML file ``path`` (a ``what`` file whose top level has ``keys``), or a clear error."""
-    if not path.is_file():
-        raise ScenarioError(f"{what} file not found", file=str(path), expected=f"a YAML {what} file")
+    problem = path_problem(path)
+    if problem:
+        raise ScenarioError(f"{what} file {problem}", file=str(path), expected=f"a YAML {what} file")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ScenarioError(f"{what} file is {size / 1e6:,.1f} MB, too large for a {what}", file=str(path),
+                            expected=f"a YAML {what} file of at most {MAX_YAML_BYTES / 1e6:g} MB")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"YAML syntax error{where}: {problem}", file=str(path)) from None
+        raise ScenarioError(f"YAML syntax error{where}: {excerpt(problem, 200)}", file=str(path)) from None
+    except RecursionError:
+        raise ScenarioError("YAML nested too deeply", file=str(path), expected=f"a YAML {what} file") from None
     except UnicodeDecodeError:
         raise ScenarioError("file is not UTF-8 text", file=str(path), expected=f"a YAML {what} file") from None
     if not isinstance(data, dict):
@@ -41,7 +50,30 @@ def read_yaml(path: Path, what: str, keys: str) -> dict:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML would keep the last silently), and
+    a document whose aliases expand it beyond ``MAX_NODES`` values (a 'billion laughs' file is small as text, but
+    each alias becomes a copy once validated)."""
+
+    MAX_NODES = 200_000
+
+    def compose_document(self):
+        node = super().compose_document()
+        sizes: dict[int, int] = {}
+
+        def size(n) -> int:
+            if id(n) not in sizes:
+                sizes[id(n)] = 0  # a recursive alias counts once
+                children = n.value if isinstance(n.value, list) else []
+                parts = [c for pair in children for c in pair] if isinstance(n, yaml.MappingNode) else children
+                sizes[id(n)] = 1 + sum(size(c) for c in parts)
+                if sizes[id(n)] > self.MAX_NODES:
+                    raise yaml.composer.ComposerError(None, None, f"the aliases (*name) expand the document to more "
+                                                      f"than {self.MAX_NODES:,} values", n.start_mark)
+            return sizes[id(n)]
+
+        if node is not None:
+            size(node)
+        return node
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -49,7 +81,7 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"key '{key}' appears twice",
+            raise yaml.constructor.ConstructorError(None, None, f"key '{excerpt(key, 40)}' appears twice",
                                                     key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
@@ -83,44 +115,137 @@ def validate_model(model: type[M], data: dict, file: str) -> M:
 
 
 def _check_times(scenario: Scenario, file: str) -> None:
-    """Timestamps and durations must parse and the timeline must hold at least one step (else pandas raises)."""
+    """Timestamps and durations must parse, lie in the supported years, and the timeline must hold at least one
+    step (else pandas raises); then every section is checked against the timeline (``_check_sections``)."""
     spec = scenario.time
 
     def when(text: str, field: str, tz: str) -> pd.Timestamp:
         try:
             ts = pd.Timestamp(text)
             if ts is not pd.NaT:
-                return ts.tz_localize(tz) if ts.tzinfo is None else ts
+                ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
+                ts.as_unit("ns")  # times pandas cannot compute with (beyond 2262) fail here, not later
+                return ts
             problem = ""
         except Exception as exc:  # noqa: BLE001 - unparsable, or a local time DST skips or repeats (pytz errors)
-            problem = f": {exc}"
-        raise ScenarioError(f"cannot read the time {text!r}{problem}", file=file, field=field,
+            problem = f": {excerpt(exc, 120)}"
+        raise ScenarioError(f"cannot read the time '{excerpt(text, 40)}'{problem}", file=file, field=field,
                             expected="a timestamp such as 2023-07-01 or 2023-07-01 14:00") from None
 
     def span(text: str, field: str) -> pd.Timedelta:
         try:
             td = parse_duration(text)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             td = pd.NaT
         if td is pd.NaT:
-            raise ScenarioError(f"cannot read the duration {text!r}", file=file, field=field,
+            raise ScenarioError(f"cannot read the duration '{excerpt(text, 40)}'", file=file, field=field,
                                 expected="a duration such as 48h, 7d or 365d") from None
         return td
 
+    def later(t: pd.Timestamp, td: pd.Timedelta, field: str) -> pd.Timestamp:
+        try:
+            out = t + td
+        except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime is a ValueError
+            out = None
+        if out is None or out.year >= LAST_YEAR:
+            raise ScenarioError(f"{t} + {td} ends after the year {LAST_YEAR}", file=file, field=field,
+                                expected=f"times between {FIRST_YEAR} and {LAST_YEAR}") from None
+        return out
+
     start = when(spec.start, "time.start", spec.timezone)
-    end = when(spec.end, "time.end", spec.timezone) if spec.end else start + span(spec.duration, "time.duration")
-    if (end - start).total_seconds() < parse_duration(spec.step).total_seconds():
+    if spec.end:
+        end = when(spec.end, "time.end", spec.timezone)
+    else:
+        end = later(start, span(spec.duration, "time.duration"), "time.duration")
+    step_s = parse_duration(spec.step).total_seconds()
+    if (end - start).total_seconds() < step_s:
         raise ScenarioError(f"the timeline {start} .. {end} is shorter than one step ({spec.step})", file=file,
                             field="time.end" if spec.end else "time.duration",
                             expected="an end after the start by at least one step")
     for i, site in enumerate(scenario.sites):
-        for j, outage in enumerate(site.grid.outages):
-            where = f"sites[{i}].grid.outages[{j}]"
-            when(outage.start, f"{where}.start", spec.timezone)
-            if outage.end:
-                when(outage.end, f"{where}.end", spec.timezone)
-            else:
-                span(outage.duration, f"{where}.duration")
+        for kind, events in (("outage", site.grid.outages), ("demand-response event", site.grid.demand_response)):
+            key = "outages" if kind == "outage" else "demand_response"
+            for j, event in enumerate(events):
+                _check_span(event, f"sites[{i}].grid.{key}[{j}]", kind, start, end, spec.timezone, when, span,
+                            later, file)
+    for j, event in enumerate(scenario.market.events if scenario.market else []):
+        _check_span(event, f"market.events[{j}]", "event", start, end, spec.timezone, when, span, later, file)
+    n_steps = int((end - start).total_seconds() // step_s)
+    _check_sections(scenario, file, start, end, n_steps, when)
+
+
+def _check_span(event, field: str, what: str, t0: pd.Timestamp, t1: pd.Timestamp, tz: str, when, span, later,
+                file: str) -> None:
+    """An outage, demand-response or market event must parse, end after it starts and overlap the timeline."""
+    a = when(event.start, f"{field}.start", tz)
+    b = when(event.end, f"{field}.end", tz) if event.end else later(a, span(event.duration, f"{field}.duration"),
+                                                                     f"{field}.duration")
+    if b <= a:
+        raise ScenarioError(f"{what} ends before it starts", file=file, field=field)
+    if not (a < t1 and b > t0):
+        article = "an" if what[0] in "aeiou" else "a"
+        raise ScenarioError(f"{what} {a} .. {b} lies outside the timeline {t0} .. {t1}", file=file, field=field,
+                            expected=f"{article} {what} that overlaps the simulated period")
+
+
+def _check_sections(scenario: Scenario, file: str, t0: pd.Timestamp, t1: pd.Timestamp, n_steps: int, when) -> None:
+    """What the commands would refuse later, refused now (so ``validate`` catches it): sites named by the swing
+    and sizing sections exist, the swing window lies in the timeline, market participants have names the ledger
+    accepts, VPP events have their baseline days, and the run and swing study fit in memory."""
+    from wattscale.guards import check_memory, run_bytes, swing_bytes
+
+    names = [s.name for s in scenario.sites]
+    for section in ("swings", "sizing"):
+        spec = getattr(scenario, section)
+        if spec is not None and spec.site is not None and spec.site not in names:
+            raise ScenarioError(f"no site named '{excerpt(spec.site, 40)}'", file=file, field=f"{section}.site",
+                                expected="one of " + ", ".join(excerpt(n, 40) for n in names))
+    check_memory(run_bytes(n_steps, [(len(s.generators), len(s.facility.workloads)) for s in scenario.sites]),
+                 what=f"the timeline of {n_steps:,} steps x {len(scenario.sites)} site(s)", field="time", file=file,
+                 shorten="a shorter timeline or a coarser step")
+    if scenario.swings is not None:
+        sw = scenario.swings
+        site = scenario.sites[names.index(sw.site) if sw.site else 0]
+        if sw.start is not None:
+            a = when(sw.start, "swings.start", scenario.time.timezone)
+            if not (t0 <= a and a + pd.Timedelta(seconds=sw.duration_s) <= t1):
+                raise ScenarioError(f"the window {a} + {sw.duration_s:g} s lies outside the timeline", file=file,
+                                    field="swings.start", expected=f"a window within {t0} .. {t1}")
+        samples = int(round(sw.duration_s / sw.resolution_s))
+        check_memory(swing_bytes(samples, len(site.facility.workloads)),
+                     what=f"the swing study of {samples:,} samples x {len(site.facility.workloads)} workload(s)",
+                     field="swings.resolution_s", file=file, shorten="a shorter duration_s or a coarser resolution_s")
+    if scenario.market is not None:
+        _check_market(scenario, file, t0)
+
+
+def _check_market(scenario: Scenario, file: str, t0: pd.Timestamp) -> None:
+    from wattscale.decisions.market.keys import check_name
+    from wattscale.errors import LedgerError
+
+    for i, site in enumerate(scenario.sites):
+        try:
+            check_name(site.name)
+        except LedgerError as exc:
+            raise ScenarioError(f"site name '{excerpt(site.name, 40)}' cannot be a market participant's",
+                                file=file, field=f"sites[{i}].name", expected=exc.expected) from None
+        if site.name == "operator":
+            raise ScenarioError("a site may not be named 'operator': the market operator has that name", file=file,
+                                field=f"sites[{i}].name", expected="another site name")
+    if len(scenario.sites) < 2:
+        raise ScenarioError("a market needs at least two sites", file=file, field="sites",
+                            expected="two or more sites")
+    days = scenario.market.baseline.days
+    for j, event in enumerate(scenario.market.events):
+        first = pd.Timestamp(event.start)
+        first = first.tz_localize(t0.tz) if first.tzinfo is None else first.tz_convert(t0.tz)
+        history = (first.normalize() - t0.normalize()).days
+        if history < days:
+            raise ScenarioError(f"the event on {first.date()} needs {days} days of history before it for its "
+                                f"baseline, the timeline has {max(history, 0)}", file=file,
+                                field=f"market.events[{j}].start",
+                                expected=f"a timeline starting at least {days} days before the event, or a smaller "
+                                         "market.baseline.days")
 
 
 def resolve_paths(scenario: Scenario, base: Path) -> Scenario:
@@ -155,7 +280,7 @@ def _expand(path: Path, base: Path) -> Path:
         if data_dir is not None:
             text = text.replace("${WATTSCALE_DATA}", str(data_dir)).replace("$WATTSCALE_DATA", str(data_dir))
     p = Path(os.path.expandvars(text)).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
+    return p if p.is_absolute() else safe_resolve(base / p)
 
 
 def _loc_text(loc: tuple) -> str:
@@ -166,7 +291,7 @@ def _loc_text(loc: tuple) -> str:
         elif _is_label(part):
             continue  # pydantic's union-branch labels are noise for users
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + excerpt(str(part), 60)
     return out
 
 
@@ -247,8 +372,8 @@ def _describe(err: dict, root: type[BaseModel], with_field: bool = True) -> str:
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
         known = _fields_at(loc[:-1], root)
-        hint = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-        text = f"{head}unknown key '{key}'"
+        hint = difflib.get_close_matches(key[:100], known, n=1, cutoff=0.5)
+        text = f"{head}unknown key '{excerpt(key, 60)}'"
         if hint:
             text += f" (did you mean '{hint[0]}'?)"
         elif known:
@@ -257,8 +382,12 @@ def _describe(err: dict, root: type[BaseModel], with_field: bool = True) -> str:
     if err["type"] == "missing":
         return f"{head}required but missing"
     got = err.get("input")
-    got_text = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
+    got_text = f" (got {excerpt(repr(got), 60)})" if got is not None and not isinstance(got, (dict, list)) else ""
     msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] in ("int_parsing", "float_parsing") and got in ("true", "false"):
+        msg, got_text = f"expected a number, not {got}", ""
+    elif err["type"] == "finite_number":
+        msg = "expected a finite number, not NaN or infinity"
     return f"{head}{msg}{got_text}"
 
 

@@ -7,9 +7,20 @@ from typing import Annotated, Literal, Union
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from wattscale.scenario.base import Model, check_below, check_time, check_unique
+from wattscale.scenario.base import Model, Name, check_below, check_time, check_unique
 from wattscale.scenario.workloads import Workload
 from wattscale.timeseries.timeline import parse_duration
+
+# Physical ranges: every number in a scenario is finite (the base model refuses NaN and infinities) and within
+# these bounds, far beyond any real campus but small enough that no sum or product overflows.
+MAX_MW = 1e5  # 100 GW: any one asset, connection, load or limit
+MAX_MWH = 1e7  # 10 TWh of storage
+MAX_PRICE = 1e5  # USD/MWh, either sign (energy prices, thresholds, payments, market floor and cap)
+MAX_VOLL = 1e6  # USD/MWh of unserved energy
+MAX_USD = 1e10  # one cost item (a start-up, a payment per MW)
+MAX_INTENSITY = 1e4  # kg CO2/MWh (coal is about 1,000)
+MAX_CARBON_PRICE = 1e5  # USD/t
+MAX_SITES, MAX_GENERATORS, MAX_EVENTS, MAX_SWEEP = 100, 100, 10_000, 100
 
 
 # ---------------------------------------------------------------- series
@@ -17,28 +28,35 @@ class FileSeries(Model):
     """A series read from a CSV or Parquet file (relative paths are relative to the scenario file)."""
 
     file: Path
-    column: str
-    unit: str
-    timezone: str = Field("UTC", description="time zone of naive timestamps (offsets in the file win)")
-    time_column: str | None = Field(None, description="timestamp column (default: the first column)")
+    column: str = Field(max_length=200)
+    unit: str = Field(max_length=50)
+    timezone: str = Field("UTC", max_length=100, description="time zone of naive timestamps (offsets in the file "
+                                                             "win)")
+    time_column: str | None = Field(None, max_length=200, description="timestamp column (default: the first "
+                                                                      "column)")
     fill: Literal["none", "hold", "interpolate"] = Field("none", description="how to fill gaps and NaN")
 
 
 class DefaultSeries(Model):
     """A built-in series: a month-by-hour profile derived from real market data (see `wattscale defaults`)."""
 
-    default: str
+    default: str = Field(max_length=100)
 
 
 Series = Union[float, FileSeries, DefaultSeries]
 
 
-def _constant_within(value: Series, name: str, low: float, high: float = float("inf")) -> Series:
+def _constant_within(value: Series, name: str, low: float, high: float) -> Series:
     """Check a constant series lies in [low, high] (files and defaults are checked when loaded)."""
     if isinstance(value, float) and not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}" if high < float("inf")
-                         else f"{name} must be >= {low:g}")
+        raise ValueError(f"{name} must be >= {low:g}" if value < low else f"{name} must be between {low:g} and "
+                         f"{high:g}")
     return value
+
+
+#: the range of the values of each quantity of a series (constants, files and defaults)
+SERIES_RANGE = {"power": (0.0, MAX_MW), "price": (-MAX_PRICE, MAX_PRICE), "intensity": (0.0, MAX_INTENSITY),
+                "fraction": (0.0, 1.0)}
 
 
 # ---------------------------------------------------------------- time
@@ -56,9 +74,9 @@ def _check_duration(v: str | None) -> str | None:
 class Span(Model):
     """A period: a start and either an end or a duration."""
 
-    start: str
-    end: str | None = None
-    duration: str | None = Field(None, description="e.g. 365d, 7d, 48h (alternative to end)")
+    start: str = Field(max_length=100)
+    end: str | None = Field(None, max_length=100)
+    duration: str | None = Field(None, max_length=100, description="e.g. 365d, 7d, 48h (alternative to end)")
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -83,8 +101,8 @@ class Span(Model):
 
 
 class TimeSpec(Span):
-    step: str = Field("1h", description="from 1s to 1h, e.g. 5min, 15min, 1h")
-    timezone: str = "UTC"
+    step: str = Field("1h", max_length=100, description="from 1s to 1h, e.g. 5min, 15min, 1h")
+    timezone: str = Field("UTC", max_length=100)
 
     @field_validator("step")
     @classmethod
@@ -111,25 +129,26 @@ class TimeSpec(Span):
 class Location(Model):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    altitude_m: float = 0.0
+    altitude_m: float = Field(0.0, ge=-500, le=9000)
 
 
 class WeatherFile(Model):
     file: Path
     format: Literal["tmy3", "epw", "psm3", "csv"]
     typical_year: bool | None = Field(None, description="repeat over any year (default: true for tmy3/epw)")
-    timezone: str = "UTC"
-    columns: dict[str, str] = Field(default_factory=dict, description="csv only: our name -> file column")
+    timezone: str = Field("UTC", max_length=100)
+    columns: dict[str, str] = Field(default_factory=dict, max_length=10,
+                                    description="csv only: our name -> file column")
 
 
 class TemperaturePUE(Model):
     """PUE rising linearly with outdoor dry-bulb temperature above a free-cooling threshold, clipped."""
 
     model: Literal["temperature"] = "temperature"
-    pue_min: float = Field(1.1, ge=1.0, description="PUE at or below free_cooling_below_c")
-    free_cooling_below_c: float = 18.0
-    slope_per_c: float = Field(0.008, ge=0.0, description="PUE increase per degree C above the threshold")
-    pue_max: float = Field(1.45, ge=1.0)
+    pue_min: float = Field(1.1, ge=1.0, le=10.0, description="PUE at or below free_cooling_below_c")
+    free_cooling_below_c: float = Field(18.0, ge=-100, le=100)
+    slope_per_c: float = Field(0.008, ge=0.0, le=1.0, description="PUE increase per degree C above the threshold")
+    pue_max: float = Field(1.45, ge=1.0, le=10.0)
 
     @model_validator(mode="after")
     def _order(self):
@@ -140,13 +159,14 @@ class TemperaturePUE(Model):
 
 class Facility(Model):
     it_load_mw: Series = Field(0.0, description="IT load besides the workloads, MW: constant, file or default")
-    workloads: list[Workload] = Field(default_factory=list, description="training jobs and inference fleets")
-    pue: Annotated[float, Field(ge=1.0)] | TemperaturePUE = TemperaturePUE()
+    workloads: list[Workload] = Field(default_factory=list, max_length=100,
+                                      description="training jobs and inference fleets")
+    pue: Annotated[float, Field(ge=1.0, le=10.0)] | TemperaturePUE = TemperaturePUE()
 
     @field_validator("it_load_mw")
     @classmethod
     def _nonneg(cls, v):
-        return _constant_within(v, "it_load_mw", 0.0)
+        return _constant_within(v, "it_load_mw", 0.0, MAX_MW)
 
     @model_validator(mode="after")
     def _unique_workloads(self):
@@ -157,12 +177,12 @@ class Facility(Model):
 class Solar(Model):
     """PV plant: PVWatts DC model with SAPM cell temperature and a PVWatts inverter (pvlib)."""
 
-    capacity_mwdc: float = Field(gt=0)
-    capacity_mwac: float = Field(gt=0)
+    capacity_mwdc: float = Field(gt=0, le=MAX_MW)
+    capacity_mwac: float = Field(gt=0, le=MAX_MW)
     tilt_deg: float = Field(25.0, ge=0, le=90)
     azimuth_deg: float = Field(180.0, ge=0, lt=360)
     tracking: bool = Field(False, description="single-axis tracker (north-south axis) instead of fixed tilt")
-    gamma_pdc_per_c: float = Field(-0.0035, le=0)
+    gamma_pdc_per_c: float = Field(-0.0035, ge=-0.1, le=0)
     system_losses_fraction: float = Field(0.14, ge=0, lt=1, description="soiling, wiring, mismatch, availability")
     inverter_efficiency: float = Field(0.96, gt=0, le=1)
     albedo: float = Field(0.2, ge=0, le=1)
@@ -171,32 +191,32 @@ class Solar(Model):
 class Wind(Model):
     """Wind farm: windpowerlib turbine power curve with hub-height wind speed extrapolation."""
 
-    turbine_type: str = Field("E-126/4200", description="a windpowerlib (OEDB) turbine type")
-    n_turbines: int = Field(gt=0)
-    hub_height_m: float = Field(135.0, gt=0)
+    turbine_type: str = Field("E-126/4200", max_length=100, description="a windpowerlib (OEDB) turbine type")
+    n_turbines: int = Field(gt=0, le=100_000)
+    hub_height_m: float = Field(135.0, gt=0, le=500)
     wind_profile: Literal["hellman", "logarithmic"] = "hellman"
     hellman_exponent: float = Field(1 / 7, gt=0, lt=1)
-    roughness_length_m: float = Field(0.15, gt=0)
+    roughness_length_m: float = Field(0.15, gt=0, le=10)
     wake_losses_fraction: float = Field(0.1, ge=0, lt=1)
 
 
 class Battery(Model):
     """Battery: power and energy limits, efficiencies, SoC window, self-discharge, rainflow degradation."""
 
-    power_mw: float = Field(gt=0)
-    energy_mwh: float = Field(gt=0)
+    power_mw: float = Field(gt=0, le=MAX_MW)
+    energy_mwh: float = Field(gt=0, le=MAX_MWH)
     charge_efficiency: float = Field(0.95, gt=0, le=1)
     discharge_efficiency: float = Field(0.95, gt=0, le=1)
     soc_min: float = Field(0.05, ge=0, lt=1)
     soc_max: float = Field(0.95, gt=0, le=1)
     soc_initial: float = Field(0.5, ge=0, le=1)
     self_discharge_per_day: float = Field(0.0005, ge=0, lt=1)
-    cycle_life_full_dod: float = Field(6000.0, gt=0, description="cycles to end of life at 100 % depth")
-    dod_exponent: float = Field(1.3, gt=0, description="Woehler exponent: life(d) = life_full * d**-k")
+    cycle_life_full_dod: float = Field(6000.0, gt=0, le=1e7, description="cycles to end of life at 100 % depth")
+    dod_exponent: float = Field(1.3, gt=0, le=10, description="Woehler exponent: life(d) = life_full * d**-k")
     calendar_fade_per_year: float = Field(0.01, ge=0, lt=1)
     end_of_life_capacity: float = Field(0.8, gt=0, lt=1)
     wear_cost_usd_per_mwh: float = Field(
-        20.0, ge=0, description="wear per MWh discharged, for optimised dispatch (replacement cost / cycle life: "
+        20.0, ge=0, le=MAX_PRICE, description="wear per MWh discharged, for optimised dispatch (replacement cost / cycle life: "
                                 "e.g. 120 USD/kWh over 6000 cycles)")
 
     @model_validator(mode="after")
@@ -224,17 +244,17 @@ GENERATOR_DEFAULTS = {
 class Generator(Model):
     """Dispatchable generator. Unset fields take the defaults of its kind."""
 
-    name: str
+    name: Name
     kind: Literal["gas_turbine", "reciprocating_engine", "diesel"] = "gas_turbine"
-    capacity_mw: float = Field(gt=0)
+    capacity_mw: float = Field(gt=0, le=MAX_MW)
     min_load_fraction: float | None = Field(None, ge=0, le=1)
-    ramp_mw_per_min: float | None = Field(None, gt=0)
-    start_up_time_s: float | None = Field(None, ge=0)
-    start_up_cost_usd: float = Field(0.0, ge=0)
-    heat_rate_mmbtu_per_mwh: float | None = Field(None, gt=0)
-    fuel_price_usd_per_mmbtu: float | None = Field(None, ge=0)
-    co2_kg_per_mmbtu: float | None = Field(None, ge=0)
-    variable_om_usd_per_mwh: float = Field(5.0, ge=0)
+    ramp_mw_per_min: float | None = Field(None, gt=0, le=1e6)
+    start_up_time_s: float | None = Field(None, ge=0, le=7 * 86400)
+    start_up_cost_usd: float = Field(0.0, ge=0, le=MAX_USD)
+    heat_rate_mmbtu_per_mwh: float | None = Field(None, gt=0, le=100)
+    fuel_price_usd_per_mmbtu: float | None = Field(None, ge=0, le=1e4)
+    co2_kg_per_mmbtu: float | None = Field(None, ge=0, le=1e3)
+    variable_om_usd_per_mwh: float = Field(5.0, ge=0, le=MAX_PRICE)
 
     @model_validator(mode="before")
     @classmethod
@@ -263,26 +283,31 @@ class DemandResponse(Span):
     ``payment_usd_per_mwh`` it is an offer: each MWh imported above the hold forgoes that payment, and an
     optimising controller decides whether responding is worth it."""
 
-    hold_import_mw: float = Field(ge=0)
-    payment_usd_per_mwh: float | None = Field(None, ge=0)
+    hold_import_mw: float = Field(ge=0, le=MAX_MW)
+    payment_usd_per_mwh: float | None = Field(None, ge=0, le=MAX_PRICE)
 
 
 class Grid(Model):
-    import_limit_mw: float = Field(ge=0)
-    export_limit_mw: float = Field(0.0, ge=0)
+    import_limit_mw: float = Field(ge=0, le=MAX_MW)
+    export_limit_mw: float = Field(0.0, ge=0, le=MAX_MW)
     price_usd_per_mwh: Series = DefaultSeries(default="pjm-dom-2023-price")
     export_price_usd_per_mwh: Series | None = Field(None, description="default: the import price")
     intensity_kg_per_mwh: Series = DefaultSeries(default="pjm-2023-intensity")
     cfe_share: Series = Field(DefaultSeries(default="pjm-2023-cfe"),
                               description="carbon-free share of grid supply (fraction) for the 24/7 CFE score")
-    demand_charge_usd_per_kw_month: float = Field(0.0, ge=0)
-    outages: list[Outage] = Field(default_factory=list)
-    demand_response: list[DemandResponse] = Field(default_factory=list)
+    demand_charge_usd_per_kw_month: float = Field(0.0, ge=0, le=1e4)
+    outages: list[Outage] = Field(default_factory=list, max_length=MAX_EVENTS)
+    demand_response: list[DemandResponse] = Field(default_factory=list, max_length=MAX_EVENTS)
+
+    @field_validator("price_usd_per_mwh", "export_price_usd_per_mwh")
+    @classmethod
+    def _price(cls, v, info):
+        return v if v is None else _constant_within(v, info.field_name, -MAX_PRICE, MAX_PRICE)
 
     @field_validator("intensity_kg_per_mwh")
     @classmethod
     def _intensity(cls, v):
-        return _constant_within(v, "intensity_kg_per_mwh", 0.0)
+        return _constant_within(v, "intensity_kg_per_mwh", 0.0, MAX_INTENSITY)
 
     @field_validator("cfe_share")
     @classmethod
@@ -291,14 +316,14 @@ class Grid(Model):
 
 
 class Site(Model):
-    name: str
+    name: Name
     location: Location | None = Field(None, description="default: the weather file's station")
     weather: Literal["default"] | WeatherFile = "default"
     facility: Facility
     solar: Solar | None = None
     wind: Wind | None = None
     battery: Battery | None = None
-    generators: list[Generator] = Field(default_factory=list)
+    generators: list[Generator] = Field(default_factory=list, max_length=MAX_GENERATORS)
     grid: Grid
 
     @model_validator(mode="after")
@@ -313,8 +338,10 @@ class RulesController(Model):
     generators cover what the grid cannot (import limit or outage)."""
 
     kind: Literal["rules"] = "rules"
-    charge_below_usd_per_mwh: float | None = Field(None, description="charge from the grid when price is below")
-    discharge_above_usd_per_mwh: float | None = Field(None, description="discharge at full power when price is above")
+    charge_below_usd_per_mwh: float | None = Field(None, ge=-MAX_PRICE, le=MAX_PRICE,
+                                                   description="charge from the grid when price is below")
+    discharge_above_usd_per_mwh: float | None = Field(None, ge=-MAX_PRICE, le=MAX_PRICE,
+                                                      description="discharge at full power when price is above")
     discharge_on_deficit: bool = Field(
         True, description="cover any deficit from the battery before importing; if false the battery keeps its "
                           "energy for high prices, grid shortfalls and outages")
@@ -336,20 +363,21 @@ class MpcController(Model):
 
     kind: Literal["mpc"]
     horizon_h: float = Field(48.0, gt=0, le=672, description="look-ahead (at most 28 days)")
-    replan_every_h: float = Field(1.0, gt=0)
+    replan_every_h: float = Field(1.0, gt=0, le=672)
     forecaster: Literal["perfect", "noisy", "persistence", "seasonal_naive", "mstl", "lgbm", "nhits"] = Field(
         "perfect", description="perfect foresight, the truth with growing noise, or a forecasting model fed only "
                                "what has been observed (see 'wattscale forecast models')")
-    refit_every_h: float = Field(168.0, gt=0, description="forecasting models: hours between refits")
+    refit_every_h: float = Field(168.0, gt=0, le=1e5, description="forecasting models: hours between refits")
     noise_fraction: float = Field(0.1, ge=0, le=1, description="noisy forecaster: error (1 sigma) at 24 h ahead")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     commitment: Literal["milp", "relaxed", "none"] = Field(
         "milp", description="generators: unit commitment (MILP), its LP relaxation, or no commitment")
     mip_rel_gap: float = Field(1e-3, gt=0, lt=1)
-    time_limit_s: float = Field(10.0, gt=0, description="per plan; the best plan found so far is used")
+    time_limit_s: float = Field(10.0, gt=0, le=86400, description="per plan; the best plan found so far is used")
     terminal_soc_fraction: float | None = Field(
         None, ge=0, le=1, description="battery energy wanted at the end of each horizon (default: its initial SoC)")
-    terminal_penalty_usd_per_mwh: float = Field(100.0, ge=0, description="per MWh short of the terminal energy")
+    terminal_penalty_usd_per_mwh: float = Field(100.0, ge=0, le=MAX_VOLL,
+                                                description="per MWh short of the terminal energy")
 
     @model_validator(mode="after")
     def _block(self):
@@ -365,25 +393,26 @@ Controller = Annotated[Union[RulesController, MpcController], Field(discriminato
 class SwingCosts(Model):
     """Prices for comparing swing mitigations (order-of-magnitude defaults; set your own)."""
 
-    energy_price_usd_per_mwh: float = Field(60.0, ge=0)
-    gpu_hour_value_usd: float = Field(2.0, ge=0)
+    energy_price_usd_per_mwh: float = Field(60.0, ge=0, le=MAX_PRICE)
+    gpu_hour_value_usd: float = Field(2.0, ge=0, le=1e4)
     burn_slowdown_per_unit: float = Field(0.05, ge=0, le=1, description="training throughput lost at full burn")
     discount_rate: float = Field(0.07, ge=0, lt=1)
-    battery_usd_per_kw: float = Field(150.0, ge=0)
-    battery_usd_per_kwh: float = Field(300.0, ge=0)
-    battery_cycle_life: float = Field(6000.0, gt=0)
-    supercapacitor_usd_per_kw: float = Field(100.0, ge=0)
-    supercapacitor_usd_per_kwh: float = Field(5000.0, ge=0)
-    supercapacitor_cycle_life: float = Field(1e6, gt=0)
+    battery_usd_per_kw: float = Field(150.0, ge=0, le=1e6)
+    battery_usd_per_kwh: float = Field(300.0, ge=0, le=1e6)
+    battery_cycle_life: float = Field(6000.0, gt=0, le=1e9)
+    supercapacitor_usd_per_kw: float = Field(100.0, ge=0, le=1e6)
+    supercapacitor_usd_per_kwh: float = Field(5000.0, ge=0, le=1e7)
+    supercapacitor_cycle_life: float = Field(1e6, gt=0, le=1e12)
 
 
 class SwingStudy(Model):
     """Sub-second swing analysis of one site's workloads (``wattscale swings``)."""
 
-    site: str | None = Field(None, description="default: the first site")
+    site: str | None = Field(None, max_length=100, description="default: the first site")
     start: str | None = Field(None, description="window start (default: the timeline's start)")
-    duration_s: float = Field(600.0, gt=0)
-    resolution_s: float = Field(0.01, gt=0, description="sample length (10 ms resolves the 3-30 Hz band)")
+    duration_s: float = Field(600.0, gt=0, le=366 * 86400)
+    resolution_s: float = Field(0.01, ge=1e-4, le=3600, description="sample length (10 ms resolves the 3-30 Hz "
+                                                                    "band)")
     limits: Path | None = Field(None, description="limits YAML (bands, ramps, dynamic range)")
     costs: SwingCosts = SwingCosts()
 
@@ -405,12 +434,14 @@ class SwingStudy(Model):
 class TechnologyCost(Model):
     """Cost of a unit of capacity (kW, or kWh for battery energy), its life, and optional bounds (MW or MWh)."""
 
-    capex_usd_per_kw: float = Field(ge=0, description="overnight capital cost per kW (per kWh for battery energy)")
-    fixed_om_usd_per_kw_year: float = Field(0.0, ge=0)
-    lifetime_years: float = Field(gt=0)
-    min_mw: float = Field(0.0, ge=0)
-    max_mw: float | None = Field(None, ge=0, description="upper bound (MW, or MWh for battery energy)")
-    embodied_t_per_mw: float = Field(0.0, ge=0, description="life-cycle manufacturing emissions, t CO2e per MW(h)")
+    capex_usd_per_kw: float = Field(ge=0, le=1e6,
+                                    description="overnight capital cost per kW (per kWh for battery energy)")
+    fixed_om_usd_per_kw_year: float = Field(0.0, ge=0, le=1e5)
+    lifetime_years: float = Field(gt=0, le=200)
+    min_mw: float = Field(0.0, ge=0, le=MAX_MWH)
+    max_mw: float | None = Field(None, ge=0, le=MAX_MWH, description="upper bound (MW, or MWh for battery energy)")
+    embodied_t_per_mw: float = Field(0.0, ge=0, le=1e6,
+                                     description="life-cycle manufacturing emissions, t CO2e per MW(h)")
 
     @model_validator(mode="after")
     def _bounds(self):
@@ -442,13 +473,14 @@ class Sizing(Model):
     """Capacity planning (``wattscale size``): PV, wind, battery, the site's generators and the grid connection
     that minimise annualised capex and fixed O&M plus a year of optimal operation."""
 
-    site: str | None = Field(None, description="default: the first site")
+    site: str | None = Field(None, max_length=100, description="default: the first site")
     discount_rate: float = Field(0.07, ge=0, lt=1)
     max_unserved_fraction: float = Field(0.0, ge=0, le=1, description="reliability: unserved energy / load")
     cfe_target: float | None = Field(None, ge=0, le=1, description="hourly (24/7) carbon-free share to reach")
     sweep: Literal["carbon_price", "cfe_target"] = "carbon_price"
-    carbon_prices_usd_per_t: list[float] = Field(default_factory=lambda: [0.0, 50.0, 100.0, 200.0, 400.0])
-    cfe_targets: list[float] = Field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
+    carbon_prices_usd_per_t: list[float] = Field(default_factory=lambda: [0.0, 50.0, 100.0, 200.0, 400.0],
+                                                 max_length=MAX_SWEEP)
+    cfe_targets: list[float] = Field(default_factory=lambda: [0.5, 0.7, 0.8, 0.9, 0.95, 1.0], max_length=MAX_SWEEP)
     solar: TechnologyCost = _cost("solar")
     wind: TechnologyCost = _cost("wind")
     battery_power: TechnologyCost = _cost("battery_power")
@@ -461,6 +493,8 @@ class Sizing(Model):
     def _sweep(cls, v: list[float]) -> list[float]:
         if not v or min(v) < 0:
             raise ValueError("give at least one value, none negative")
+        if max(v) > MAX_CARBON_PRICE:
+            raise ValueError(f"values must not exceed {MAX_CARBON_PRICE:g}")
         return sorted(v)
 
     @field_validator("cfe_targets")
@@ -475,34 +509,42 @@ class TransferLimit(Model):
     """A link between two sites for peer-to-peer trades, and how much it carries either way."""
 
     between: tuple[str, str]
-    limit_mw: float = Field(ge=0)
+    limit_mw: float = Field(ge=0, le=MAX_MW)
+
+    @model_validator(mode="after")
+    def _two_sites(self):
+        if self.between[0] == self.between[1]:
+            raise ValueError(f"a link joins two different sites, not '{self.between[0]}' to itself")
+        return self
 
 
 class SharedConnection(Model):
     """One grid connection behind which the sites sit together (prices from the first site's grid)."""
 
-    import_limit_mw: float = Field(gt=0)
-    export_limit_mw: float = Field(0.0, ge=0)
-    demand_charge_usd_per_kw_month: float = Field(0.0, ge=0)
+    import_limit_mw: float = Field(gt=0, le=MAX_MW)
+    export_limit_mw: float = Field(0.0, ge=0, le=MAX_MW)
+    demand_charge_usd_per_kw_month: float = Field(0.0, ge=0, le=1e4)
 
 
 class VppEvent(Span):
     """A call on the virtual power plant: cut the sites' net grid draw together by ``reduce_mw`` below their
     baseline from ``start`` for ``duration``, announced ``notice_h`` hours before."""
 
-    reduce_mw: float = Field(gt=0)
-    notice_h: float = Field(24.0, ge=0, description="24 h: a day-ahead call such as Texas SB6's; 0: an emergency")
-    payment_usd_per_mwh: float = Field(0.0, ge=0, description="energy payment per MWh delivered")
-    capacity_usd_per_mw: float = Field(0.0, ge=0, description="payment per MW committed, scaled by performance")
-    penalty_usd_per_mwh: float = Field(0.0, ge=0, description="charged per MWh short of the call")
+    reduce_mw: float = Field(gt=0, le=MAX_MW)
+    notice_h: float = Field(24.0, ge=0, le=8784,
+                            description="24 h: a day-ahead call such as Texas SB6's; 0: an emergency")
+    payment_usd_per_mwh: float = Field(0.0, ge=0, le=MAX_PRICE, description="energy payment per MWh delivered")
+    capacity_usd_per_mw: float = Field(0.0, ge=0, le=MAX_USD,
+                                       description="payment per MW committed, scaled by performance")
+    penalty_usd_per_mwh: float = Field(0.0, ge=0, le=MAX_PRICE, description="charged per MWh short of the call")
 
 
 class Baseline(Model):
     """Customer baseline load: at each event hour, the mean draw at that hour on the ``high`` highest-energy of
     the ``days`` previous days without an event (PJM's 'high 4 of 5' by default)."""
 
-    high: int = Field(4, ge=1)
-    days: int = Field(5, ge=1)
+    high: int = Field(4, ge=1, le=366)
+    days: int = Field(5, ge=1, le=366)
 
     @model_validator(mode="after")
     def _x_of_y(self):
@@ -515,15 +557,15 @@ class Market(Model):
 
     mechanism: Literal["pay_as_clear", "pay_as_bid"] = "pay_as_clear"
     k: float = Field(0.5, ge=0, le=1, description="where in the bid-offer gap the price falls (0.5: midpoint)")
-    price_floor_usd_per_mwh: float = -1000.0
-    price_cap_usd_per_mwh: float = 5000.0
-    transfer_limits: list[TransferLimit] = Field(default_factory=list,
+    price_floor_usd_per_mwh: float = Field(-1000.0, ge=-MAX_PRICE, le=MAX_PRICE)
+    price_cap_usd_per_mwh: float = Field(5000.0, ge=-MAX_PRICE, le=MAX_PRICE)
+    transfer_limits: list[TransferLimit] = Field(default_factory=list, max_length=MAX_SITES * MAX_SITES,
                                                  description="links between sites (none: no limits)")
     shared_connection: SharedConnection | None = None
-    events: list[VppEvent] = Field(default_factory=list)
+    events: list[VppEvent] = Field(default_factory=list, max_length=MAX_SWEEP)
     baseline: Baseline = Baseline()
     admm_tolerance: float = Field(1e-3, gt=0, lt=1)
-    admm_horizon_h: float = Field(24.0, gt=0, description="price-coordinated day-ahead plan: its length")
+    admm_horizon_h: float = Field(24.0, gt=0, le=8784, description="price-coordinated day-ahead plan: its length")
 
     @model_validator(mode="after")
     def _bounds(self):
@@ -531,13 +573,14 @@ class Market(Model):
 
 
 class Scenario(Model):
-    name: str = "scenario"
-    description: str = ""
+    name: Name = "scenario"
+    description: str = Field("", max_length=10_000)
     time: TimeSpec
-    sites: list[Site] = Field(min_length=1)
+    sites: list[Site] = Field(min_length=1, max_length=MAX_SITES)
     controller: Controller = RulesController()
-    value_of_lost_load_usd_per_mwh: float = Field(10_000.0, ge=0)
-    carbon_price_usd_per_t: float = Field(0.0, ge=0, description="priced into optimised dispatch and sizing")
+    value_of_lost_load_usd_per_mwh: float = Field(10_000.0, ge=0, le=MAX_VOLL)
+    carbon_price_usd_per_t: float = Field(0.0, ge=0, le=MAX_CARBON_PRICE,
+                                          description="priced into optimised dispatch and sizing")
     gpu_catalog: Path | None = Field(None, description="extra GPU catalog YAML (entries override by name)")
     swings: SwingStudy | None = None
     sizing: Sizing | None = None

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from wattscale.errors import DataError
+from wattscale.guards import check_memory, excerpt, excerpts, path_problem
 from wattscale.timeseries.timeline import Timeline
 from wattscale.timeseries.units import unit_factor
 
@@ -19,14 +20,28 @@ def epoch_s(index: pd.DatetimeIndex) -> np.ndarray:
 def read_table(path: Path, *, field: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame, with a clear error if it is missing or unreadable."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("data file not found", file=path, field=field, expected="an existing CSV or Parquet file")
+    problem = path_problem(path)
+    if problem:
+        raise DataError(f"data file {problem}", file=path, field=field, expected="an existing CSV or Parquet file")
+    # a parsed table takes several times its file's size (Python strings while parsing, then columns)
+    check_memory(10.0 * path.stat().st_size, what=f"reading {path.name}", field=field, file=str(path),
+                 shorten="a smaller file (only the columns and rows the timeline needs)")
     try:
         if path.suffix.lower() in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a user data error
-        raise DataError(f"cannot read file: {exc}", file=path, field=field) from None
+        raise DataError(f"cannot read file: {excerpt(exc, 200)}", file=path, field=field,
+                        expected="a CSV file with a header line, or a Parquet file") from None
+    if not _looks_like_text(df.columns):
+        raise DataError("not a table: its header has control characters (a binary file?)", file=path, field=field,
+                        expected="a CSV file with a header line, or a Parquet file")
+    return df
+
+
+def _looks_like_text(columns) -> bool:
+    return all(str(c).isprintable() for c in columns)
 
 
 def parse_times(raw: pd.Series, tz: str, *, file: str, field: str | None) -> pd.DatetimeIndex:
@@ -34,7 +49,7 @@ def parse_times(raw: pd.Series, tz: str, *, file: str, field: str | None) -> pd.
     try:
         pd.Timestamp("2020-01-01", tz=tz)
     except Exception:  # noqa: BLE001 - else it surfaces as a puzzling timestamp-parsing error
-        raise DataError(f"unknown time zone '{tz}'", file=file, field=field,
+        raise DataError(f"unknown time zone '{excerpt(tz, 40)}'", file=file, field=field,
                         expected="an IANA time zone such as America/Chicago or UTC") from None
     text = raw.astype(str)
     try:
@@ -47,13 +62,14 @@ def parse_times(raw: pd.Series, tz: str, *, file: str, field: str | None) -> pd.
                 try:  # a repeated local hour at the autumn DST change is resolved from the order of the rows
                     idx = idx.tz_localize(tz, ambiguous="infer")
                 except Exception as exc:  # noqa: BLE001
-                    raise DataError(f"local times in column '{raw.name}' cannot be placed in {tz} around a "
-                                    f"daylight-saving change ({exc})", file=file, field=field,
+                    raise DataError(f"local times in column '{excerpt(raw.name)}' cannot be placed in {tz} around "
+                                    f"a daylight-saving change ({excerpt(exc, 120)})", file=file, field=field,
                                     expected="timestamps with UTC offsets, or timezone: UTC") from None
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"cannot parse timestamps in column '{raw.name}': {exc}", file=file, field=field,
+        raise DataError(f"cannot parse timestamps in column '{excerpt(raw.name)}': {excerpt(exc, 120)}", file=file,
+                        field=field,
                         expected="ISO timestamps such as 2023-01-01 00:00:00 or 2023-01-01T00:00-06:00") from None
     return idx
 
@@ -97,23 +113,27 @@ def load_series_file(path: str | Path, *, column: str, quantity: str, unit: str,
     file = str(path)
     tcol = time_column or df.columns[0]
     if tcol not in df.columns:
-        raise DataError(f"time column '{tcol}' not found", file=file, field=field,
-                        expected="one of " + ", ".join(map(str, df.columns)))
+        raise DataError(f"time column '{excerpt(tcol)}' not found", file=file, field=field,
+                        expected="one of " + excerpts(df.columns))
     if column not in df.columns:
-        raise DataError(f"column '{column}' not found", file=file, field=field,
-                        expected="one of " + ", ".join(map(str, df.columns)))
+        raise DataError(f"column '{excerpt(column)}' not found", file=file, field=field,
+                        expected="one of " + excerpts(df.columns))
     scale, offset = unit_factor(quantity, unit, file=file, field=field)
     values = pd.to_numeric(df[column], errors="coerce")
     bad = values.isna() & df[column].notna()
     if bad.any():
-        raise DataError(f"non-numeric value '{df[column][bad].iloc[0]}' in column '{column}' "
+        raise DataError(f"non-numeric value '{excerpt(df[column][bad].iloc[0], 40)}' in column '{excerpt(column)}' "
                         f"(row {int(np.flatnonzero(bad)[0]) + 2})", file=file, field=field, expected="numbers")
+    infinite = np.isinf(values.to_numpy(dtype=float))
+    if infinite.any():
+        raise DataError(f"infinite value in column '{excerpt(column)}' (row {int(np.flatnonzero(infinite)[0]) + 2})",
+                        file=file, field=field, expected="finite numbers")
     idx = parse_times(df[tcol], tz, file=file, field=field)
     series = pd.Series(values.to_numpy(dtype=float), index=idx, name=column)
     if fill == "none":
         if series.isna().any():
             at = series.index[series.isna()][0]
-            raise DataError(f"missing (NaN) value at {at} in column '{column}'", file=file, field=field,
+            raise DataError(f"missing (NaN) value at {at} in column '{excerpt(column)}'", file=file, field=field,
                             expected="a value in every row; set 'fill: interpolate' or 'fill: hold' to fill")
         check_regular(series.index, file=file, field=field)
     else:
@@ -121,7 +141,32 @@ def load_series_file(path: str | Path, *, column: str, quantity: str, unit: str,
         series = fill_gaps(series, fill)
         if series.isna().any():
             raise DataError("cannot fill missing values at the start of the series", file=file, field=field)
-    return series * scale + offset
+    series = series * scale + offset
+    check_range(series, quantity, file=file, field=field, column=column, rows=values)
+    return series
+
+
+def check_range(series: pd.Series, quantity: str, *, file: str, field: str | None, column: str,
+                rows: pd.Series | None = None) -> None:
+    """Values of ``quantity`` (in internal units) must lie in its physical range; names the first row outside."""
+    from wattscale.scenario.schema import SERIES_RANGE
+    from wattscale.timeseries.units import INTERNAL_UNIT
+
+    if quantity not in SERIES_RANGE:
+        return
+    low, high = SERIES_RANGE[quantity]
+    v = series.to_numpy(dtype=float)
+    out = ~((v >= low) & (v <= high))
+    if out.any():
+        k = int(np.flatnonzero(out)[0])
+        at = series.index[k]
+        where = f"at {at}"
+        if rows is not None and len(rows) == len(series):
+            where += f" (row {k + 2})"
+        unit = INTERNAL_UNIT[quantity]
+        raise DataError(f"value {v[k]:.6g} {unit} {where} in column '{excerpt(column)}' is outside the range of a "
+                        f"{quantity}", file=file, field=field, expected=f"values from {low:g} to {high:g} {unit} "
+                        "(check the unit)")
 
 
 def check_regular_order(index: pd.DatetimeIndex, *, file: str, field: str | None) -> None:

@@ -27,7 +27,8 @@ def unit_factor(quantity: str, unit: str, *, file: str | None = None,
     table = UNITS[quantity]
     key = unit.strip().lower().replace(" ", "")
     if key not in table:
-        raise DataError(f"unit '{unit}' is not a {quantity} unit", file=file, field=field,
+        from wattscale.guards import excerpt
+        raise DataError(f"unit '{excerpt(unit, 40)}' is not a {quantity} unit", file=file, field=field,
                         expected="one of " + ", ".join(sorted(_display(quantity))))
     return table[key]
 

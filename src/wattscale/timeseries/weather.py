@@ -9,10 +9,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pvlib
 
 from wattscale.errors import DataError
+from wattscale.guards import excerpt, excerpts, path_problem
 from wattscale.timeseries.loading import check_regular, parse_times, read_table, typical_year
 from wattscale.timeseries.timeline import Timeline
 
@@ -37,8 +39,9 @@ def read_weather(path: Path | None, fmt: str, *, field: str, typical: bool | Non
     """Read weather from ``path`` in format ``tmy3``, ``epw``, ``psm3`` or ``csv`` (None: pvlib's bundled TMY3)."""
     path = DEFAULT_TMY3 if path is None else Path(path)
     file = str(path)
-    if not path.is_file():
-        raise DataError("weather file not found", file=file, field=field, expected="an existing weather file")
+    problem = path_problem(path)
+    if problem:
+        raise DataError(f"weather file {problem}", file=file, field=field, expected="an existing weather file")
     try:
         with warnings.catch_warnings():  # pvlib/pandas parser warnings on a malformed file are noise here
             warnings.simplefilter("ignore")
@@ -47,7 +50,7 @@ def read_weather(path: Path | None, fmt: str, *, field: str, typical: bool | Non
         raise
     except Exception as exc:  # noqa: BLE001 - parser failures are user data errors
         problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise DataError(f"cannot read {fmt} weather: {problem}", file=file, field=field,
+        raise DataError(f"cannot read {fmt} weather: {excerpt(problem, 160)}", file=file, field=field,
                         expected=FORMATS.get(fmt)) from None
 
 
@@ -77,6 +80,7 @@ def _read_weather_file(path: Path, fmt: str, *, field: str, typical: bool | None
     if missing:
         raise DataError(f"weather lacks {missing}", file=file, field=field, expected=", ".join(WEATHER_COLUMNS))
     frame = df[WEATHER_COLUMNS].astype(float)
+    _check_finite(frame, file, field)
     check_regular(frame.index, file=file, field=field)
     is_typical = fmt in {"tmy3", "epw"} if typical is None else typical
     src = f"{fmt}:{path.name}" + (" (typical year)" if is_typical else "")
@@ -90,14 +94,31 @@ def _read_csv_weather(path: Path, *, field: str, columns: dict[str, str], tz: st
     rename = {columns.get(c, c): c for c in WEATHER_COLUMNS}
     missing = [src for src in rename if src not in df.columns]
     if missing:
-        raise DataError(f"weather CSV lacks columns {missing}", file=str(path), field=field,
+        raise DataError(f"weather CSV lacks columns {excerpts(missing)}", file=str(path), field=field,
                         expected="columns " + ", ".join(WEATHER_COLUMNS) + " (or a 'columns' mapping)")
     idx = parse_times(df[tcol], tz, file=str(path), field=field)
     frame = df[list(rename)].rename(columns=rename).set_axis(idx).astype(float)
     if frame.isna().any().any():
         raise DataError("weather CSV has missing values", file=str(path), field=field, expected="no NaN")
+    _check_finite(frame, str(path), field)
     check_regular(frame.index, file=str(path), field=field)
     return _mark(Weather(frame, float("nan"), float("nan"), 0.0, 10.0, f"csv:{path.name}"), typical)
+
+
+#: physical range of each weather column (beyond every record on Earth)
+WEATHER_RANGE = {"ghi": (-10.0, 2000.0), "dni": (-10.0, 2000.0), "dhi": (-10.0, 2000.0), "temp_air": (-100.0, 70.0),
+                 "wind_speed": (0.0, 120.0)}
+
+
+def _check_finite(frame: pd.DataFrame, file: str, field: str) -> None:
+    """Weather values must be finite and physical (NaN is reported by the readers that allow none)."""
+    for col, (low, high) in WEATHER_RANGE.items():
+        v = frame[col].to_numpy(dtype=float)
+        bad = np.isinf(v) | (v < low) | (v > high)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{col} is {v[k]:.6g} at {frame.index[k]}, outside its physical range", file=file,
+                            field=field, expected=f"{col} from {low:g} to {high:g}")
 
 
 def _mark(weather: Weather, typical: bool) -> Weather:
