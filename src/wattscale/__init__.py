@@ -5,7 +5,7 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-__all__ = ["load_results", "load_scenario", "run_scenario", "simulate", "__version__"]
+__all__ = ["load_results", "load_scenario", "run_scenario", "run_study", "simulate", "__version__"]
 
 
 def load_scenario(path: str | Path):
@@ -35,3 +35,10 @@ def load_results(path: str | Path):
     from wattscale.engine.results import load_results as _load
 
     return _load(path)
+
+
+def run_study(name: str, subject, **options):
+    """Run a registered study by name (``wattscale studies`` lists them); see ``wattscale.studies.run_study``."""
+    from wattscale.studies import run_study as _run
+
+    return _run(name, subject, **options)

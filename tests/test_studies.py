@@ -1,0 +1,108 @@
+"""The study registry: every capability runs from Python by name, takes typed options, and saves one layout."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import wattscale
+from wattscale.errors import WattscaleError
+from wattscale.results_folder import MARKER
+from wattscale.studies import STUDIES, get_study
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+COMMON_KEYS = {"study", "options", "wattscale_version", "inputs_sha256", "kpis"}
+
+
+def short(name: str, tmp_path: Path, days: int = 2, step: str = "1h", start: str | None = None) -> Path:
+    data = yaml.safe_load((EXAMPLES / name).read_text())
+    data["time"] = {**data["time"], "duration": f"{days}d", "step": step, **({"start": start} if start else {})}
+    data["time"].pop("end", None)
+    if data.get("swings", {}).get("limits"):
+        data["swings"]["limits"] = str(EXAMPLES / data["swings"]["limits"])
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def strict(path: Path) -> dict:
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+
+
+def test_every_capability_is_a_registered_study():
+    assert set(STUDIES) == {"run", "swings", "size", "market", "forecast-backtest", "forecast-value", "grid-flow",
+                            "grid-contingency", "grid-heal", "grid-reconfigure", "grid-reliability"}
+    for study in STUDIES.values():
+        assert study.summary and study.options.__doc__ is not None or study.options.model_fields
+        for name, f in study.options.model_fields.items():
+            assert f.description or study.options.__doc__, f"{study.name}.{name} is undocumented"
+
+
+def test_run_study_gives_the_same_kpis_as_run_scenario(tmp_path):
+    path = short("llm-campus.yaml", tmp_path, start="2023-07-17")
+    result = wattscale.run_study("run", path)
+    direct = wattscale.run_scenario(path)
+    assert result.kpis["total_cost_usd"] == pytest.approx(direct.total["total_cost_usd"], rel=1e-12)
+    assert result.kpis["load_mwh"] == pytest.approx(direct.total["load_mwh"], rel=1e-12)
+    out = result.save(tmp_path / "res")
+    summary = strict(out / "summary.json")
+    assert COMMON_KEYS <= set(summary) and summary["study"] == "run"
+    again = wattscale.load_results(out)  # the run layout still loads back
+    assert again.total["total_cost_usd"] == pytest.approx(direct.total["total_cost_usd"])
+
+
+def test_scenario_as_text_or_object_gives_the_same_inputs_hash(tmp_path):
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    a = wattscale.run_study("swings", path, resolution_s=0.01)
+    b = wattscale.run_study("swings", wattscale.load_scenario(path), resolution_s=0.01)
+    assert a.inputs_sha256 == b.inputs_sha256 and a.kpis == b.kpis
+    c = wattscale.run_study("swings", path, resolution_s=0.005)
+    assert c.inputs_sha256 != a.inputs_sha256  # options are part of the inputs
+    text = path.read_text()
+    d = wattscale.run_study("swings", text.replace("pvlib", "pvlib"), resolution_s=0.01)
+    assert d.kpis["mean_mw"] == pytest.approx(a.kpis["mean_mw"])
+
+
+def test_swing_options_override_the_scenario_and_are_checked(tmp_path):
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    r = wattscale.run_study("swings", path, duration_s=900, resolution_s=0.005)
+    assert r.details["duration_s"] == 900 and r.details["resolution_s"] == 0.005
+    with pytest.raises(WattscaleError, match="options.resolution_s"):
+        wattscale.run_study("swings", path, resolution_s=-1)
+    with pytest.raises(WattscaleError, match="options.resolution"):
+        wattscale.run_study("swings", path, resolution=0.01)  # unknown option: refused, not ignored
+
+
+def test_unknown_study_names_the_ones_there_are():
+    with pytest.raises(WattscaleError) as err:
+        get_study("swing")
+    assert "swings" in str(err.value) and "grid-heal" in str(err.value)
+
+
+@pytest.mark.parametrize("name, subject, options, files", [
+    ("grid-heal", "examples/networks/campus-ring.yaml", {"fault": "T1"}, {"actions.csv", "loads.csv"}),
+    ("grid-reconfigure", "ieee33", {}, set()),
+    ("grid-contingency", "ieee33", {"backend": "pandapower"}, {"n-1.csv"}),
+    ("grid-reliability", "examples/networks/campus-ring.yaml", {"years": 20}, {"indices.csv", "load_points.csv"}),
+    ("grid-flow", "cigre-mv", {}, set()),
+])
+def test_network_studies_save_one_layout(tmp_path, name, subject, options, files):
+    subject = str(ROOT / subject) if subject.endswith(".yaml") else subject
+    result = wattscale.run_study(name, subject, **options)
+    out = result.save(tmp_path / "res")
+    assert {p.name for p in out.iterdir()} == {"summary.json", "report.html", MARKER, *files}
+    summary = strict(out / "summary.json")
+    assert summary["study"] == name and summary["kpis"] == json.loads(json.dumps(result.kpis))
+    assert result.notes and all(isinstance(n, str) for n in result.notes)
+
+
+def test_swings_builds_no_year_of_inputs(tmp_path):
+    """A swing study reads one step of the slow inputs: the prepared campus never builds the year."""
+    from wattscale.engine.campus import prepare
+
+    campus = prepare(short("llm-campus.yaml", tmp_path, days=365, start="2023-01-01"))
+    wattscale.run_study("swings", campus, resolution_s=0.01, start="2023-07-18 14:00")
+    assert campus._inputs == {}
