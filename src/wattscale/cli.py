@@ -34,6 +34,27 @@ def fail(exc: Exception, scenario: Path | None = None) -> None:
     raise typer.Exit(code=2)
 
 
+def shown(text, limit: int = 80) -> str:
+    """User text (a scenario or site name ...) as rich shows it: a short printable excerpt, markup escaped."""
+    from wattscale.guards import excerpt
+
+    return escape(excerpt(text, limit))
+
+
+@app.callback()
+def options(max_memory_gb: float = typer.Option(
+        None, "--max-memory-gb", show_default=False,
+        help="memory a command may plan to use, in GB (default: $WATTSCALE_MAX_MEMORY_GB, else 80 % of this "
+             "machine's); larger problems are refused before they start")) -> None:
+    """Options for every command, given before it: wattscale --max-memory-gb 64 run big.yaml"""
+    from wattscale.guards import set_memory_limit
+
+    try:
+        set_memory_limit(max_memory_gb)
+    except WattscaleError as exc:
+        fail(exc)
+
+
 @app.command()
 def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_default=False),
         outdir: Path = typer.Option(None, "--outdir", "-o",
@@ -54,7 +75,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file", show_def
         with Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
                       TextColumn("{task.completed:,}/{task.total:,} steps"), TimeElapsedColumn(),
                       TimeRemainingColumn(), console=err_console, disable=quiet, transient=True) as bar:
-            task = bar.add_task(sc.name, total=n_total)
+            task = bar.add_task(shown(sc.name), total=n_total)
             results = simulate(sc, scenario_file=scenario, progress=lambda n: bar.advance(task, n))
         attach_kpis(results)
         extra = {"report.html": render_report(results).encode("utf-8")} if report else None
@@ -88,6 +109,12 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file", sho
             catalog = load_catalog(sc.gpu_catalog)
             for i, site in enumerate(sc.sites):
                 site_inputs(site, tl, index=i, scenario_file=str(scenario), catalog=catalog)
+            if sc.swings is not None and sc.swings.limits is not None:  # the swing section's limits file too
+                from wattscale.analysis.swings import read_limits
+
+                sw = sc.swings
+                n = int(round(sw.duration_s / sw.resolution_s))
+                read_limits(sw.limits).check_resolution(sw.resolution_s, n * sw.resolution_s, file=str(sw.limits))
     except WattscaleError as exc:
         fail(exc, scenario)
     console.print(f"[green]ok[/]: {escape(str(scenario))} — {len(sc.sites)} site(s), {tl.n_steps:,} steps of "
@@ -126,6 +153,7 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
     from wattscale.analysis.swing_report import render_swing_report
     from wattscale.analysis.swing_study import run_swing_study
     from wattscale.engine.results import write_folder
+    from wattscale.guards import excerpt, safe_resolve
     from wattscale.scenario import load_scenario
     from wattscale.scenario.schema import SwingStudy
 
@@ -134,12 +162,14 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
         out = checked_outdir(outdir, sc.name, "-swings")
         base = (sc.swings or SwingStudy()).model_dump()
         given = {"site": site, "start": start, "duration_s": duration_s, "resolution_s": resolution_s,
-                 "limits": limits.resolve() if limits else None}
+                 "limits": safe_resolve(limits) if limits else None}
         try:
             study = SwingStudy(**{**base, **{k: v for k, v in given.items() if v is not None}})
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ScenarioError(err["msg"], field=".".join(["swings", *map(str, err["loc"])])) from None
+            got = f" (got {excerpt(repr(err['input']), 40)})" if not isinstance(err["input"], dict) else ""
+            raise ScenarioError(err["msg"].removeprefix("Value error, ") + got,
+                                field=".".join(["swings", *map(str, err["loc"])])) from None
         with console.status("building the waveform and sizing mitigations"):
             result = run_swing_study(sc, scenario_file=str(scenario), study=study)
         out = write_folder(out, {"report.html": render_swing_report(result).encode(),
@@ -152,8 +182,8 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
 
 def swings_table(result) -> Table:
     base = result.options[0].analysis
-    table = Table(title=f"{result.scenario} / {result.site}: swings over {result.study.duration_s:g} s at "
-                        f"{result.study.resolution_s * 1000:g} ms (limits: {result.limits.name})")
+    table = Table(title=f"{shown(result.scenario)} / {shown(result.site)}: swings over {result.study.duration_s:g} s "
+                        f"at {result.study.resolution_s * 1000:g} ms (limits: {shown(result.limits.name)})")
     table.add_column("option (setting)")
     for c in base.checks:
         short = c.name.replace("ramp over ", "ramp ").replace("amplitude ", "").replace("dynamic range", "range")
@@ -197,7 +227,7 @@ def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings
         with Progress(TextColumn("[bold]sizing[/] {task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} optimisations"), TimeElapsedColumn(),
                       console=err_console, disable=quiet, transient=True) as bar:
-            task = bar.add_task(sc.name, total=steps)
+            task = bar.add_task(shown(sc.name), total=steps)
             study = run_sizing_study(sc, scenario_file=str(scenario), check=check,
                                      progress=lambda k: bar.advance(task, k))
         out = write_folder(out, {
@@ -208,7 +238,7 @@ def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings
     except WattscaleError as exc:
         fail(exc, scenario)
     c = study.chosen
-    table = Table(title=f"{sc.name} / {study.site}: least-cost system ({study.hours:,} hours)")
+    table = Table(title=f"{shown(sc.name)} / {shown(study.site)}: least-cost system ({study.hours:,} hours)")
     table.add_column("capacity")
     table.add_column("chosen", justify="right")
     for key, value in c.capacities.items():
@@ -251,10 +281,10 @@ def kpi_table(results) -> Table:
     tables = dict(results.kpis)
     if len(tables) > 1:
         tables["all sites"] = results.total
-    table = Table(title=f"{results.scenario.name}: key performance indicators")
+    table = Table(title=f"{shown(results.scenario.name)}: key performance indicators")
     table.add_column("KPI")
     for name in tables:
-        table.add_column(name, justify="right")
+        table.add_column(shown(name), justify="right")
     for key, label, _ in KPI_ROWS:
         if any(key in k for k in tables.values()):
             table.add_row(label, *[format_kpi(key, k.get(key, "")) for k in tables.values()])

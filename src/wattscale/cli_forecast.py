@@ -29,6 +29,11 @@ def _console():
     return console, err_console, fail
 
 
+def _name(text) -> str:
+    from wattscale.cli import shown
+    return shown(text)
+
+
 @app.command()
 def models() -> None:
     """List the forecasting models."""
@@ -77,7 +82,7 @@ def backtest(scenario: Path = SCENARIO,
         fail(exc, scenario)
     cols = ["mae", "crps", "skill_mae", "skill_crps", "fit_s"]  # all scores: metrics.csv
     shown = study.table[cols].rename(columns={"fit_s": "fit s"}).reset_index(names="model")
-    console.print(_table(f"{target} at {study.site} ({study.unit}): {study.summary()['issues']} issue times, "
+    console.print(_table(f"{target} at {_name(study.site)} ({study.unit}): {study.summary()['issues']} issue times, "
                          f"{study.horizon_steps} steps ahead", shown))
     console.print(f"wrote {escape(str(out))}/report.html")
 
@@ -114,5 +119,5 @@ def value(scenario: Path = SCENARIO,
     shown = pd.DataFrame({"forecaster": table["forecaster"], "cost M USD": table["system_cost_usd"] / 1e6,
                           "extra M USD": table["extra_cost_usd"] / 1e6, "extra CO2 t": table["extra_co2_t"],
                           "gap closed": table["gap_closed_vs_persistence"]})  # every column: value.csv
-    console.print(_table(f"Value of forecasting: {sc.name}", shown))
+    console.print(_table(f"Value of forecasting: {_name(sc.name)}", shown))
     console.print(f"wrote {escape(str(out))}/report.html")

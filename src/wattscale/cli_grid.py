@@ -91,6 +91,14 @@ def flow(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
 
     console = _console()[0]
     try:
+        try:  # the options first: before any network is built or results read
+            rule = parse_duration(every)
+        except (ValueError, OverflowError):
+            rule = pd.NaT
+        if rule is pd.NaT or not pd.Timedelta(seconds=1) <= rule <= pd.Timedelta(days=366):
+            from wattscale.guards import excerpt
+            raise WattscaleError(f"cannot use the interval '{excerpt(every, 30)}'", field="--every",
+                                 expected="a duration from 1s to 366d, such as 1h or 15min")
         out = _out(outdir, network, "flow")
         net = load_network(network)
         base = net.copy()
@@ -101,11 +109,6 @@ def flow(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=Fals
         per_step = violations = None
         if results is not None:
             res = load_results(results)
-            try:
-                rule = parse_duration(every)
-            except ValueError:
-                raise WattscaleError(f"cannot read the interval {every!r}", field="--every",
-                                     expected="a duration such as 1h or 15min") from None
             steps = {k: v.resample(rule).mean() for k, v in res.steps.items()}
             n = len(next(iter(steps.values())))
             with _bar("power flow", quiet, "steps") as bar:
@@ -276,8 +279,8 @@ def reconfigure(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
 
 @app.command()
 def reliability(network: str = typer.Argument(..., help=NETWORK_HELP, show_default=False),
-                years: int = typer.Option(1000, min=0, help="Monte Carlo years (0: analytical only)"),
-                seed: int = typer.Option(0, help="random seed"),
+                years: int = typer.Option(1000, min=0, max=1_000_000, help="Monte Carlo years (0: analytical only)"),
+                seed: int = typer.Option(0, min=0, max=2**32 - 1, help="random seed"),
                 outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
     """SAIFI, SAIDI, CAIDI, ASAI, MAIFI, ENS and GPU-hours lost: analytical and Monte Carlo, with no switching,
     manual switching and FLISR (automated switching + islanding)."""

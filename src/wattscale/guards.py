@@ -78,8 +78,8 @@ def memory_limit() -> tuple[float, str]:
         except ValueError:
             gb = float("nan")
         if not (math.isfinite(gb) and gb > 0):
-            raise WattscaleError(f"cannot read {MEMORY_ENV}={excerpt(text, 30)!s}", field=MEMORY_ENV,
-                                 expected="a positive number of gigabytes, e.g. 32")
+            raise WattscaleError(f"cannot read {MEMORY_ENV}={excerpt(text, 30)!s}", file="environment",
+                                 field=MEMORY_ENV, expected="a positive number of gigabytes, e.g. 32")
         return gb * GB, MEMORY_ENV
     return 0.8 * _physical_memory(), "80 % of this machine's memory"
 

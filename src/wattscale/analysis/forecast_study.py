@@ -16,7 +16,10 @@ from wattscale.decisions.forecast.registry import make_forecaster
 from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
 from wattscale.engine.simulate import simulate
 from wattscale.errors import ForecastError, ScenarioError
+from wattscale.guards import check_number
 from wattscale.scenario.schema import Scenario
+
+MAX_BACKTEST_H = 100 * 8784  # a century of hours: any longer horizon, interval or history is a typo
 
 TARGETS = {"load": ("load_mw", "MW"), "pv": ("pv_mw", "MW"), "wind": ("wind_mw", "MW"),
            "price": ("price_usd_per_mwh", "USD/MWh"), "carbon": ("intensity_kg_per_mwh", "kg/MWh")}
@@ -79,8 +82,17 @@ def run_backtest_study(scenario: Scenario, target: str, models: list[str], *, si
                        scenario_file: str | None = None, horizon_h: float = 48.0, issue_every_h: float = 24.0,
                        refit_every_h: float = 24.0, train_days: float = 28.0, progress=None) -> BacktestStudy:
     """Backtest ``models`` (and the seasonal-naive reference) on a site's ``target`` series."""
+    hours = {"--horizon-h": horizon_h, "--issue-every-h": issue_every_h, "--refit-every-h": refit_every_h}
+    for option, value in hours.items():  # before any data is read: a NaN, zero or negative is not rounded away
+        check_number(value, option, low=0.0, high=MAX_BACKTEST_H)
+    check_number(train_days, "--train-days", low=0.0, high=MAX_BACKTEST_H / 24)
     series, covariates, name = site_series(scenario, target, site=site, scenario_file=scenario_file)
-    per_h = 3600 / pd.Timedelta(series.index[1] - series.index[0]).total_seconds()
+    step_h = pd.Timedelta(series.index[1] - series.index[0]).total_seconds() / 3600
+    per_h = 1 / step_h
+    for option, value in hours.items():
+        if value < step_h:
+            raise ForecastError(f"{option} is {value:g} h, shorter than the scenario's step of {step_h:g} h",
+                                field=option, expected=f"at least {step_h:g} h")
     horizon, every, refit = (max(1, round(h * per_h)) for h in (horizon_h, issue_every_h, refit_every_h))
     first = round(train_days * 24 * per_h)
     names = [bt.REFERENCE] + [m for m in models if m != bt.REFERENCE]

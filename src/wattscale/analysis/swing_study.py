@@ -12,6 +12,7 @@ from wattscale.compute.catalog import load_catalog
 from wattscale.compute.fleet import workload_mix
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.errors import ScenarioError
+from wattscale.guards import check_memory, excerpt, swing_bytes
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
 from wattscale.timeseries.timeline import Timeline
@@ -77,7 +78,7 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
     names = [s.name for s in scenario.sites]
     site_name = study.site or names[0]
     if site_name not in names:
-        raise ScenarioError(f"no site named '{site_name}'", file=scenario_file, field="swings.site",
+        raise ScenarioError(f"no site named '{excerpt(site_name, 40)}'", file=scenario_file, field="swings.site",
                             expected="one of " + ", ".join(names))
     index = names.index(site_name)
     site = scenario.sites[index]
@@ -91,8 +92,11 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
     if not timeline.start <= start <= timeline.end - pd.Timedelta(seconds=study.duration_s):
         raise ScenarioError(f"the window {start} + {study.duration_s:g} s lies outside the timeline", file=scenario_file,
                             field="swings.start", expected=f"a window within {timeline.start} .. {timeline.end}")
-    limits = read_limits(study.limits) if study.limits else Limits()
     n = int(round(study.duration_s / study.resolution_s))
+    check_memory(swing_bytes(n, len(site.facility.workloads)), file=scenario_file, field="swings.resolution_s",
+                 what=f"the swing study of {n:,} samples x {len(site.facility.workloads)} workload(s)",
+                 shorten="a shorter duration_s or a coarser resolution_s")
+    limits = read_limits(study.limits) if study.limits else Limits()
     limits.check_resolution(study.resolution_s, n * study.resolution_s, file=str(study.limits or scenario_file))
     catalog = load_catalog(scenario.gpu_catalog)
     # the slow parts of the facility (other IT, cooling at the PUE of the hour) are constant within the window;

@@ -18,6 +18,7 @@ import yaml
 from scipy import fft as sfft
 
 from wattscale.errors import DataError
+from wattscale.guards import MAX_YAML_BYTES, excerpt, path_problem
 
 DEFAULT_BANDS_HZ = (("0.1-2 Hz", 0.1, 2.0), ("3-30 Hz", 3.0, 30.0))  # Choukse et al. 2025
 
@@ -67,17 +68,22 @@ def read_limits(path: str | Path) -> Limits:
     """Limits from YAML: ``bands: [{name, low_hz, high_hz, max_amplitude_mw}]``,
     ``ramps: [{window_s, max_mw_per_s}]``, ``max_dynamic_range_mw``."""
     file = str(path)
+    problem = path_problem(path)
+    if problem:
+        raise DataError(f"limits file {problem}", file=file)
+    if Path(path).stat().st_size > MAX_YAML_BYTES:
+        raise DataError("limits file too large", file=file, expected=f"at most {MAX_YAML_BYTES / 1e6:g} MB of YAML")
     try:
         raw = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise DataError("limits file not found", file=file) from None
     except yaml.YAMLError as exc:
-        raise DataError(f"not valid YAML: {exc}", file=file) from None
+        raise DataError(f"not valid YAML: {excerpt(exc, 160)}", file=file) from None
+    except (UnicodeDecodeError, RecursionError):
+        raise DataError("not a YAML text file", file=file) from None
     if not isinstance(raw, dict):
         raise DataError("not a limits file", file=file, expected="a mapping with bands, ramps, max_dynamic_range_mw")
     unknown = set(raw) - {"name", "source", "bands", "ramps", "max_dynamic_range_mw"}
     if unknown:
-        raise DataError(f"unknown key(s) {', '.join(sorted(unknown))}", file=file,
+        raise DataError(f"unknown key(s) {', '.join(excerpt(k, 30) for k in sorted(map(str, unknown)))}", file=file,
                         expected="name, source, bands, ramps, max_dynamic_range_mw")
     for key in ("bands", "ramps"):
         if raw.get(key) is not None and not isinstance(raw[key], list):
@@ -87,11 +93,11 @@ def read_limits(path: str | Path) -> Limits:
     for i, b in enumerate(raw.get("bands") or []):
         where = f"bands[{i}]"
         try:
-            band = Band(str(b.get("name", f"{b['low_hz']}-{b['high_hz']} Hz")), float(b["low_hz"]),
+            band = Band(excerpt(b.get("name", f"{b['low_hz']}-{b['high_hz']} Hz"), 40), float(b["low_hz"]),
                         float(b["high_hz"]), _opt_positive(b.get("max_amplitude_mw"), file, f"{where}.max_amplitude_mw"))
         except (KeyError, TypeError, ValueError, AttributeError):
             raise DataError("a band needs low_hz and high_hz (numbers)", file=file, field=where) from None
-        if not 0 < band.low_hz < band.high_hz:
+        if not 0 < band.low_hz < band.high_hz < 1e6:
             raise DataError("band edges out of order", file=file, field=where, expected="0 < low_hz < high_hz")
         bands.append(band)
     bands.sort(key=lambda b: b.low_hz)
@@ -106,18 +112,19 @@ def read_limits(path: str | Path) -> Limits:
                                                                       f"ramps[{i}].max_mw_per_s")))
         except (KeyError, TypeError, ValueError, AttributeError):
             raise DataError("a ramp limit needs window_s (seconds)", file=file, field=f"ramps[{i}]") from None
-        if not ramps[-1].window_s > 0:
+        if not 0 < ramps[-1].window_s < 1e8:
             raise DataError("ramp window must be positive", file=file, field=f"ramps[{i}].window_s")
     return Limits(bands=tuple(bands), ramps=tuple(ramps),
                   max_dynamic_range_mw=_opt_positive(raw.get("max_dynamic_range_mw"), file, "max_dynamic_range_mw"),
-                  name=str(raw.get("name", Path(path).stem)))
+                  name=excerpt(raw.get("name", Path(path).stem), 80))
 
 
 def _opt_positive(v, file: str, where: str) -> float | None:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-        raise DataError(f"'{v}' is not a positive number", file=file, field=where, expected="MW or MW/s > 0")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1e9:
+        raise DataError(f"'{excerpt(v, 30)}' is not a positive number", file=file, field=where,
+                        expected="MW or MW/s > 0 (finite)")
     return float(v)
 
 

@@ -10,10 +10,14 @@ import numpy as np
 import yaml
 
 from wattscale.errors import DataError, ScenarioError
+from wattscale.guards import MAX_YAML_BYTES, excerpt, excerpts, path_problem
 
 POWER_FIELDS_W = ("idle_w", "tdp_w", "compute_w", "communication_w", "prefill_w", "memory_bound_w",
                   "checkpoint_w", "power_cap_min_w", "power_cap_max_w", "server_overhead_w")
 NUMBER_FIELDS = POWER_FIELDS_W + ("bf16_dense_tflops", "hbm_gb", "hbm_bandwidth_tb_s", "gpus_per_server")
+#: the largest plausible value of each field (default 1e5: W per GPU, W per server)
+GPU_FIELD_MAX = {"server_overhead_w": 1e6, "bf16_dense_tflops": 1e6, "hbm_gb": 1e5, "hbm_bandwidth_tb_s": 1e3,
+                 "gpus_per_server": 1e4}
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,12 +106,18 @@ def load_catalog(extra: str | Path | None = None) -> Catalog:
     sources = ["bundled gpu_catalog.yaml"]
     if extra is not None:
         path = Path(extra)
+        problem = path_problem(path)
+        if problem:
+            raise DataError(f"GPU catalog file {problem}", file=str(path), field="gpu_catalog")
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise DataError("GPU catalog file too large", file=str(path), field="gpu_catalog",
+                            expected=f"a YAML file of at most {MAX_YAML_BYTES / 1e6:g} MB")
         try:
             user = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise DataError("GPU catalog file not found", file=str(path), field="gpu_catalog") from None
         except yaml.YAMLError as exc:
-            raise DataError(f"not valid YAML: {exc}", file=str(path), field="gpu_catalog") from None
+            raise DataError(f"not valid YAML: {excerpt(exc, 160)}", file=str(path), field="gpu_catalog") from None
+        except (UnicodeDecodeError, RecursionError):
+            raise DataError("not a YAML text file", file=str(path), field="gpu_catalog") from None
         if not isinstance(user, dict) or not ({"gpus", "power_cap_curves"} & set(user)):
             raise DataError("not a GPU catalog", file=str(path), field="gpu_catalog",
                             expected="a mapping with 'gpus' (and optionally 'power_cap_curves')")
@@ -127,10 +137,10 @@ def load_catalog(extra: str | Path | None = None) -> Catalog:
 
 
 def _curve(name: str, spec, file: str) -> CapCurve:
-    where = f"power_cap_curves.{name}"
+    where = f"power_cap_curves.{excerpt(name, 40)}"
     try:
         pts = np.asarray(spec["points"], dtype=float)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, IndexError):
         raise DataError("a curve needs 'points': a list of [power_fraction, throughput_fraction]", file=file,
                         field=where) from None
     ok = (pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= 2 and (np.diff(pts[:, 0]) > 0).all()
@@ -144,16 +154,21 @@ def _curve(name: str, spec, file: str) -> CapCurve:
 
 
 def _gpu(name: str, spec, curves: dict[str, CapCurve], file: str) -> GpuSpec:
-    where = f"gpus.{name}"
+    where = f"gpus.{excerpt(name, 40)}"
     if not isinstance(spec, dict):
         raise DataError("a GPU entry must be a mapping of fields", file=file, field=where)
+    if not str(name).isprintable() or len(str(name)) > 100:
+        raise DataError("a GPU name must be printable text of at most 100 characters", file=file, field=where)
     values = {}
     for f in NUMBER_FIELDS:
         v = spec.get(f)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
-            raise DataError(f"missing or non-positive {f}", file=file, field=f"{where}.{f}",
-                            expected="a positive number")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= GPU_FIELD_MAX.get(f, 1e5):
+            raise DataError(f"missing, non-positive or implausible {f}", file=file, field=f"{where}.{f}",
+                            expected=f"a positive number up to {GPU_FIELD_MAX.get(f, 1e5):g}")
         values[f] = float(v)
+    if values["gpus_per_server"] != int(values["gpus_per_server"]):
+        raise DataError("gpus_per_server must be a whole number", file=file, field=f"{where}.gpus_per_server",
+                        expected="a whole number such as 8")
     v = values
     rules = [
         (v["idle_w"] < v["memory_bound_w"] <= v["prefill_w"] <= v["tdp_w"], "idle < memory_bound <= prefill <= tdp"),
@@ -168,8 +183,8 @@ def _gpu(name: str, spec, curves: dict[str, CapCurve], file: str) -> GpuSpec:
     for key in ("power_cap_curve_training", "power_cap_curve_inference"):
         cname = spec.get(key)
         if cname not in curves:
-            raise DataError(f"unknown curve '{cname}'", file=file, field=f"{where}.{key}",
-                            expected="one of " + ", ".join(sorted(curves)))
+            raise DataError(f"unknown curve '{excerpt(cname, 40)}'", file=file, field=f"{where}.{key}",
+                            expected="one of " + excerpts(sorted(curves)))
         picked[key] = curves[cname]
     v["gpus_per_server"] = int(v["gpus_per_server"])
     return GpuSpec(name=name, **v, training_curve=picked["power_cap_curve_training"],

@@ -43,6 +43,24 @@ def _cap_throughput(job: Training, spec: GpuSpec) -> float:
     return spec.training_curve.throughput(job.power_cap_w / spec.tdp_w)
 
 
+MAX_PAUSES = 5_000_000  # checkpoints and restarts of one job over the timeline (each is a Python object)
+
+
+def _check_pause_count(job: Training, span_s: float, field: str) -> None:
+    """Refuse checkpoints or failures so frequent that listing them one by one would not end."""
+    ck, fl = job.checkpoint, job.failures
+    checkpoints = span_s / ck.interval_s if ck and ck.duration_s > 0 else 0.0
+    failures = (fl.per_gpu_hour * job.gpus * span_s / 3600.0) if fl else 0.0
+    if checkpoints > MAX_PAUSES:
+        raise ScenarioError(f"{checkpoints:,.0f} checkpoints over the timeline",
+                            field=f"{field}.checkpoint.interval_s", expected=f"at most {MAX_PAUSES:,} (a longer "
+                                                                             "interval_s)")
+    if failures > MAX_PAUSES:
+        raise ScenarioError(f"{failures:,.0f} expected failures over the timeline",
+                            field=f"{field}.failures.per_gpu_hour", expected=f"at most {MAX_PAUSES:,} (a lower "
+                                                                             "per_gpu_hour)")
+
+
 def schedule_pauses(job: Training, *, start_s: float, end_s: float) -> list[Pause]:
     """Checkpoints every ``interval_s`` of running time and Poisson failures, in wall-clock seconds."""
     ck, fl = job.checkpoint, job.failures
@@ -109,6 +127,7 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
     edges = start_s + step_s * np.arange(n_samples + 1)
     a = job_start_s if job_start_s is not None else start_s
     b = min(job_end_s, edges[-1]) if job_end_s is not None else edges[-1]
+    _check_pause_count(job, b - a, field)
     pauses = schedule_pauses(job, start_s=a, end_s=b) if b > a else []
     starts = np.array([p.start_s for p in pauses])
     ends = np.array([p.end_s for p in pauses])

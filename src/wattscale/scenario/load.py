@@ -205,7 +205,12 @@ def _check_sections(scenario: Scenario, file: str, t0: pd.Timestamp, t1: pd.Time
                  shorten="a shorter timeline or a coarser step")
     if scenario.swings is not None:
         sw = scenario.swings
-        site = scenario.sites[names.index(sw.site) if sw.site else 0]
+        index = names.index(sw.site) if sw.site else 0
+        site = scenario.sites[index]
+        if not site.facility.workloads:
+            raise ScenarioError(f"the swing study's site '{excerpt(site.name, 40)}' has no workloads to analyse",
+                                file=file, field="swings.site" if sw.site else f"sites[{index}].facility.workloads",
+                                expected="a site with at least one training or inference workload")
         if sw.start is not None:
             a = when(sw.start, "swings.start", scenario.time.timezone)
             if not (t0 <= a and a + pd.Timedelta(seconds=sw.duration_s) <= t1):
@@ -241,8 +246,8 @@ def _check_market(scenario: Scenario, file: str, t0: pd.Timestamp) -> None:
         first = first.tz_localize(t0.tz) if first.tzinfo is None else first.tz_convert(t0.tz)
         history = (first.normalize() - t0.normalize()).days
         if history < days:
-            raise ScenarioError(f"the event on {first.date()} needs {days} days of history before it for its "
-                                f"baseline, the timeline has {max(history, 0)}", file=file,
+            raise ScenarioError(f"the event on {first.date()} needs {days} event-free days of history before it "
+                                f"for its baseline, the timeline has {max(history, 0)}", file=file,
                                 field=f"market.events[{j}].start",
                                 expected=f"a timeline starting at least {days} days before the event, or a smaller "
                                          "market.baseline.days")
@@ -358,6 +363,8 @@ def _branch_model(tag) -> type[BaseModel] | None:
 
 def _value_at(data, loc: tuple):
     for part in loc:
+        if isinstance(data, dict) and isinstance(part, str) and part not in data:
+            continue  # a discriminated union's tag (e.g. 'inference') or a branch label, not a key of the data
         try:
             data = data[part]
         except (KeyError, IndexError, TypeError):
@@ -418,7 +425,7 @@ def _models_in(annotation) -> list[type[BaseModel]]:
 
 
 def _model_names() -> dict[str, list[type[BaseModel]]]:
-    from wattscale.scenario import network, schema
+    from wattscale.scenario import network, schema, workloads
 
-    return {name: [obj] for module in (schema, network) for name, obj in vars(module).items()
+    return {name: [obj] for module in (schema, network, workloads) for name, obj in vars(module).items()
             if isinstance(obj, type) and issubclass(obj, BaseModel)}

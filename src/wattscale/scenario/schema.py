@@ -14,6 +14,7 @@ from wattscale.timeseries.timeline import parse_duration
 # Physical ranges: every number in a scenario is finite (the base model refuses NaN and infinities) and within
 # these bounds, far beyond any real campus but small enough that no sum or product overflows.
 MAX_MW = 1e5  # 100 GW: any one asset, connection, load or limit
+MAX_GRID_MW = 1e6  # a grid connection's limits (a huge value is the usual way to write 'no limit')
 MAX_MWH = 1e7  # 10 TWh of storage
 MAX_PRICE = 1e5  # USD/MWh, either sign (energy prices, thresholds, payments, market floor and cap)
 MAX_VOLL = 1e6  # USD/MWh of unserved energy
@@ -283,13 +284,13 @@ class DemandResponse(Span):
     ``payment_usd_per_mwh`` it is an offer: each MWh imported above the hold forgoes that payment, and an
     optimising controller decides whether responding is worth it."""
 
-    hold_import_mw: float = Field(ge=0, le=MAX_MW)
+    hold_import_mw: float = Field(ge=0, le=MAX_GRID_MW)
     payment_usd_per_mwh: float | None = Field(None, ge=0, le=MAX_PRICE)
 
 
 class Grid(Model):
-    import_limit_mw: float = Field(ge=0, le=MAX_MW)
-    export_limit_mw: float = Field(0.0, ge=0, le=MAX_MW)
+    import_limit_mw: float = Field(ge=0, le=MAX_GRID_MW)
+    export_limit_mw: float = Field(0.0, ge=0, le=MAX_GRID_MW)
     price_usd_per_mwh: Series = DefaultSeries(default="pjm-dom-2023-price")
     export_price_usd_per_mwh: Series | None = Field(None, description="default: the import price")
     intensity_kg_per_mwh: Series = DefaultSeries(default="pjm-2023-intensity")
@@ -509,7 +510,7 @@ class TransferLimit(Model):
     """A link between two sites for peer-to-peer trades, and how much it carries either way."""
 
     between: tuple[str, str]
-    limit_mw: float = Field(ge=0, le=MAX_MW)
+    limit_mw: float = Field(ge=0, le=MAX_GRID_MW)
 
     @model_validator(mode="after")
     def _two_sites(self):
@@ -521,8 +522,8 @@ class TransferLimit(Model):
 class SharedConnection(Model):
     """One grid connection behind which the sites sit together (prices from the first site's grid)."""
 
-    import_limit_mw: float = Field(gt=0, le=MAX_MW)
-    export_limit_mw: float = Field(0.0, ge=0, le=MAX_MW)
+    import_limit_mw: float = Field(gt=0, le=MAX_GRID_MW)
+    export_limit_mw: float = Field(0.0, ge=0, le=MAX_GRID_MW)
     demand_charge_usd_per_kw_month: float = Field(0.0, ge=0, le=1e4)
 
 
@@ -573,7 +574,7 @@ class Market(Model):
 
 
 class Scenario(Model):
-    name: Name = "scenario"
+    name: str = "scenario"  # becomes a safe folder name (see results_folder.default_outdir)
     description: str = Field("", max_length=10_000)
     time: TimeSpec
     sites: list[Site] = Field(min_length=1, max_length=MAX_SITES)
