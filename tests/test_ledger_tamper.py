@@ -123,7 +123,7 @@ def test_tail_cut_is_caught_by_the_checkpoint_and_a_regrown_tail_too(real, tmp_p
     path = real["path"]
     sql(path, "DELETE FROM entries WHERE height = 4", "DELETE FROM blocks WHERE height = 4")
     assert verify_file(path, Anchors(real["op"].public_hex)).ok  # a cut chain is still a chain
-    assert "1 blocks cut from the end" in caught(path, real["pinned"])
+    assert "1 block cut from the end" in caught(path, real["pinned"])
     assert "expected head" in caught(path, Anchors(head_hash=real["checkpoint"]["head_hash"]))
     led = Ledger.open(path)  # the operator grows another tail over the cut
     s0 = real["sites"][0]
@@ -133,14 +133,17 @@ def test_tail_cut_is_caught_by_the_checkpoint_and_a_regrown_tail_too(real, tmp_p
     assert "not the block of the signed checkpoint" in caught(path, real["pinned"])
 
 
-def test_growth_after_the_checkpoint_verifies(real):
+def test_growth_after_the_checkpoint_verifies_and_says_what_is_not_pinned(real):
     led = Ledger.open(real["path"])
-    s0 = real["sites"][0]
+    s0, op, late = real["sites"][0], real["op"], Identity.generate("site-late")
     led.append([make("order", {"id": "b2", "participant": "site-0", "interval": T0, "side": "buy",
-                               "quantity_mwh": 2.0, "price_usd_per_mwh": 50.0}, s0)], real["op"])
+                               "quantity_mwh": 2.0, "price_usd_per_mwh": 50.0}, s0),
+                make("participant", {"name": late.name, "public_key": late.public_hex}, op, late)], op)
     led.close()
     rep = verify_file(real["path"], real["pinned"])
-    assert rep.ok and rep.blocks == 6 and any("1 blocks since" in a for a in rep.anchors)
+    assert rep.ok and rep.blocks == 6 and any("1 block since" in a for a in rep.anchors)
+    assert rep.unchecked == ["the keys of 1 participant registered later are vouched for by the operator only "
+                             "(not pinned)"]
 
 
 def test_forged_or_foreign_checkpoint_is_caught(real):

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -106,9 +105,10 @@ def test_killed_market_run_leaves_no_private_key_outside_the_results(tmp_path, e
     assert list(scratch.glob("wattscale-market-*/ledger.sqlite")), "the run was not killed mid-way"
     left = [p for p in scratch.rglob("*") if p.is_file()]
     assert not [p for p in left if p.suffix == ".pem" or b"PRIVATE KEY" in p.read_bytes()], left
-    for pem in (tmp_path / "results").rglob("*.pem"):  # only inside a hidden partial results folder, 0600 in 0700
-        assert ".partial-" in str(pem.parent.parent) and pem.stat().st_mode & 0o777 == 0o600
-        assert pem.parent.stat().st_mode & 0o777 == 0o700
+    for pem in (tmp_path / "results").rglob("*.pem"):  # only in the results folder or its partial, 0600 in 0700
+        folder = pem.parent.parent
+        assert folder == out or folder.name.startswith(".market.partial-"), pem
+        assert pem.stat().st_mode & 0o777 == 0o600 and pem.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_ledger_cli_verifies_proves_and_catches_tampering(market_out, tmp_path):

@@ -12,8 +12,9 @@ from rich.markup import escape
 from wattscale.cli_grid import _table, _write
 from wattscale.errors import WattscaleError
 
-ledger_app = typer.Typer(help="The signed settlement ledger: verify every signature and link, show entries, and "
-                              "prove an entry's inclusion.\n\nExample: wattscale ledger verify out/market/ledger.sqlite",
+ledger_app = typer.Typer(help="The signed settlement ledger: verify every signature and link against the keys you "
+                              "trust, show entries, and prove an entry's inclusion.\n\nExample: wattscale ledger "
+                              "verify out/market/ledger.sqlite --trust trust.json --checkpoint checkpoint.json",
                          no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 LEDGER = typer.Argument(..., help="ledger file (ledger.sqlite in a 'wattscale market' folder)", show_default=False)
 
@@ -158,8 +159,8 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
 
 @ledger_app.command()
 def prove(ledger: Path = LEDGER, entry: str = typer.Argument(..., help="entry number or id (e.g. an order id)"),
-          output: Path = typer.Option(None, "--output", "-o", help="write the proof to this file (a new file, or a "
-                                                                   "proof written earlier; default: print it)")) -> None:
+          output: Path = typer.Option(None, "--output", "-o", help="write the proof to this file (a new file or "
+                                      "a proof written earlier; default: print it)")) -> None:
     """An inclusion proof of ENTRY that anyone can check against the operator's public key ('wattscale ledger
     check')."""
     console, _err, fail = _console()

@@ -111,10 +111,13 @@ class Ledger:
         path = Path(path)
         if not path.is_file():
             raise LedgerError("no such ledger file", file=str(path), expected="a ledger made by 'wattscale market'")
-        with path.open("rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                raise LedgerError("not a ledger: not an SQLite file", file=str(path),
-                                  expected="a wattscale ledger (SQLite)")
+        try:
+            with path.open("rb") as fh:
+                magic = fh.read(16)
+        except OSError as exc:
+            raise LedgerError(f"cannot read the ledger ({exc.strerror or exc})", file=str(path)) from None
+        if magic != b"SQLite format 3\x00":
+            raise LedgerError("not a ledger: not an SQLite file", file=str(path), expected="a wattscale ledger (SQLite)")
         try:  # read the format mark without changing anything, then open for writing
             probe = _read_only(path)
             try:
@@ -128,7 +131,7 @@ class Ledger:
             raise LedgerError("not a ledger: the file has no wattscale ledger format mark", file=str(path),
                               expected=f"format '{FORMAT}'")
         if meta.get("version") != str(VERSION):
-            raise LedgerError(f"ledger version {meta.get('version')} is not supported", file=str(path),
+            raise LedgerError(f"ledger version {str(meta.get('version'))[:20]!r} is not supported", file=str(path),
                               expected=f"version {VERSION}")
         try:
             return cls(path, _connect(path) if write else _read_only(path), writable=write)

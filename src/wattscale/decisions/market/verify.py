@@ -194,7 +194,7 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
         return Report(False, 0, 0, prev, "the ledger has no genesis block")
     if cp is not None and n_blocks <= cp["height"]:
         return Report(False, n_blocks, n_entries, prev, f"the ledger ends at block {n_blocks - 1} but the signed "
-                      f"checkpoint is at block {cp['height']} ({cp['height'] - n_blocks + 1} blocks cut from the end)")
+                      f"checkpoint is at block {cp['height']} ({_n(cp['height'] - n_blocks + 1, 'block')} cut from the end)")
     missing = sorted(set(anchors.participants) - set(rules.participants))
     if missing:
         return Report(False, n_blocks, n_entries, prev, f"participant '{missing[0]}' is pinned but not registered "
@@ -202,7 +202,8 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
     if anchors.head_hash is not None and anchors.head_hash != prev:
         return Report(False, n_blocks, n_entries, prev, f"the chain ends at {prev[:16]}..., not at the "
                                                         f"expected head {anchors.head_hash[:16]}... (blocks removed?)")
-    seen.update(operator_key=operator_key, participants=rules.participants)
+    seen.update(operator_key=operator_key, participants={name: key for name, key in rules.participants.items()
+                                                         if name != rules.genesis["operator"]})
     return Report(True, n_blocks, n_entries, prev)
 
 
@@ -229,15 +230,15 @@ def _describe(report: Report, anchors: Anchors, operator_key: str, participants:
         report.anchors.append(f"operator key {fingerprint(operator_key)[:23]}... pinned")
     if anchors.participants:
         report.anchors.append(f"{len(anchors.participants)} participant keys pinned")
-        loose = len(set(participants) - set(anchors.participants)) - 1  # the operator is pinned on its own
+        loose = len(set(participants) - set(anchors.participants))
         if loose:
-            report.unchecked.append(f"the keys of {loose} participants registered later are vouched for by the "
-                                    "operator only (not pinned)")
+            report.unchecked.append(f"the keys of {_n(loose, 'participant')} registered later are vouched for by "
+                                    "the operator only (not pinned)")
     cp = anchors.checkpoint
     if cp is not None:
         extra = report.blocks - 1 - cp["height"]
         report.anchors.append(f"signed checkpoint at block {cp['height']} matched" +
-                              (f", {extra} blocks since" if extra else ""))
+                              (f", {_n(extra, 'block')} since" if extra else ""))
     if anchors.head_hash:
         report.anchors.append("the head hash you gave matched")
     if not report.anchors:
@@ -245,6 +246,10 @@ def _describe(report: Report, anchors: Anchors, operator_key: str, participants:
                                 "who can write the file can rebuild it with a new key")
     if cp is None and not anchors.head_hash:
         report.unchecked.append("blocks cut from the end (needs a checkpoint or a head hash)")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _reason(exc: BaseException) -> str:
