@@ -172,7 +172,8 @@ def contingency(network: str = typer.Argument(..., help=NETWORK_HELP, show_defau
     try:
         out = _out(outdir, network, "contingency")
         if backend not in ("auto", "pandapower", "lightsim2grid"):
-            raise WattscaleError(f"unknown backend '{backend}'", field="--backend",
+            from wattscale.guards import excerpt
+            raise WattscaleError(f"unknown backend '{excerpt(backend, 30)}'", field="--backend",
                                  expected="auto, pandapower or lightsim2grid")
         if backend == "lightsim2grid" and not has_lightsim2grid():
             raise WattscaleError("lightsim2grid is not installed", field="--backend",

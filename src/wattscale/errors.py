@@ -22,7 +22,16 @@ class WattscaleError(Exception):
         head = ": ".join([", ".join(where), self.detail]) if where else self.detail
         if self.expected:
             head += f" (expected {self.expected})"
-        return head
+        return _printable(head)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (terminal escape codes from a file or a name) shown escaped, as ``\x1b``;
+    line breaks are kept (a message listing several problems has one per line)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == "\n" else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 class ScenarioError(WattscaleError):

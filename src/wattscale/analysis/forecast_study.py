@@ -16,7 +16,7 @@ from wattscale.decisions.forecast.registry import make_forecaster
 from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
 from wattscale.engine.simulate import simulate
 from wattscale.errors import ForecastError, ScenarioError
-from wattscale.guards import check_number
+from wattscale.guards import check_number, excerpt
 from wattscale.scenario.schema import Scenario
 
 MAX_BACKTEST_H = 100 * 8784  # a century of hours: any longer horizon, interval or history is a typo
@@ -30,10 +30,11 @@ def site_series(scenario: Scenario, target: str, *, site: str | None = None,
     """The target series of a site on the scenario's timeline, its covariates (clear-sky irradiance known in
     advance; air temperature observed), and the site's name."""
     if target not in TARGETS:
-        raise ForecastError(f"unknown target '{target}'", field="target", expected="one of " + ", ".join(TARGETS))
+        raise ForecastError(f"unknown target '{excerpt(target, 30)}'", field="target",
+                            expected="one of " + ", ".join(TARGETS))
     names = [s.name for s in scenario.sites]
     if site is not None and site not in names:
-        raise ScenarioError(f"no site called '{site}'", file=scenario_file, field="sites",
+        raise ScenarioError(f"no site called '{excerpt(site, 40)}'", file=scenario_file, field="sites",
                             expected="one of " + ", ".join(names))
     index = names.index(site) if site is not None else 0
     s = scenario.sites[index]

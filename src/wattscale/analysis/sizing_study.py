@@ -87,7 +87,9 @@ def _site_index(scenario: Scenario, name: str | None) -> int:
     if name is None:
         return 0
     if name not in names:
-        raise ScenarioError(f"no site named '{name}'", field="sizing.site", expected=f"one of {', '.join(names)}")
+        from wattscale.guards import excerpt
+        raise ScenarioError(f"no site named '{excerpt(name, 40)}'", field="sizing.site",
+                            expected=f"one of {', '.join(names)}")
     return names.index(name)
 
 

@@ -90,7 +90,7 @@ class Catalog:
             known = sorted(self.gpus)
             close = difflib.get_close_matches(name, known + sorted(self.aliases), n=1)
             hint = f"; did you mean '{self.aliases.get(close[0].lower(), close[0])}'?" if close else ""
-            raise ScenarioError(f"unknown GPU '{name}'{hint}", file=file, field=field,
+            raise ScenarioError(f"unknown GPU '{excerpt(name, 40)}'{hint}", file=file, field=field,
                                 expected="one of " + ", ".join(known))
         return self.gpus[key]
 

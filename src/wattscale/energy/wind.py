@@ -28,7 +28,8 @@ def turbine(wind: Wind, *, field: str = "wind.turbine_type") -> WindTurbine:
         import difflib
 
         hint = difflib.get_close_matches(wind.turbine_type, known, n=3)
-        raise ScenarioError(f"unknown turbine type '{wind.turbine_type}'", field=field,
+        from wattscale.guards import excerpt
+        raise ScenarioError(f"unknown turbine type '{excerpt(wind.turbine_type, 40)}'", field=field,
                             expected="a windpowerlib turbine with a power curve"
                                      + (", e.g. " + ", ".join(hint) if hint else "")) from None
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import networkx as nx
 
 from wattscale.errors import NetworkError
+from wattscale.guards import excerpt
 from wattscale.scenario.network import (Bus, Limits, Line, Load, NetworkSpec, ReliabilityData, Source, Switch,
                                         Transformer)
 
@@ -43,13 +44,14 @@ class Network:
             if len(hits):
                 return table, int(hits[0])
         known = [*self.net.line.name, *self.net.trafo.name]
-        raise NetworkError(f"no line or transformer called '{name}' in network '{self.name}'", field="fault",
+        raise NetworkError(f"no line or transformer called '{excerpt(name, 40)}' in network '{self.name}'",
+                           field="fault",
                            expected=f"one of {_few(known)}")
 
     def bus_index(self, name: str) -> int:
         hits = self.net.bus.index[self.net.bus.name == name]
         if not len(hits):
-            raise NetworkError(f"no bus called '{name}' in network '{self.name}'", field="bus",
+            raise NetworkError(f"no bus called '{excerpt(name, 40)}' in network '{self.name}'", field="bus",
                                expected=f"one of {_few(self.net.bus.name)}")
         return int(hits[0])
 
@@ -62,7 +64,7 @@ def load_network(where: str | Path) -> Network:
         return build_network(NetworkSpec(name=str(where), case=str(where)))
     path = Path(where)
     if not path.suffix and not path.exists():
-        raise NetworkError(f"'{where}' is neither a network file nor a standard case",
+        raise NetworkError(f"'{excerpt(where, 60)}' is neither a network file nor a standard case",
                            expected=f"a YAML file or one of {', '.join(STANDARD_CASES)}")
     spec = validate_model(NetworkSpec, read_yaml(path, "network", "keys such as 'buses', 'lines' and 'sources'"),
                           str(path))

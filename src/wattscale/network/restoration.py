@@ -94,7 +94,8 @@ def restore(network: Network, fault: str, mode: str = "flisr", *,
     """Simulate a fault on the line or transformer ``fault`` and restore service (``mode``: none = wait for the
     repair, manual = crews operate every switch, flisr = automated switches and islanding)."""
     if mode not in MODES:
-        raise NetworkError(f"unknown restoration mode '{mode}'", field="mode", expected=" | ".join(MODES))
+        from wattscale.guards import excerpt
+        raise NetworkError(f"unknown restoration mode '{excerpt(mode, 30)}'", field="mode", expected=" | ".join(MODES))
     ses = _Session(network, mode)
     net, g = ses.net, ses.g
     node = network.element(fault)

@@ -90,6 +90,6 @@ def local_time(value: str | pd.Timestamp, tz, *, field: str, file: str | None = 
         t = pd.Timestamp(value)
         return t.tz_localize(tz) if t.tzinfo is None else t.tz_convert(tz)
     except Exception as exc:  # unparsable, or pytz/zoneinfo non-existent or ambiguous local time
-        raise ScenarioError(f"cannot read the time '{value}': {exc}", file=file, field=field,
-                            expected="a timestamp such as 2023-07-01 14:00 that exists in the timeline's zone") \
-            from None
+        raise ScenarioError(f"cannot read the time '{excerpt(value, 40)}': {excerpt(exc, 120)}", file=file,
+                            field=field,
+                            expected="a timestamp such as 2023-07-01 14:00 that exists in the timeline's zone") from None

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
+from wattscale.guards import excerpt
 from wattscale.scenario.base import Model, Name, check_below, check_time, check_unique
 from wattscale.scenario.workloads import Workload
 from wattscale.timeseries.timeline import parse_duration
@@ -66,7 +67,7 @@ def _check_duration(v: str | None) -> str | None:
         try:
             positive = parse_duration(v) > pd.Timedelta(0)
         except ValueError:
-            raise ValueError(f"'{v}' is not a duration (expected e.g. 365d, 48h or 15min)") from None
+            raise ValueError(f"'{excerpt(v, 40)}' is not a duration (expected e.g. 365d, 48h or 15min)") from None
         if not positive:
             raise ValueError(f"duration '{v}' must be positive: the timeline must end after the start")
     return v
@@ -122,7 +123,8 @@ class TimeSpec(Span):
         try:
             pd.Timestamp("2020-01-01", tz=v)
         except Exception:  # noqa: BLE001
-            raise ValueError(f"unknown time zone '{v}' (use an IANA name such as America/Chicago)") from None
+            raise ValueError(f"unknown time zone '{excerpt(v, 40)}' (use an IANA name such as America/Chicago)") \
+                from None
         return v
 
 
@@ -594,5 +596,6 @@ class Scenario(Model):
         for link in self.market.transfer_limits if self.market else []:
             for name in link.between:
                 if name not in names:
-                    raise ValueError(f"market.transfer_limits: no site named '{name}' (sites: {', '.join(sorted(names))})")
+                    raise ValueError(f"market.transfer_limits: no site named '{excerpt(name, 40)}' (sites: "
+                                     f"{', '.join(sorted(names))})")
         return self

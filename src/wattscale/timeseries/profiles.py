@@ -30,7 +30,8 @@ def profile_array(name: str, timeline: Timeline, *, quantity: str, field: str | 
     table = profile_table()
     rows = table[table["profile"] == name]
     if rows.empty or rows["quantity"].iloc[0] != quantity:
-        raise ScenarioError(f"unknown built-in {quantity} profile '{name}'", file=file, field=field,
+        from wattscale.guards import excerpt
+        raise ScenarioError(f"unknown built-in {quantity} profile '{excerpt(name, 40)}'", file=file, field=field,
                             expected="one of " + ", ".join(profile_names(quantity)))
     grid = np.full((12, 24), np.nan)
     grid[rows["month"].to_numpy() - 1, rows["hour"].to_numpy()] = rows["value"].to_numpy()

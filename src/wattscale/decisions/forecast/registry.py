@@ -32,4 +32,5 @@ def make_forecaster(name: str, *, horizon_steps: int | None = None,
         from wattscale.decisions.forecast.neural import NHits, require_torch
         require_torch()
         return NHits(quantiles, horizon_steps=horizon_steps)
-    raise ForecastError(f"unknown model '{name}'", field="model", expected="one of " + ", ".join(MODELS))
+    from wattscale.guards import excerpt
+    raise ForecastError(f"unknown model '{excerpt(name, 40)}'", field="model", expected="one of " + ", ".join(MODELS))
