@@ -52,7 +52,8 @@ heal: $(STAMP)
 
 market: $(STAMP)
 	$(BIN)/wattscale market examples/market-texas.yaml -o out/market-texas
-	$(BIN)/wattscale ledger verify out/market-texas/ledger.sqlite
+	$(BIN)/wattscale ledger verify out/market-texas/ledger.sqlite --trust out/market-texas/trust.json \
+		--checkpoint out/market-texas/checkpoint.json
 
 forecast: $(STAMP)
 	$(BIN)/wattscale forecast backtest examples/forecast-ercot-2023.yaml --target price --model lgbm

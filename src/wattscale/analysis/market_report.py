@@ -76,7 +76,9 @@ def render_market_report(study: MarketStudy) -> str:
              "spare generator capacity at their marginal cost.",
              f"Ledger: {s['ledger']['entries']:,} signed entries in {s['ledger']['blocks']:,} blocks, head "
              f"{s['ledger']['head_hash'][:16]}..., verified: {s['ledger']['verified']}. Check it with "
-             "'wattscale ledger verify ledger.sqlite'."]
+             "'wattscale ledger verify ledger.sqlite --trust trust.json --checkpoint checkpoint.json', with copies of "
+             "trust.json and checkpoint.json kept away from the ledger (whoever can rewrite the ledger can rewrite "
+             "files beside it)."]
     figs = [_prices(study), _bills(study)]
     tables = [("Each site's trades and bill (USD; saving = surplus from trade)", study.bills)]
     if study.admm is not None:
