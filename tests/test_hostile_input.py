@@ -229,8 +229,10 @@ def test_limits_file_with_an_infinite_amplitude(tmp_path):
      "sites[0].facility.workloads[0].training", "groups (2048) must not exceed gpus (1024)"),
     (lambda d: site(d)["facility"].update(workloads=[{**TRAIN, "failures": {"seed": -1}}]),
      "sites[0].facility.workloads[0].training.failures.seed", "greater than or equal to 0"),
+    (lambda d: d.update(controller={"kind": "mpc", "replan_every_h": 0.0001}), "controller.replan_every_h",
+     "shorter than one step"),
 ], ids=["gpus-true", "gpus-1e15", "requests-1e12", "turbines-true", "capacity-false", "101-generators",
-        "101-sites", "groups-above-gpus", "negative-seed"])
+        "101-sites", "groups-above-gpus", "negative-seed", "replan-below-a-step"])
 def test_nonsense_is_not_read_as_a_number(tmp_path, edit, field, why):
     refused_by_validate(tmp_path, scenario(tmp_path, edit), f"field '{field}'", why)
 

@@ -171,7 +171,24 @@ def _check_times(scenario: Scenario, file: str) -> None:
     for j, event in enumerate(scenario.market.events if scenario.market else []):
         _check_span(event, f"market.events[{j}]", "event", start, end, spec.timezone, when, span, later, file)
     n_steps = int((end - start).total_seconds() // step_s)
+    _check_step_multiples(scenario, file, step_s)
     _check_sections(scenario, file, start, end, n_steps, when)
+
+
+def _check_step_multiples(scenario: Scenario, file: str, step_s: float) -> None:
+    """Hours that the controller and market round to whole steps must hold at least one step (else a replanning
+    interval of 0.0001 h would silently become one step)."""
+    hours = []
+    if scenario.controller.kind == "mpc":
+        c = scenario.controller
+        hours += [("controller.horizon_h", c.horizon_h), ("controller.replan_every_h", c.replan_every_h),
+                  ("controller.refit_every_h", c.refit_every_h)]
+    if scenario.market is not None:
+        hours.append(("market.admm_horizon_h", scenario.market.admm_horizon_h))
+    for field, h in hours:
+        if h * 3600 < step_s:
+            raise ScenarioError(f"{h:g} h is shorter than one step ({step_s:g} s)", file=file, field=field,
+                                expected=f"at least {step_s / 3600:g} h")
 
 
 def _check_span(event, field: str, what: str, t0: pd.Timestamp, t1: pd.Timestamp, tz: str, when, span, later,
