@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from wattscale.errors import ResultsError
+from wattscale.guards import excerpt
 
 MARKER = ".wattscale-results"
 MARKER_FORMAT = "wattscale-results"
@@ -112,7 +113,7 @@ def check_replaceable(outdir: Path) -> None:
     extra = sorted(present - listed - {MARKER})
     if extra:
         raise ResultsError(f"the output folder holds {len(extra)} file(s) wattscale did not write (e.g. "
-                           f"'{_short(extra[0])}'); it is left untouched", file=str(outdir),
+                           f"'{excerpt(extra[0])}'); it is left untouched", file=str(outdir),
                            expected="a results folder with nothing added, or a new folder")
 
 
@@ -172,7 +173,7 @@ def _content(name: str, data: bytes | str, outdir: Path) -> bytes:
 def _check_relative(name: str, outdir: Path) -> None:
     parts = Path(name).parts
     if not parts or Path(name).is_absolute() or ".." in parts or name == MARKER:
-        raise ResultsError(f"a results file name '{_short(name)}' would leave the folder", file=str(outdir),
+        raise ResultsError(f"a results file name '{excerpt(name)}' would leave the folder", file=str(outdir),
                            expected="relative file names inside the results folder")
 
 
@@ -265,11 +266,6 @@ def _finite(value):
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = "".join(c if c.isprintable() else "?" for c in str(text))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _unwritable(outdir: Path, exc: OSError) -> ResultsError:

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from wattscale.errors import ScenarioError
+from wattscale.guards import excerpt
 from wattscale.scenario.schema import Scenario, Site
 from wattscale.timeseries.timeline import Timeline
 
@@ -68,7 +69,7 @@ def site_by_name(scenario: Scenario, name: str | None, *, file: str | None = Non
         if site.name == name:
             return i, site
     names = ", ".join(repr(s.name) for s in scenario.sites[:10]) + (" ..." if len(scenario.sites) > 10 else "")
-    raise ScenarioError(f"no site named {_short(name)!r}", file=file, field=field, expected=f"one of {names}")
+    raise ScenarioError(f"no site named {excerpt(name)!r}", file=file, field=field, expected=f"one of {names}")
 
 
 def prepare(scenario) -> Campus:
@@ -103,8 +104,3 @@ def _yaml_text(text: str) -> dict:
         raise ScenarioError("the text does not contain a mapping of scenario fields", file="<scenario text>",
                             expected="keys such as 'time' and 'sites'")
     return data
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = "".join(c if c.isprintable() else "?" for c in str(text))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
