@@ -70,7 +70,7 @@ def test_swing_options_override_the_scenario_and_are_checked(tmp_path):
     path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
     r = wattscale.run_study("swings", path, duration_s=900, resolution_s=0.005)
     assert r.details["duration_s"] == 900 and r.details["resolution_s"] == 0.005
-    with pytest.raises(WattscaleError, match="options.resolution_s"):
+    with pytest.raises(WattscaleError, match="swings.resolution_s"):  # checked as the scenario section is
         wattscale.run_study("swings", path, resolution_s=-1)
     with pytest.raises(WattscaleError, match="options.resolution"):
         wattscale.run_study("swings", path, resolution=0.01)  # unknown option: refused, not ignored

@@ -1,23 +1,25 @@
 """The forecasting studies: rolling-origin backtests of a site's series, and the value of forecasting for MPC."""
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from wattscale.engine.campus import Campus
 from wattscale.studies.base import Options, Progress, StudyResult
 
 
 class BacktestOptions(Options):
-    target: Literal["load", "pv", "wind", "price", "carbon"] = Field("price", description="series to forecast")
+    """Intervals are checked by the study against the scenario's step (finite, positive, at least one step)."""
+
+    model_config = ConfigDict(allow_inf_nan=True)
+
+    target: str = Field("price", description="series to forecast: load, pv, wind, price or carbon")
     models: list[str] = Field(["lgbm"], min_length=1, description="models to test (see 'wattscale forecast "
                                                                   "models'); seasonal_naive always runs")
     site: str | None = Field(None, description="site name (default: the first)")
-    horizon_h: float = Field(48.0, gt=0, le=24 * 28, description="hours forecast from each issue time")
-    issue_every_h: float = Field(24.0, gt=0, description="hours between issue times")
-    refit_every_h: float = Field(24.0, gt=0, description="hours between refits")
-    train_days: float = Field(28.0, gt=0, description="days of history before the first issue time")
+    horizon_h: float = Field(48.0, description="hours forecast from each issue time")
+    issue_every_h: float = Field(24.0, description="hours between issue times")
+    refit_every_h: float = Field(24.0, description="hours between refits")
+    train_days: float = Field(28.0, description="days of history before the first issue time")
 
 
 class ValueOptions(Options):

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from wattscale.errors import WattscaleError
 from wattscale.studies.base import Options, Progress, StudyResult
@@ -14,8 +14,23 @@ from wattscale.studies.base import Options, Progress, StudyResult
 class FlowOptions(Options):
     results: Path | None = Field(None, description="results folder of 'wattscale run': power flow at every step "
                                                    "of its simulated site power")
-    every: str = Field("1h", description="with results: resample the steps to this interval")
+    every: str = Field("1h", description="with results: resample the steps to this interval (1s to 366d)")
     hosting_buses: list[str] = Field([], description="buses to find the hosting capacity for a new AI load")
+
+    @field_validator("every")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        from wattscale.guards import excerpt
+        from wattscale.timeseries.timeline import parse_duration
+
+        try:
+            rule = parse_duration(v)
+        except (ValueError, OverflowError):
+            rule = pd.NaT
+        if rule is pd.NaT or not pd.Timedelta(seconds=1) <= rule <= pd.Timedelta(days=366):
+            raise ValueError(f"cannot use the interval '{excerpt(v, 30)}' (expected a duration from 1s to 366d, "
+                             "such as 1h or 15min)")
+        return v
 
 
 class ContingencyOptions(Options):
@@ -34,7 +49,7 @@ class ReconfigureOptions(Options):
 
 class ReliabilityOptions(Options):
     years: int = Field(1000, ge=0, le=1_000_000, description="Monte Carlo years (0: analytical only)")
-    seed: int = Field(0, ge=0, description="random seed")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed")
 
 
 def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
@@ -57,11 +72,7 @@ def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
                "violations": [str(v) for v in s.violations], "hosting_capacity": [h.__dict__ for h in hosting]}
     if options.results is not None:
         res = load_results(options.results)
-        try:
-            rule = parse_duration(options.every)
-        except ValueError:
-            raise WattscaleError(f"cannot read the interval {options.every[:40]!r}", field="every",
-                                 expected="a duration such as 1h or 15min") from None
+        rule = parse_duration(options.every)
         steps = {k: v.resample(rule).mean() for k, v in res.steps.items()}
         n = len(next(iter(steps.values())))
         done = [0]

@@ -63,7 +63,7 @@ def make_options(study: Study, options: dict | Options | None) -> Options:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "options"
         allowed = ", ".join(study.options.model_fields) or "none"
-        raise ScenarioError(err["msg"], field=f"options.{where}",
+        raise ScenarioError(err["msg"].removeprefix("Value error, "), field=f"options.{where}",
                             expected=f"options of study '{study.name}': {allowed}") from None
 
 
@@ -86,9 +86,13 @@ def run_study(name: str, subject, *, progress: Progress | None = None, options: 
     resolution_s=0.01)``. Returns the study's result; ``result.save(folder)`` writes its results folder."""
     study = get_study(name)
     opts = make_options(study, {**(options.model_dump() if isinstance(options, Options) else options or {}), **kw})
-    prepared = prepare_subject(study, subject)
-    result = study.run(prepared, opts, progress or no_progress)
-    result.inputs_sha256 = inputs_sha256(_fingerprint(subject, prepared), opts)
+    return execute(study, prepare_subject(study, subject), opts, progress, subject)
+
+
+def execute(study: Study, prepared, options: Options, progress: Progress | None, subject=None) -> StudyResult:
+    """Run a study on its prepared input with checked options; the result carries a hash of the inputs."""
+    result = study.run(prepared, options, progress or no_progress)
+    result.inputs_sha256 = inputs_sha256(_fingerprint(subject, prepared), options)
     return result
 
 

@@ -3,19 +3,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from wattscale.engine.campus import Campus
+from wattscale.errors import ScenarioError
+from wattscale.guards import safe_resolve
 from wattscale.studies.base import Options, Progress, StudyResult
 
 
 class SwingOptions(Options):
-    """Each option overrides the scenario's ``swings:`` section (defaults: that section, else the values shown)."""
+    """Each option overrides the scenario's ``swings:`` section (defaults: that section, else the values shown);
+    the result is checked as that section is, and errors name it (``swings.resolution_s``)."""
+
+    model_config = ConfigDict(allow_inf_nan=True)  # checked with the section, which refuses them
 
     site: str | None = Field(None, description="site to analyse (default: swings.site or the first site)")
     start: str | None = Field(None, description="window start, e.g. '2023-07-18 14:00' (default: the timeline's)")
-    duration_s: float | None = Field(None, gt=0, description="window length, s (default 600)")
-    resolution_s: float | None = Field(None, gt=0, description="sample length, s (default 0.01)")
+    duration_s: float | None = Field(None, description="window length, s (default 600)")
+    resolution_s: float | None = Field(None, description="sample length, s (default 0.01)")
     limits: Path | None = Field(None, description="limits YAML: bands, ramps, dynamic range")
 
 
@@ -28,8 +33,12 @@ def run_swings(campus: Campus, options: SwingOptions, progress: Progress) -> Stu
     base = (campus.scenario.swings or SwingStudy()).model_dump()
     given = {k: v for k, v in options.model_dump().items() if v is not None}
     if "limits" in given:
-        given["limits"] = Path(given["limits"]).resolve()
-    study = validate_model(SwingStudy, {**base, **given}, campus.file or "<options>")
+        given["limits"] = safe_resolve(Path(given["limits"]))
+    try:
+        study = validate_model(SwingStudy, {**base, **given}, campus.file or "<options>")
+    except ScenarioError as exc:
+        raise ScenarioError(exc.detail, file=exc.file, field=f"swings.{exc.field}" if exc.field else "swings",
+                            expected=exc.expected) from None
     progress("building the waveform and sizing mitigations", 0, None)
     result = run_swing_study(campus.scenario, scenario_file=campus.file, study=study)
     summary = result.summary()

@@ -1,81 +1,21 @@
-"""``wattscale market`` and ``wattscale ledger verify|show|prove|check``: peer-to-peer trading on a signed ledger."""
+"""``wattscale ledger verify|show|prove|check``: the signed settlement ledger, checked against keys you trust."""
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from wattscale.cli_grid import _table, _write
+from wattscale.cli.common import console, df_table, fail
 from wattscale.errors import WattscaleError
 
-ledger_app = typer.Typer(help="The signed settlement ledger: verify every signature and link against the keys you "
-                              "trust, show entries, and prove an entry's inclusion.\n\nExample: wattscale ledger "
-                              "verify out/market/ledger.sqlite --trust trust.json --checkpoint checkpoint.json",
-                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(help="The signed settlement ledger: verify every signature and link against the keys you "
+                       "trust, show entries, and prove an entry's inclusion.\n\nExample: wattscale ledger "
+                       "verify out/market/ledger.sqlite --trust trust.json --checkpoint checkpoint.json",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 LEDGER = typer.Argument(..., help="ledger file (ledger.sqlite in a 'wattscale market' folder)", show_default=False)
-
-
-def _console():
-    from wattscale.cli import console, err_console, fail
-    return console, err_console, fail
-
-
-def market(scenario: Path = typer.Argument(..., help="scenario YAML file with two or more sites", show_default=False),
-           outdir: Path = typer.Option(None, "--outdir", "-o", help="output folder (default: out/<scenario>-market)"),
-           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")) -> None:
-    """Let SCENARIO's sites trade peer to peer each interval; write prices, volumes, settlements, the signed
-    ledger (ledger.sqlite, with the demo keys in keys/) and report.html to OUTDIR."""
-    from wattscale.analysis.market_report import render_market_report
-    from wattscale.analysis.market_study import run_market_study
-    from wattscale.scenario import load_scenario
-
-    console, _err, fail = _console()
-    work = Path(tempfile.mkdtemp(prefix="wattscale-market-"))  # 0700; the ledger only (public), removed on exit
-    try:
-        sc = load_scenario(scenario)
-        from wattscale.cli import checked_outdir
-        out = checked_outdir(outdir, sc.name, "-market")
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.completed:,}"),
-                      TimeElapsedColumn(), console=_err, disable=quiet, transient=True) as bar:
-            task = bar.add_task("planning sites", total=None)
-
-            def tick(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=stage, completed=done, total=total or None)
-
-            study = run_market_study(sc, work, scenario_file=str(scenario), progress=tick)
-        files = {"report.html": render_market_report(study), "intervals.csv": study.intervals.to_csv(index=False),
-                 "bills.csv": study.bills.to_csv(index=False), "ledger.sqlite": (work / "ledger.sqlite").read_bytes(),
-                 "trust.json": json.dumps(study.trust, indent=2), "checkpoint.json": json.dumps(study.checkpoint,
-                                                                                           indent=2)}
-        # the demo's private keys go from memory straight into the results folder (0600 files in a 0700 folder)
-        files.update({f"keys/{name}.pem": ident.private_pem() for name, ident in sorted(study.identities.items())})
-        for i, e in enumerate(study.events):
-            files[f"event-{i}.csv"] = e.by_site.to_csv(index=False)
-        files["summary.json"] = json.dumps(study.summary(), indent=2, default=str)
-        out = _write(out, files)
-    except WattscaleError as exc:
-        fail(exc, scenario)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    console.print(_table("What each site traded and saved (USD)", study.bills))
-    s = study.summary()
-    console.print(f"{s['traded_mwh']:,.1f} MWh traded over {s['intervals']} intervals, welfare "
-                  f"{s['welfare_usd']:,.0f} USD; ledger {s['ledger']['entries']:,} entries in "
-                  f"{s['ledger']['blocks']:,} blocks, verified: {s['ledger']['verified']}")
-    if study.admm is not None:
-        a = study.admm
-        console.print(f"ADMM: {a.iterations} iterations to a {a.gap:+.4%} gap from the central optimum "
-                      f"({a.admm_s:.1f} s; central {a.central_s:.1f} s)")
-    for e in study.events:
-        console.print(f"VPP call {e.event.start}: {e.delivered_mwh:,.1f} MWh delivered, revenue "
-                      f"{e.revenue_usd:,.0f} USD, extra cost {e.extra_cost_usd:,.0f} USD")
-    console.print(f"wrote {escape(str(out))}/report.html")
 
 
 def _open(path: Path):
@@ -88,7 +28,7 @@ OPERATOR_KEY = typer.Option(None, "--operator-key", help="the operator's public 
 TRUST = typer.Option(None, "--trust", help="a trust.json you keep: the operator's and participants' public keys")
 
 
-@ledger_app.command()
+@app.command()
 def verify(ledger: Path = LEDGER, operator_key: str = OPERATOR_KEY, trust: Path = TRUST,
            checkpoint: Path = typer.Option(None, "--checkpoint", help="a checkpoint.json you keep: the head signed "
                                            "by the operator (reveals a rewritten chain and blocks cut from the end)"),
@@ -98,7 +38,6 @@ def verify(ledger: Path = LEDGER, operator_key: str = OPERATOR_KEY, trust: Path 
     input; 3: internally consistent but NOT anchored (no --operator-key, --trust, --checkpoint or --head)."""
     from wattscale.decisions.market.anchors import anchors_from
 
-    console, _err, fail = _console()
     try:
         anchors = anchors_from(operator_key=operator_key, trust_file=trust, checkpoint_file=checkpoint,
                                head_hash=head)
@@ -123,7 +62,7 @@ def verify(ledger: Path = LEDGER, operator_key: str = OPERATOR_KEY, trust: Path 
         console.print(f"[yellow]not checked[/]: {escape(note)}", soft_wrap=True)
 
 
-@ledger_app.command()
+@app.command()
 def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this kind: participant, order, match, "
                                                                       "settlement"),
          limit: int = typer.Option(30, help="at most this many entries")) -> None:
@@ -133,7 +72,6 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
     from wattscale.decisions.market.verify import MALFORMED
     from wattscale.errors import LedgerError
 
-    console, _err, fail = _console()
     try:
         with _open(ledger) as led:
             rows = []
@@ -154,16 +92,15 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
     except MALFORMED as exc:
         fail(LedgerError(f"cannot read the entries, the ledger is malformed ({exc.__class__.__name__}); run "
                          "'wattscale ledger verify'", file=str(ledger)))
-    console.print(_table(f"{ledger}", pd.DataFrame(rows)))
+    console.print(df_table(f"{ledger}", pd.DataFrame(rows)))
 
 
-@ledger_app.command()
+@app.command()
 def prove(ledger: Path = LEDGER, entry: str = typer.Argument(..., help="entry number or id (e.g. an order id)"),
           output: Path = typer.Option(None, "--output", "-o", help="write the proof to this file (a new file or "
                                       "a proof written earlier; default: print it)")) -> None:
     """An inclusion proof of ENTRY that anyone can check against the operator's public key ('wattscale ledger
     check')."""
-    console, _err, fail = _console()
     try:
         with _open(ledger) as led:
             proof = led.prove(entry)
@@ -178,7 +115,7 @@ def prove(ledger: Path = LEDGER, entry: str = typer.Argument(..., help="entry nu
         console.print_json(text)
 
 
-@ledger_app.command()
+@app.command()
 def check(proof_file: Path = typer.Argument(..., help="a proof from 'wattscale ledger prove'", show_default=False),
           operator_key: str = OPERATOR_KEY, trust: Path = TRUST) -> None:
     """Check an inclusion proof against the operator's public key you trust. Exit code 0: the entry is in a block
@@ -188,7 +125,6 @@ def check(proof_file: Path = typer.Argument(..., help="a proof from 'wattscale l
     from wattscale.decisions.market.ledger import check_proof
     from wattscale.errors import LedgerError
 
-    console, _err, fail = _console()
     try:
         proof = json.loads(proof_file.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:

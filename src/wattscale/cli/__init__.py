@@ -1,0 +1,37 @@
+"""The ``wattscale`` command line (typer + rich): one module per command group, each a thin wrapper over a
+registered study (``wattscale.studies``); ``common`` holds what they share."""
+from __future__ import annotations
+
+import typer
+
+from wattscale.cli import catalog, forecast, grid, ledger, market, simulate, size, swings
+from wattscale.cli.common import fail
+from wattscale.errors import WattscaleError
+
+app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy supply of AI compute campuses.\n\n"
+                       "Example: wattscale run examples/llm-campus.yaml -o out/campus   (scenario format: README.md)",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def options(max_memory_gb: float = typer.Option(
+        None, "--max-memory-gb", show_default=False,
+        help="memory a command may plan to use, in GB (default: $WATTSCALE_MAX_MEMORY_GB, else 80 % of this "
+             "machine's); larger problems are refused before they start")) -> None:
+    """Options for every command, given before it: wattscale --max-memory-gb 64 run big.yaml"""
+    from wattscale.guards import set_memory_limit
+
+    try:
+        set_memory_limit(max_memory_gb)
+    except WattscaleError as exc:
+        fail(exc)
+
+
+for command in (simulate.run, simulate.validate, swings.swings, size.size, market.market, catalog.studies,
+                catalog.gpus, catalog.defaults):
+    app.command()(command)
+app.add_typer(grid.app, name="grid")
+app.add_typer(forecast.app, name="forecast")
+app.add_typer(ledger.app, name="ledger")
+
+__all__ = ["app"]

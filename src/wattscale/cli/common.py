@@ -1,0 +1,115 @@
+"""What every command shares: the consoles, one error line, output folders, one progress bar, tables, and the
+thin wrapper that runs a registered study and saves its results."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+from rich.text import Text
+
+from wattscale.errors import WattscaleError
+
+console = Console()
+err_console = Console(stderr=True)
+
+OUTDIR = typer.Option(None, "--outdir", "-o", help="results folder (default: out/<name>-<command>); written whole, "
+                                                   "and only ever replacing an earlier wattscale results folder")
+QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+
+
+def fail(exc: Exception, subject: str | Path | None = None) -> None:
+    """Print one error line (naming ``subject``'s file when the error names none) and exit with code 2."""
+    if isinstance(exc, WattscaleError):
+        field = exc.field
+        if field and field.startswith("options."):  # a study option is a command-line option here
+            field = "--" + field.removeprefix("options.").replace("_", "-")
+        file = exc.file if exc.file is not None else (str(subject) if subject is not None and
+                                                      Path(str(subject)).is_file() else None)
+        exc = type(exc)(exc.detail, file=file, field=field, expected=exc.expected)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # not markup
+    raise typer.Exit(code=2)
+
+
+def shown(text, limit: int = 80) -> str:
+    """User text (a scenario or site name ...) as rich shows it: a short printable excerpt, markup escaped."""
+    from wattscale.guards import excerpt
+
+    return escape(excerpt(text, limit))
+
+
+def checked_outdir(outdir: Path | None, name: str, suffix: str = "") -> Path:
+    """The output folder (default ``out/<safe name><suffix>``), refused before any work if it is not replaceable."""
+    from wattscale.results_folder import check_replaceable, default_outdir
+
+    out = outdir if outdir is not None else default_outdir(name, suffix)
+    check_replaceable(out)
+    return out
+
+
+class CountColumn(ProgressColumn):
+    """``done/total``, or ``done`` while the total is not known."""
+
+    def render(self, task) -> Text:
+        total = f"/{task.total:,.0f}" if task.total is not None else ""
+        return Text(f"{task.completed:,.0f}{total}")
+
+
+@contextmanager
+def progress_bar(quiet: bool):
+    """A progress callback ``(what, done, total or None)`` drawn as one bar on stderr (nothing when quiet)."""
+    with Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), CountColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err_console, disable=quiet, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(what: str, done: float, total: float | None) -> None:
+            bar.update(task, description=escape(what), completed=done, total=total)
+
+        yield update
+
+
+def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, quiet: bool, report: bool = True,
+                      **options):
+    """Run study ``name`` as a command: options and input checked, the output folder checked before any work,
+    a progress bar, the results folder written; any mistake is one error line. Returns (result, folder)."""
+    from wattscale.studies.registry import execute, get_study, make_options, prepare_subject
+
+    try:
+        study = get_study(name)
+        opts = make_options(study, options)
+        prepared = prepare_subject(study, subject)
+        label = getattr(prepared, "name", None) if study.takes == "scenario" else Path(str(subject)).stem
+        out = checked_outdir(outdir, label, suffix)
+        with progress_bar(quiet) as progress:
+            result = execute(study, prepared, opts, progress, subject)
+        out = result.save(out, report=report)
+    except WattscaleError as exc:
+        fail(exc, subject)
+    return result, out
+
+
+def df_table(title: str, df: pd.DataFrame, limit: int = 40) -> Table:
+    """A DataFrame as a terminal table (floats to 4 significant digits; at most ``limit`` rows)."""
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(escape(str(c)), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+    for row in df.head(limit).itertuples(index=False):
+        t.add_row(*[f"{v:,.4g}" if isinstance(v, float) else shown(v) for v in row])
+    if len(df) > limit:
+        t.caption = f"{len(df) - limit} more rows in the output folder"
+    return t
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        console.print(escape(note))
+
+
+def print_report_path(out: Path) -> None:
+    console.print(f"report: [bold]{escape(str(out / 'report.html'))}[/]")

@@ -1,0 +1,70 @@
+"""``wattscale run`` and ``wattscale validate``: simulate a scenario, or check it without simulating."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from wattscale.cli.common import OUTDIR, QUIET, console, err_console, fail, run_study_command, shown
+from wattscale.errors import WattscaleError
+
+SCENARIO = typer.Argument(..., help="scenario YAML file", show_default=False)
+
+
+def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
+        report: bool = typer.Option(True, help="write OUTDIR/report.html"), quiet: bool = QUIET) -> None:
+    """Simulate SCENARIO, print its KPIs and write per-step Parquet, summary.json and report.html to OUTDIR
+    (default: out/<scenario name>)."""
+    result, out = run_study_command("run", scenario, outdir=outdir, suffix="", quiet=quiet, report=report)
+    results = result.value
+    console.print(kpi_table(results))
+    for site, log in results.extra.get("controller", {}).items():
+        console.print(f"{shown(site)}: MPC made {log['plans']:,} plans ({log['fallbacks']} fell back to the rules), "
+                      f"{log['solve_s_total']:.1f} s solving, mean {log['solve_s_mean'] * 1000:.0f} ms")
+        for note in log["notes"][:5]:
+            err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        if len(log["notes"]) > 5 or log["notes_omitted"]:
+            err_console.print(f"[yellow]note:[/] {len(log['notes']) - 5 + log['notes_omitted']} more in summary.json")
+    console.print(f"results: [bold]{escape(str(out))}[/]"
+                  + (f"   report: [bold]{escape(str(out / 'report.html'))}[/]" if report else ""))
+
+
+def validate(scenario: Path = SCENARIO,
+             data: bool = typer.Option(True, help="also load every data file and check it covers the timeline")) -> None:
+    """Check SCENARIO (schema, and by default every referenced data file) without simulating."""
+    from wattscale.engine.campus import prepare
+
+    try:
+        campus = prepare(scenario)
+        tl = campus.timeline
+        if data:
+            for site in campus.scenario.sites:
+                campus.inputs(site.name)
+            sw = campus.scenario.swings
+            if sw is not None and sw.limits is not None:  # the swing section's limits file too
+                from wattscale.analysis.swings import read_limits
+
+                n = int(round(sw.duration_s / sw.resolution_s))
+                read_limits(sw.limits).check_resolution(sw.resolution_s, n * sw.resolution_s, file=str(sw.limits))
+    except WattscaleError as exc:
+        fail(exc, scenario)
+    console.print(f"[green]ok[/]: {escape(str(scenario))} — {len(campus.scenario.sites)} site(s), {tl.n_steps:,} "
+                  f"steps of {tl.step_s} s from {tl.start} to {tl.end}")
+
+
+def kpi_table(results) -> Table:
+    from wattscale.analysis.report import KPI_ROWS, format_kpi
+
+    tables = dict(results.kpis)
+    if len(tables) > 1:
+        tables["all sites"] = results.total
+    table = Table(title=f"{shown(results.scenario.name)}: key performance indicators")
+    table.add_column("KPI")
+    for name in tables:
+        table.add_column(shown(name), justify="right")
+    for key, label, _ in KPI_ROWS:
+        if any(key in k for k in tables.values()):
+            table.add_row(label, *[format_kpi(key, k.get(key, "")) for k in tables.values()])
+    return table
