@@ -18,8 +18,7 @@ from wattscale.cli import app
 from wattscale.decisions.market.anchors import Anchors, anchors_of, fingerprint, sign_checkpoint
 from wattscale.decisions.market.canonical import canonical
 from wattscale.decisions.market.keys import Identity
-from wattscale.decisions.market.ledger import Ledger, check_proof, make
-from wattscale.decisions.market.verify import verify_file
+from wattscale.decisions.market.ledger import Ledger, check_proof, make, verify_file
 from wattscale.errors import LedgerError
 
 runner = CliRunner()

@@ -23,8 +23,7 @@ from wattscale.decisions.market.admm import AdmmResult, coordinate
 from wattscale.decisions.market.agents import Offer, Operator, SiteAgent
 from wattscale.decisions.market.anchors import anchors_of
 from wattscale.decisions.market.keys import Identity
-from wattscale.decisions.market.ledger import Ledger
-from wattscale.decisions.market.verify import verify_file
+from wattscale.decisions.market.ledger import Ledger, verify_file
 from wattscale.decisions.operate.dispatch import DispatchPlan, plan_dispatch
 from wattscale.decisions.operate.mpc import MpcController
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem

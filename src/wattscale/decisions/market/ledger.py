@@ -19,11 +19,8 @@ wrote it. ``prove`` gives an inclusion proof that ``check_proof`` confirms again
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,21 +29,14 @@ from pathlib import Path
 from wattscale.decisions.market.anchors import Anchors, pin_matches, sign_checkpoint, trust_document
 from wattscale.decisions.market.canonical import (audit_path, canonical, leaf_hash, merkle_root, root_from_path,
                                                   sha256_hex)
-from wattscale.decisions.market.keys import Identity, check_name, signature_ok
+from wattscale.decisions.market.keys import Identity, signature_ok
+from wattscale.decisions.market.rules import (SCHEMA, EntryRules, entry_label, entry_party, entry_ref,
+                                              first_bad_signature, parse_record)
 from wattscale.decisions.market.verify import GENESIS_PREV, MALFORMED, Report, verify_ledger
 from wattscale.errors import LedgerError
 
 FORMAT = "wattscale-ledger"
 VERSION = 1
-SIDES = ("buy", "sell")
-
-SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, header TEXT NOT NULL, signature TEXT NOT NULL);
-CREATE TABLE entries (seq INTEGER PRIMARY KEY, height INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT UNIQUE,
-                      party TEXT, record TEXT NOT NULL);
-CREATE INDEX entries_height ON entries(height);
-"""
 
 
 @dataclass(frozen=True)
@@ -175,7 +165,7 @@ class Ledger:
         try:
             for (record,) in self.conn.execute("SELECT record FROM entries WHERE kind IN ('genesis', 'participant') "
                                                "ORDER BY seq"):
-                body = _json(record)["body"]
+                body = parse_record(record)["body"]
                 if "market" in body:
                     self.genesis = body
                     self.participants[body["operator"]] = body["public_key"]
@@ -206,12 +196,12 @@ class Ledger:
         if self.height >= 0 and operator.public_hex != self.participants.get(self.operator):
             raise LedgerError(f"'{operator.name}' is not this ledger's operator", file=str(self.path),
                               field="operator", expected=f"the key of '{self.operator}'")
-        rules = _Rules(self, pending=True)
+        rules = EntryRules(self, pending=True)
         records, leaves, rows, jobs = [], [], [], []
 
         def refuse(k: int, problem: str):
             e = entries[k]
-            return LedgerError(f"entry {k} ({e.kind} {_label(e.body)}) refused: {problem}; nothing was written",
+            return LedgerError(f"entry {k} ({e.kind} {entry_label(e.body)}) refused: {problem}; nothing was written",
                                file=str(self.path), field=f"entries[{k}]")
 
         for k, e in enumerate(entries):
@@ -227,7 +217,7 @@ class Ledger:
             rules.commit()
             text = canonical(e.record(seq))
             leaves.append(leaf_hash(text))
-            rows.append((seq, self.height + 1, e.kind, _ref(e.kind, e.body), _party(e.kind, e.body),
+            rows.append((seq, self.height + 1, e.kind, entry_ref(e.kind, e.body), entry_party(e.kind, e.body),
                          text.decode()))
             records.append(text)
         bad = first_bad_signature(jobs)
@@ -256,7 +246,7 @@ class Ledger:
     def blocks(self) -> Iterator[tuple[dict, str, str]]:
         for header, block_hash, signature in self.conn.execute(
                 "SELECT header, hash, signature FROM blocks ORDER BY height"):
-            yield _json(header), block_hash, signature
+            yield parse_record(header), block_hash, signature
 
     def records(self, height: int | None = None) -> Iterator[tuple[int, str]]:
         """(seq, canonical record) in order, of one block or all."""
@@ -323,10 +313,10 @@ class Ledger:
         texts = [(s, t) for s, t in self.records(height)]
         index = [s for s, _ in texts].index(seq)
         leaves = [leaf_hash(t.encode()) for _, t in texts]
-        record = _json(texts[index][1])
+        record = parse_record(texts[index][1])
         signers = sorted(set(record["signatures"]) | {self.operator})
         return {"format": f"{FORMAT}-proof", "entry": record, "index": index, "tree_size": len(leaves),
-                "audit_path": [x.hex() for x in audit_path(leaves, index)], "block_header": _json(block[0]),
+                "audit_path": [x.hex() for x in audit_path(leaves, index)], "block_header": parse_record(block[0]),
                 "block_signature": block[1], "operator": self.operator,
                 "public_keys": {name: self.participants.get(name, "") for name in signers}}
 
@@ -363,190 +353,6 @@ def check_proof(proof: dict, *, operator_key: str | None = None, participants: d
     return ""
 
 
-# ---------------------------------------------------------------- signatures
-_POOL = None
-PARALLEL_FROM = 64  # signatures; fewer are checked in this thread
-
-
-def first_bad_signature(jobs: list[tuple]) -> tuple | None:
-    """The first ``(tag, name, key, signature, payload)`` whose signature fails, or None. Ed25519 checks release
-    the GIL, so large batches run on a thread per core."""
-    global _POOL
-    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        return next((j for j in jobs if not signature_ok(*j[2:])), None)
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="wattscale-verify")
-    n = len(jobs)
-    size = -(-n // os.cpu_count())
-    parts = [jobs[i: i + size] for i in range(0, n, size)]
-    found = list(_POOL.map(lambda part: next((j for j in part if not signature_ok(*j[2:])), None), parts))
-    return next((f for f in found if f is not None), None)
-
-
-# ---------------------------------------------------------------- rules
-class _Rules:
-    """The rules an entry must meet given what came before; ``commit`` makes the last checked entry 'before'
-    (the ledger adopts the participants only once their block is stored)."""
-
-    def __init__(self, ledger: Ledger, *, pending: bool) -> None:
-        self.ledger = ledger
-        self.pending = pending  # appending: earlier state is in the ledger; verifying: rebuilt from the start
-        self.participants = dict(ledger.participants) if pending else {}
-        self.genesis = dict(ledger.genesis) if pending else {}
-        self.refs: dict[str, tuple[str, dict]] = {}  # id -> (kind, body) within this walk or block
-        self._last: tuple | None = None
-
-    def _known_ref(self, ref: str) -> tuple[str, dict] | None:
-        if ref in self.refs:
-            return self.refs[ref]
-        if not self.pending:
-            return None
-        row = self.ledger.conn.execute("SELECT record FROM entries WHERE ref = ?", (ref,)).fetchone()
-        if row is None:
-            return None
-        rec = _json(row[0])
-        return rec["kind"], rec["body"]
-
-    def check(self, kind: str, body: dict, sigs: dict, payload: bytes) -> str:
-        """'' when the entry meets the rules (its signatures to check are then in ``self.signatures``)."""
-        self._last = None
-        self.signatures: list[tuple] = []
-        if not isinstance(body, dict) or not isinstance(sigs, dict):
-            return "body and signatures must be objects"
-        if kind == "genesis":
-            if self.genesis:
-                return "a second genesis entry"
-            need = {"operator": str, "public_key": str, "price_floor_usd_per_mwh": float,
-                    "price_cap_usd_per_mwh": float}
-            missing = _fields(body, need)
-            if missing:
-                return missing
-            signers = {body["operator"]: body["public_key"]}
-        elif not self.genesis:
-            return "the ledger does not start with a genesis entry"
-        elif kind == "participant":
-            missing = _fields(body, {"name": str, "public_key": str})
-            if missing:
-                return missing
-            try:
-                check_name(body["name"])
-            except LedgerError as exc:
-                return exc.detail
-            if body["name"] in self.participants:
-                return f"participant '{body['name']}' is already registered"
-            signers = {self.genesis["operator"]: self.participants[self.genesis["operator"]],
-                       body["name"]: body["public_key"]}
-        elif kind == "order":
-            missing = _fields(body, {"id": str, "participant": str, "interval": str, "side": str,
-                                     "quantity_mwh": float, "price_usd_per_mwh": float})
-            if missing:
-                return missing
-            who = body["participant"]
-            if who not in self.participants:
-                return f"unknown participant '{who}'"
-            if body["side"] not in SIDES:
-                return f"side '{body['side']}' is neither 'buy' nor 'sell'"
-            problem = self._quantity_price(body)
-            if problem:
-                return problem
-            signers = {who: self.participants[who]}
-        elif kind == "match":
-            missing = _fields(body, {"id": str, "interval": str, "buy_order": str, "sell_order": str,
-                                     "quantity_mwh": float, "price_usd_per_mwh": float})
-            if missing:
-                return missing
-            for side, ref in (("buy", body["buy_order"]), ("sell", body["sell_order"])):
-                known = self._known_ref(ref)
-                if known is None or known[0] != "order":
-                    return f"{side} order '{ref}' is not in the ledger"
-                if known[1]["side"] != side or known[1]["interval"] != body["interval"]:
-                    return f"order '{ref}' is not a {side} order for interval {body['interval']}"
-            problem = self._quantity_price(body)
-            if problem:
-                return problem
-            signers = {self.genesis["operator"]: self.participants[self.genesis["operator"]]}
-        elif kind == "settlement":
-            missing = _fields(body, {"id": str, "participant": str, "period": str, "energy_mwh": float,
-                                     "amount_usd": float})
-            if missing:
-                return missing
-            who = body["participant"]
-            if who not in self.participants:
-                return f"unknown participant '{who}'"
-            signers = {who: self.participants[who],
-                       self.genesis["operator"]: self.participants[self.genesis["operator"]]}
-        else:
-            return f"unknown kind '{kind}'"
-        ref = _ref(kind, body)
-        if ref is not None and self._known_ref(ref) is not None:
-            return f"id '{ref}' is already used"
-        extra = set(sigs) - set(signers)
-        if extra:
-            return f"signed by '{sorted(extra)[0]}', who is not a party to it"
-        for name in signers:
-            if not isinstance(sigs.get(name), str):
-                return f"not signed by '{name}'"
-        self.signatures = [(name, key, sigs[name], payload) for name, key in signers.items()]
-        self._last = (kind, body, ref)
-        return ""
-
-    def _quantity_price(self, body: dict) -> str:
-        try:
-            q, p = float(body["quantity_mwh"]), float(body["price_usd_per_mwh"])
-        except OverflowError:
-            return "a quantity or price is too large"
-        if not math.isfinite(q) or q <= 0:
-            return f"quantity {q} MWh is not positive"
-        lo, hi = self.genesis["price_floor_usd_per_mwh"], self.genesis["price_cap_usd_per_mwh"]
-        if not (math.isfinite(p) and lo <= p <= hi):
-            return f"price {p} USD/MWh is outside the market's bounds [{lo:g}, {hi:g}]"
-        return ""
-
-    def commit(self) -> None:
-        if self._last is None:
-            return
-        kind, body, ref = self._last
-        if kind == "genesis":
-            self.genesis = body
-            self.participants[body["operator"]] = body["public_key"]
-        elif kind == "participant":
-            self.participants[body["name"]] = body["public_key"]
-        if ref is not None:
-            self.refs[ref] = (kind, body)
-        self._last = None
-
-
-def _fields(body: dict, need: dict) -> str:
-    for name, typ in need.items():
-        value = body.get(name)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if typ is float else \
-            isinstance(value, typ)
-        if not ok:
-            return f"field '{name}' is missing or not a {'number' if typ is float else 'string'}"
-    return ""
-
-
-def _ref(kind: str, body: dict) -> str | None:
-    return body.get("id") if kind in ("order", "match", "settlement") and isinstance(body, dict) else None
-
-
-def _party(kind: str, body: dict) -> str | None:
-    return body.get("participant") or body.get("name") or body.get("operator")
-
-
-def _label(body) -> str:
-    if not isinstance(body, dict):
-        return ""
-    for key in ("id", "name", "operator"):
-        if isinstance(body.get(key), str):
-            return f"'{body[key]}'"
-    return ""
-
-
-def _json(text: str):
-    return json.loads(text)
-
-
 def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
@@ -556,3 +362,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     return conn
+
+
+def verify_file(path: str | Path, anchors: Anchors | None = None) -> Report:
+    """Open the file as it is on disk (read only) and verify it; LedgerError if it is not a ledger at all."""
+    with Ledger.open(path, write=False) as led:
+        return led.verify(anchors=anchors)

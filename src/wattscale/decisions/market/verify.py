@@ -10,11 +10,12 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from wattscale.decisions.market.anchors import Anchors, checkpoint_problem, fingerprint, pin_matches
 from wattscale.decisions.market.canonical import canonical, leaf_hash, merkle_root, sha256_hex
 from wattscale.decisions.market.keys import signature_ok
+from wattscale.decisions.market.rules import (SCHEMA, EntryRules, entry_label, entry_party, entry_ref,
+                                              first_bad_signature, parse_record)
 
 GENESIS_PREV = "0" * 64
 MALFORMED = (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError,
@@ -53,19 +54,9 @@ def verify_ledger(ledger, anchors: Anchors) -> Report:
     return report
 
 
-def verify_file(path: str | Path, anchors: Anchors | None = None) -> Report:
-    """Open the file as it is on disk (read only) and verify it; LedgerError if it is not a ledger at all."""
-    from wattscale.decisions.market.ledger import Ledger
-
-    with Ledger.open(path, write=False) as led:
-        return led.verify(anchors=anchors)
-
-
 # ---------------------------------------------------------------- the file
 @lru_cache(maxsize=1)
 def _expected_schema() -> dict[str, tuple]:
-    from wattscale.decisions.market.ledger import SCHEMA
-
     mem = sqlite3.connect(":memory:")
     mem.executescript(SCHEMA)
     found = _schema(mem)
@@ -102,9 +93,7 @@ def _storage(conn: sqlite3.Connection) -> Report | None:
 # ---------------------------------------------------------------- the chain
 def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
     """The chain from the start; on success ``seen`` holds the operator's key and the registered participants."""
-    from wattscale.decisions.market.ledger import _json, _label, _party, _ref, _Rules, first_bad_signature
-
-    rules = _Rules(ledger, pending=False)
+    rules = EntryRules(ledger, pending=False)
     cp = anchors.checkpoint
     pin = anchors.operator_pin
     if cp is not None:
@@ -120,7 +109,7 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
         if row_height != n_blocks:
             return Report(False, problem=f"block {n_blocks} is missing (found block {_cut(str(row_height))} next)",
                           **where)
-        header = _json(header_text) if isinstance(header_text, str) else None
+        header = parse_record(header_text) if isinstance(header_text, str) else None
         if not isinstance(header, dict) or canonical(header).decode() != header_text:
             return Report(False, problem=f"block {n_blocks}'s header is not a canonical JSON object", **where)
         h = header.get("height")
@@ -136,7 +125,7 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
             where = dict(blocks=n_blocks, entries=n_entries, head_hash=prev, bad_height=h, bad_seq=seq)
             if seq != next_seq:
                 return Report(False, problem=f"entry {next_seq} is missing (found entry {seq} next)", **where)
-            rec = _json(text) if isinstance(text, str) else None
+            rec = parse_record(text) if isinstance(text, str) else None
             if not isinstance(rec, dict) or not {"kind", "body", "signatures"} <= set(rec):
                 return Report(False, problem=f"entry {seq} is not a ledger entry", **where)
             if canonical(rec).decode() != text:
@@ -144,7 +133,7 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
             kind, body, sigs = rec["kind"], rec["body"], rec["signatures"]
             if not isinstance(kind, str) or not isinstance(body, dict):
                 return Report(False, problem=f"entry {seq} is not a ledger entry", **where)
-            if columns != [kind, _ref(kind, body), _party(kind, body)]:
+            if columns != [kind, entry_ref(kind, body), entry_party(kind, body)]:
                 return Report(False, problem=f"entry {seq}'s index columns do not match its record", **where)
             if rec.get("seq") != seq:
                 return Report(False, problem=f"entry {seq} holds entry {_cut(str(rec.get('seq')))}'s record "
@@ -156,13 +145,13 @@ def _walk(ledger, anchors: Anchors, seen: dict) -> Report:
                 bad = first_bad_signature(jobs)  # an earlier entry's signature fails first
                 if bad is not None:
                     return _bad_signature(bad, n_blocks, prev, h)
-                return Report(False, problem=f"entry {seq} ({kind} {_label(body)}): {problem}", **where)
+                return Report(False, problem=f"entry {seq} ({kind} {entry_label(body)}): {problem}", **where)
             if seq == 0:
                 operator_key = body["public_key"]
             problem = _pinned(kind, body, anchors, pin)
             if problem:
-                return Report(False, problem=f"entry {seq} ({kind} {_label(body)}): {problem}", **where)
-            jobs += [((seq, kind, _label(body)), *job) for job in rules.signatures]
+                return Report(False, problem=f"entry {seq} ({kind} {entry_label(body)}): {problem}", **where)
+            jobs += [((seq, kind, entry_label(body)), *job) for job in rules.signatures]
             rules.commit()
             leaves.append(leaf_hash(text.encode()))
             next_seq += 1
