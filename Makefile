@@ -3,27 +3,33 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-app
+TESTED := $(VENV)/.installed-test
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
 .PHONY: demo test test-fast bench ercot swings mpc size heal market forecast clean
 
+# the demo needs wattscale alone; the tests add pytest, PyPSA and the CPU build of torch
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wattscale needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,neural]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TESTED): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,neural]'
+	touch $(TESTED)
 
 demo: $(STAMP)
 	$(BIN)/wattscale run examples/llm-campus.yaml -o out/llm-campus
 	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+test: $(TESTED)
+	$(BIN)/python -m pytest -n auto
 
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(TESTED)
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 swings: $(STAMP)
 	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
@@ -37,7 +43,7 @@ size: $(STAMP)
 ercot: $(STAMP)
 	$(BIN)/wattscale run examples/llm-campus-ercot-2023.yaml -o out/llm-campus-ercot-2023
 
-bench: $(STAMP)
+bench: $(TESTED)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/simulate_vs_vessim.py
 	$(BIN)/python benchmarks/swings.py
