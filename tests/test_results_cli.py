@@ -77,7 +77,7 @@ def test_reference_campus_full_year(examples_dir, tmp_path):
     frame = res.steps["campus"]
     assert len(frame) == 105_120
     assert np.abs(balance_residual_mw(frame)).max() < 1e-9 * frame["load_mw"].max()
-    from wattscale.analysis.report import monthly_costs_usd
+    from wattscale.analysis.costs import monthly_costs_usd
 
     monthly = monthly_costs_usd(frame, res.scenario.sites[0], res.timeline.step_h)
     assert len(monthly) == 12 and monthly.to_numpy().sum() == pytest.approx(k["total_cost_usd"], rel=1e-12)

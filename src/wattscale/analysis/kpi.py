@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from wattscale.analysis.costs import (SYSTEM_COST_EXTRAS, TOTAL_COST_PARTS, emissions_kg, monthly_demand_charge_usd,
+                                      step_costs_usd)
+from wattscale.analysis.kpi_registry import KPIS
 from wattscale.engine.results import Results
 from wattscale.energy.battery import degradation_by_year, self_discharge_per_step
 from wattscale.scenario.schema import Site
@@ -66,30 +69,25 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     load, pv, wind = col("load_mw"), col("pv_mw"), col("wind_mw")
     curtailed, imp, exp = col("curtailed_mw"), col("grid_import_mw"), col("grid_export_mw")
     ch, dis, unserved = col("battery_charge_mw"), col("battery_discharge_mw"), col("unserved_mw")
-    price, export_price = col("price_usd_per_mwh"), col("export_price_usd_per_mwh")
-    intensity = col("intensity_kg_per_mwh")
     gen_total = np.zeros(len(frame))
     k: dict[str, float | dict] = {}
-    fuel_usd = om_usd = start_usd = gen_co2_kg = 0.0
     generators = {}
     for g in site.generators:
         p = col(f"gen_{g.name}_mw")
         fuel = col(f"gen_{g.name}_fuel_mmbtu").sum()
         starts = int(frame[f"gen_{g.name}_starts"].sum())
         gen_total += p
-        fuel_usd += fuel * g.fuel_price_usd_per_mmbtu
-        om_usd += p.sum() * dt_h * g.variable_om_usd_per_mwh
-        start_usd += starts * g.start_up_cost_usd
-        gen_co2_kg += fuel * g.co2_kg_per_mmbtu
         generators[g.name] = {"energy_mwh": float(p.sum() * dt_h), "starts": starts, "fuel_mmbtu": float(fuel),
                               "hours_running": float((p > 0).sum() * dt_h),
                               "co2_t": float(fuel * g.co2_kg_per_mmbtu / 1e3)}
+    costs = {key: float(v) for key, v in step_costs_usd(frame, site, dt_h, voll_usd_per_mwh=voll_usd_per_mwh,
+                                                       carbon_price_usd_per_t=carbon_price_usd_per_t).sum().items()}
+    costs["demand_charge_usd"] = float(monthly_demand_charge_usd(frame, site, month_groups).sum())
+    grid_co2, gen_co2 = emissions_kg(frame, site, dt_h)
+    grid_co2_kg, gen_co2_kg = float(grid_co2.sum()), float(gen_co2.sum())
     renew_used = pv + wind - curtailed
     load_mwh = load.sum() * dt_h
-    peaks = pd.Series(imp).groupby(month_groups).max()
-    demand_charge = float(peaks.sum() * 1000.0 * site.grid.demand_charge_usd_per_kw_month)
-    energy_usd = float((imp * price).sum() * dt_h)
-    export_usd = float((exp * export_price).sum() * dt_h)
+    load_mwh = load.sum() * dt_h
     # carbon-free attribution
     b = site.battery
     eta_c, eta_d = (b.charge_efficiency, b.discharge_efficiency) if b else (1.0, 1.0)
@@ -102,14 +100,7 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     load_h = pd.Series(load * dt_h).groupby(hour_groups).sum().to_numpy()
     cfe_h = pd.Series(cfe * dt_h).groupby(hour_groups).sum().to_numpy()
     unserved_h = pd.Series(unserved).groupby(hour_groups).max().to_numpy()
-    grid_co2_kg = float((imp * intensity).sum() * dt_h)
-    total_cost = energy_usd - export_usd + demand_charge + fuel_usd + om_usd + start_usd
-    wear_usd = float(dis.sum() * dt_h * b.wear_cost_usd_per_mwh) if b else 0.0
-    dr_usd = float((np.maximum(imp - col("dr_hold_mw"), 0.0) * col("dr_payment_usd_per_mwh")).sum() * dt_h) \
-        if "dr_hold_mw" in frame else 0.0
-    carbon_usd = (grid_co2_kg + gen_co2_kg) / 1e3 * carbon_price_usd_per_t
-    unserved_usd = float(unserved.sum() * dt_h * voll_usd_per_mwh)
-    lost_usd = float(frame["compute_lost_usd_per_h"].sum() * dt_h) if "compute_lost_usd_per_h" in frame else 0.0
+    total_cost = sum(costs[key] for key in TOTAL_COST_PARTS) - costs["export_revenue_usd"] + costs["demand_charge_usd"]
     k.update({
         "load_mwh": load_mwh,
         "it_load_mwh": float(col("it_load_mw").sum() * dt_h),
@@ -125,21 +116,11 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
         "peak_import_mw": float(imp.max()),
         "unserved_mwh": float(unserved.sum() * dt_h),
         "unserved_hours": int((unserved_h > 1e-9).sum()),
-        "energy_cost_usd": energy_usd,
-        "export_revenue_usd": export_usd,
-        "demand_charge_usd": demand_charge,
-        "fuel_cost_usd": fuel_usd,
-        "generator_om_usd": om_usd,
-        "start_up_cost_usd": start_usd,
+        **costs,
         "total_cost_usd": total_cost,
         "cost_usd_per_mwh_load": total_cost / load_mwh if load_mwh > 0 else 0.0,
-        "unserved_cost_usd": unserved_usd,
         "compute_shed_mwh": float(shed.sum() * dt_h),
-        "compute_lost_usd": lost_usd,
-        "battery_wear_usd": wear_usd,
-        "demand_response_forgone_usd": dr_usd,
-        "carbon_cost_usd": carbon_usd,
-        "system_cost_usd": total_cost + wear_usd + dr_usd + carbon_usd + unserved_usd + lost_usd,
+        "system_cost_usd": total_cost + sum(costs[key] for key in SYSTEM_COST_EXTRAS),
         "grid_co2_t": grid_co2_kg / 1e3,
         "generator_co2_t": gen_co2_kg / 1e3,
         "co2_t": (grid_co2_kg + gen_co2_kg) / 1e3,
@@ -155,26 +136,24 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     return k
 
 
-ADDITIVE = ["load_mwh", "it_load_mwh", "pv_available_mwh", "wind_available_mwh", "curtailed_mwh",
-            "generation_mwh", "grid_import_mwh", "grid_export_mwh", "dumped_mwh", "unserved_mwh",
-            "compute_shed_mwh", "compute_lost_usd", "energy_cost_usd", "export_revenue_usd", "demand_charge_usd", "fuel_cost_usd", "generator_om_usd",
-            "start_up_cost_usd", "total_cost_usd", "unserved_cost_usd", "battery_wear_usd",
-            "demand_response_forgone_usd", "carbon_cost_usd", "system_cost_usd", "grid_co2_t", "generator_co2_t",
-            "co2_t"]
-
-
 def combine_kpis(per_site: list[dict]) -> dict:
-    """KPIs over several sites: energies, costs and emissions add; ratios are load-weighted."""
-    out = {key: float(sum(k[key] for k in per_site)) for key in ADDITIVE}
-    load = out["load_mwh"]
-    for key in ("cfe_score_hourly", "renewable_share", "mean_pue"):
-        base = "it_load_mwh" if key == "mean_pue" else "load_mwh"
-        w = [k[base] for k in per_site]
-        out[key] = float(np.average([k[key] for k in per_site], weights=w)) if sum(w) > 0 else 0.0
+    """KPIs over several sites, as the registry says each combines: energies, costs and emissions add; shares
+    are weighted by load (PUE by IT energy); per-MWh figures are recomputed from the totals."""
+    out: dict = {}
+    for kpi in KPIS:
+        values = [k[kpi.key] for k in per_site if kpi.key in k]
+        if not values or kpi.combine in ("none", "per_mwh_load"):
+            continue
+        if kpi.combine == "sum":
+            out[kpi.key] = float(sum(values))
+        elif kpi.combine == "max":
+            out[kpi.key] = max(values)
+        else:
+            w = [k["it_load_mwh" if kpi.combine == "it_weighted" else "load_mwh"] for k in per_site]
+            out[kpi.key] = float(np.average(values, weights=w)) if sum(w) > 0 else 0.0
+    load = out.get("load_mwh", 0.0)
     out["cost_usd_per_mwh_load"] = out["total_cost_usd"] / load if load > 0 else 0.0
     out["co2_kg_per_mwh_load"] = out["co2_t"] * 1e3 / load if load > 0 else 0.0
-    out["unserved_hours"] = max(k["unserved_hours"] for k in per_site)
-    out["peak_import_mw"] = float(sum(k["peak_import_mw"] for k in per_site))
     return out
 
 

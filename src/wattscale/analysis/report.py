@@ -8,45 +8,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from wattscale.analysis.costs import monthly_costs_usd
+from wattscale.analysis.kpi_registry import format_kpi, shown_kpis
 from wattscale.engine.results import Results
 from wattscale.scenario.schema import Site
 
 COLORS = {"pv": "#f5b700", "wind": "#4cb5ae", "battery": "#7b5ea7", "grid": "#8c8c8c", "gen": "#d1495b",
           "unserved": "#000000", "load": "#1f3b73", "curtailed": "#f3de8a"}
-
-KPI_ROWS = [  # key, label, format
-    ("load_mwh", "Facility energy (MWh)", "{:,.0f}"), ("it_load_mwh", "IT energy (MWh)", "{:,.0f}"),
-    ("mean_pue", "Mean PUE", "{:.3f}"), ("peak_load_mw", "Peak facility load (MW)", "{:,.1f}"),
-    ("total_cost_usd", "Total energy cost (USD)", "{:,.0f}"),
-    ("cost_usd_per_mwh_load", "Cost per MWh of load (USD)", "{:,.2f}"),
-    ("energy_cost_usd", "  grid energy (USD)", "{:,.0f}"), ("export_revenue_usd", "  export revenue (USD)", "{:,.0f}"),
-    ("demand_charge_usd", "  demand charges (USD)", "{:,.0f}"), ("fuel_cost_usd", "  fuel (USD)", "{:,.0f}"),
-    ("generator_om_usd", "  generator O&M (USD)", "{:,.0f}"), ("start_up_cost_usd", "  start-ups (USD)", "{:,.0f}"),
-    ("co2_t", "CO2, location-based (t)", "{:,.0f}"), ("grid_co2_t", "  from grid (t)", "{:,.0f}"),
-    ("generator_co2_t", "  from generators (t)", "{:,.0f}"),
-    ("co2_kg_per_mwh_load", "CO2 per MWh of load (kg)", "{:,.1f}"),
-    ("cfe_score_hourly", "24/7 CFE score (hourly)", "{:.1%}"), ("renewable_share", "On-site renewable share", "{:.1%}"),
-    ("grid_import_mwh", "Grid import (MWh)", "{:,.0f}"), ("grid_export_mwh", "Grid export (MWh)", "{:,.0f}"),
-    ("peak_import_mw", "Peak import (MW)", "{:,.1f}"), ("pv_available_mwh", "PV available (MWh)", "{:,.0f}"),
-    ("wind_available_mwh", "Wind available (MWh)", "{:,.0f}"), ("curtailed_mwh", "Curtailed (MWh)", "{:,.0f}"),
-    ("generation_mwh", "Generator output (MWh)", "{:,.0f}"), ("unserved_mwh", "Unserved energy (MWh)", "{:,.2f}"),
-    ("unserved_hours", "Hours with unserved load", "{:,.0f}"),
-    ("compute_shed_mwh", "Compute shed, flexibility (MWh)", "{:,.1f}"),
-    ("compute_lost_usd", "  value of compute given up (USD)", "{:,.0f}"),
-    ("battery_equivalent_cycles", "Battery equivalent full cycles", "{:,.1f}"),
-    ("system_cost_usd", "System cost (USD)", "{:,.0f}"),
-    ("battery_wear_usd", "  + battery wear (USD)", "{:,.0f}"),
-    ("carbon_cost_usd", "  + carbon price x CO2 (USD)", "{:,.0f}"),
-    ("demand_response_forgone_usd", "  + demand-response payments forgone (USD)", "{:,.0f}"),
-]
-
-
-def format_kpi(key: str, value) -> str:
-    fmt = next((f for k, _, f in KPI_ROWS if k == key), "{}")
-    try:
-        return fmt.format(value)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def _plot_resolution(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -57,25 +25,6 @@ def _plot_resolution(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if span <= pd.Timedelta(days=60):
         return frame.resample("1h").mean(), "hourly means"
     return frame.resample("1D").mean(), "daily means"
-
-
-def monthly_costs_usd(frame: pd.DataFrame, site: Site, step_h: float) -> pd.DataFrame:
-    """Cost components per calendar month: net grid energy, demand charge, fuel, O&M and start-ups."""
-    month = frame.index.tz_localize(None).to_period("M")  # calendar months in the local time zone
-    energy = (frame["grid_import_mw"] * frame["price_usd_per_mwh"]
-              - frame["grid_export_mw"] * frame["export_price_usd_per_mwh"]) * step_h
-    out = pd.DataFrame({"grid energy": energy.groupby(month).sum(),
-                        "demand charge": frame["grid_import_mw"].groupby(month).max() * 1000.0
-                        * site.grid.demand_charge_usd_per_kw_month})
-    fuel = om = starts = 0.0
-    for g in site.generators:
-        fuel = fuel + frame[f"gen_{g.name}_fuel_mmbtu"] * g.fuel_price_usd_per_mmbtu
-        om = om + frame[f"gen_{g.name}_mw"] * step_h * g.variable_om_usd_per_mwh
-        starts = starts + frame[f"gen_{g.name}_starts"] * g.start_up_cost_usd
-    for label, series in (("fuel", fuel), ("generator O&M", om), ("start-ups", starts)):
-        out[label] = series.groupby(month).sum() if isinstance(series, pd.Series) else 0.0
-    out.index = out.index.strftime("%Y-%m")
-    return out
 
 
 def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> list[go.Figure]:
@@ -169,11 +118,9 @@ def kpi_table_html(kpis_by_name: dict[str, dict]) -> str:
     names = list(kpis_by_name)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
-    for key, label, _ in KPI_ROWS:
-        if not any(key in k for k in kpis_by_name.values()):
-            continue
-        cells = "".join(f"<td>{format_kpi(key, kpis_by_name[n].get(key, ''))}</td>" for n in names)
-        rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
+    for kpi in shown_kpis(*kpis_by_name.values()):
+        cells = "".join(f"<td>{format_kpi(kpi.key, kpis_by_name[n].get(kpi.key, ''))}</td>" for n in names)
+        rows.append(f"<tr><th>{html.escape(kpi.title)}</th>{cells}</tr>")
     return f"<table class='kpi'><tr><th>KPI</th>{head}</tr>{''.join(rows)}</table>"
 
 

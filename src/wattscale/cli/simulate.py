@@ -55,7 +55,7 @@ def validate(scenario: Path = SCENARIO,
 
 
 def kpi_table(results) -> Table:
-    from wattscale.analysis.report import KPI_ROWS, format_kpi
+    from wattscale.analysis.kpi_registry import format_kpi, shown_kpis
 
     tables = dict(results.kpis)
     if len(tables) > 1:
@@ -64,7 +64,6 @@ def kpi_table(results) -> Table:
     table.add_column("KPI")
     for name in tables:
         table.add_column(shown(name), justify="right")
-    for key, label, _ in KPI_ROWS:
-        if any(key in k for k in tables.values()):
-            table.add_row(label, *[format_kpi(key, k.get(key, "")) for k in tables.values()])
+    for kpi in shown_kpis(*tables.values()):
+        table.add_row(kpi.title, *[format_kpi(kpi.key, k.get(kpi.key, "")) for k in tables.values()])
     return table

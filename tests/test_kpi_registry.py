@@ -1,0 +1,75 @@
+"""One results contract: every KPI computed is in the registry (so the table and the report show it), sites
+combine as the registry says, and the cost components add up to the totals the KPIs report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import wattscale
+from wattscale.analysis.costs import monthly_costs_usd, step_costs_usd
+from wattscale.analysis.kpi_registry import BY_KEY, KPIS
+from wattscale.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def campus(tmp_path_factory):
+    data = yaml.safe_load((EXAMPLES / "llm-campus.yaml").read_text())
+    data["time"] = {**data["time"], "start": "2023-07-17", "duration": "3d", "step": "15min"}
+    data["time"].pop("end", None)
+    data.pop("swings", None)
+    data["carbon_price_usd_per_t"] = 40.0
+    path = tmp_path_factory.mktemp("kpi") / "campus.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, wattscale.run_scenario(path)
+
+
+def test_every_scalar_kpi_is_registered_once(campus):
+    _, res = campus
+    scalars = {k for k, v in res.kpis["campus"].items() if not isinstance(v, (dict, list))}
+    assert scalars == set(BY_KEY), f"unregistered: {scalars - set(BY_KEY)}; never computed: {set(BY_KEY) - scalars}"
+    assert len(BY_KEY) == len(KPIS)
+
+
+def test_cost_components_add_up(campus):
+    _, res = campus
+    k, frame, site = res.kpis["campus"], res.steps["campus"], res.scenario.sites[0]
+    steps = step_costs_usd(frame, site, res.timeline.step_h, voll_usd_per_mwh=res.scenario.value_of_lost_load_usd_per_mwh,
+                           carbon_price_usd_per_t=40.0)
+    for key in steps:
+        assert steps[key].sum() == pytest.approx(k[key], rel=1e-12, abs=1e-9)
+    assert monthly_costs_usd(frame, site, res.timeline.step_h).to_numpy().sum() == pytest.approx(k["total_cost_usd"])
+    parts = [kpi.key for kpi in KPIS if kpi.part_of == "system_cost_usd"]
+    assert k["system_cost_usd"] == pytest.approx(k["total_cost_usd"] + sum(k[p] for p in parts))
+    assert k["carbon_cost_usd"] == pytest.approx(k["co2_t"] * 40.0) and k["carbon_cost_usd"] > 0
+    assert k["co2_t"] == pytest.approx(k["grid_co2_t"] + k["generator_co2_t"])
+
+
+def test_terminal_table_shows_every_kpi_including_unserved_cost_and_dumped(campus):
+    path, res = campus
+    out = CliRunner().invoke(app, ["run", str(path), "-o", str(path.parent / "res"), "-q", "--no-report"],
+                             terminal_width=200)
+    assert out.exit_code == 0, out.output
+    for kpi in KPIS:
+        if kpi.key in res.kpis["campus"]:
+            assert kpi.label in out.output, kpi.label
+    assert "value of lost load" in out.output and "Surplus dumped" in out.output
+
+
+def test_sites_combine_as_the_registry_says(campus):
+    from wattscale.analysis.kpi import combine_kpis
+
+    _, res = campus
+    a = res.kpis["campus"]
+    b = {**a, "load_mwh": 3 * a["load_mwh"], "cfe_score_hourly": 0.0, "unserved_hours": a["unserved_hours"] + 7}
+    both = combine_kpis([a, b])
+    assert both["total_cost_usd"] == pytest.approx(2 * a["total_cost_usd"])
+    assert both["cfe_score_hourly"] == pytest.approx(a["cfe_score_hourly"] / 4)  # load-weighted
+    assert both["unserved_hours"] == a["unserved_hours"] + 7  # the worst site's
+    assert both["cost_usd_per_mwh_load"] == pytest.approx(both["total_cost_usd"] / both["load_mwh"])
+    assert "peak_load_mw" not in both and np.isfinite(both["mean_pue"])
