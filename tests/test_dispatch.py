@@ -258,3 +258,25 @@ def test_update_in_place_equals_a_fresh_build_with_rows_left_out():
     assert updated.objective_usd == pytest.approx(fresh.objective_usd, rel=1e-7)
     assert updated.sites[0].shed_mw[0].sum() <= 5.0 + 1e-6
     assert updated.sites[0].generator_mw[0, 0] <= 40.0 + 1e-6
+
+
+def test_negative_prices_never_buy_energy_to_throw_it_away():
+    """At a negative price the plan may import for the load and the battery, never more to dump it: with no
+    generator nothing can be dumped, and with one only what it cannot turn down."""
+    n = 24
+    price = np.where(np.arange(n) % 6 == 0, -200.0, 40.0)
+    grid = GridTerms(up=np.ones(n, bool), import_limit_mw=np.full(n, 500.0), export_limit_mw=np.zeros(n),
+                     price_usd_per_mwh=price, export_price_usd_per_mwh=price, intensity_kg_per_mwh=np.full(n, 300.0))
+    battery = BatteryTerms(power_mw=10, energy_min_mwh=2, energy_max_mwh=38, charge_efficiency=0.95,
+                           discharge_efficiency=0.95, keep_per_step=1.0, soc_initial_mwh=20)
+    gen = GeneratorTerms(name="g", capacity_mw=20, min_mw=8, ramp_mw_per_step=20, start_steps=0,
+                         cost_usd_per_mwh=60, co2_kg_per_mwh=500)
+    for generators in ([], [gen]):
+        load = np.full(n, 50.0)
+        s = SiteProblem("a", load_mw=load, pv_mw=np.zeros(n), wind_mw=np.zeros(n), grid=grid, battery=battery,
+                        generators=generators)
+        sp = plan_dispatch(DispatchProblem([s], step_h=1.0, commitment="relaxed")).sites[0]
+        gen_mw = sp.generator_mw.sum(axis=0) if generators else np.zeros(n)
+        assert np.all(sp.dumped_mw <= gen_mw + 1e-6)
+        assert np.all(sp.import_mw <= load + sp.charge_mw + 1e-6)  # energy bought is used
+        assert sp.import_mw[0] == pytest.approx(load[0] + sp.charge_mw[0])  # and the load is served from it

@@ -154,7 +154,8 @@ class Dispatch:
             supply.append(lambda: dis - ch)
         # generators
         if s.generators:
-            supply.append(self._generators(prog, pre, s, sizes))
+            generation = self._generators(prog, pre, s, sizes)
+            supply.append(generation)
         # flexible compute
         if s.flex:
             W = {"w": len(s.flex), "t": n}
@@ -167,7 +168,11 @@ class Dispatch:
             supply.append(lambda: shed.sum("w"))
         uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
                        cost=dt * p.value_of_lost_load_usd_per_mwh)
-        dump = prog.var(pre + "dumped", T, 0.0, INF)
+        # dumping is for generation that cannot be turned down (renewables are curtailed instead, and imports
+        # are never bought to be thrown away, even at a negative price)
+        dump = prog.var(pre + "dumped", T, 0.0, INF if s.generators else 0.0)
+        if s.generators:
+            prog.con(pre + "dump_only_generation", lambda: dump - generation(), "<=", 0.0)
         imp, exp = grid_exchange(prog, pre, s.grid, p, sizes, priced=p.connection is None)
         prog.con(pre + "balance", lambda: sum(f() for f in supply) + imp - exp + uns - dump, "==", s.load_mw)
         return imp, exp
