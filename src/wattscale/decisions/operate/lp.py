@@ -120,10 +120,8 @@ class Programme:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         h.setOptionValue("threads", int(threads))
         mat = m.matrices
-        vpos = np.full(int(m._xCounter), -1, dtype=np.int64)
-        vpos[mat.vlabels] = np.arange(len(mat.vlabels))
-        cpos = np.full(int(m._cCounter), -1, dtype=np.int64)
-        cpos[mat.clabels] = np.arange(len(mat.clabels))
+        vpos = label_positions(mat.vlabels, [v[0].labels for v in self._vars.values()])
+        cpos = label_positions(mat.clabels, [c[0].labels for c in self._cons.values()])
         def positions(pos: np.ndarray, labels) -> np.ndarray:
             lab = labels.values.ravel()
             return np.where(lab >= 0, pos[np.maximum(lab, 0)], -1)  # -1: a masked row or column, never built
@@ -243,3 +241,12 @@ def _rows(rhs, dims: tuple, shape: tuple) -> np.ndarray:
 
 def _da(values: np.ndarray, coords: list) -> xr.DataArray:
     return xr.DataArray(np.asarray(values, float), coords=coords)
+
+
+def label_positions(built_labels: np.ndarray, declared_labels) -> np.ndarray:
+    """Where each linopy label (of a variable or a row) sits in the matrices linopy built, -1 where it is not
+    there (masked), from linopy's public labels only."""
+    top = max([int(np.max(built_labels, initial=-1))] + [int(lab.values.max(initial=-1)) for lab in declared_labels])
+    pos = np.full(top + 1, -1, dtype=np.int64)
+    pos[built_labels] = np.arange(len(built_labels))
+    return pos
