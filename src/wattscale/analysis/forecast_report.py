@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from wattscale.analysis.forecast_study import BacktestStudy, ValueStudy
-from wattscale.analysis.network_report import page
+from wattscale.analysis.page import page
 
 
 def render_backtest_report(study: BacktestStudy) -> str:

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from wattscale.analysis.market_study import EventOutcome, MarketStudy
-from wattscale.analysis.network_report import page
+from wattscale.analysis.page import page
 
 
 def _prices(study: MarketStudy) -> go.Figure:

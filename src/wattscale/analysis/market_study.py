@@ -31,7 +31,8 @@ from wattscale.energy.grid import span_steps
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.engine.simulate import initial_state, site_assets, site_forecast
 from wattscale.errors import LedgerError, ScenarioError
-from wattscale.scenario.schema import Market, MpcController as MpcSpec, Scenario, VppEvent
+from wattscale.scenario.schema import Market, Scenario, VppEvent
+from wattscale.scenario.schema import MpcController as MpcSpec
 from wattscale.timeseries.timeline import Timeline
 
 OPERATOR = "operator"

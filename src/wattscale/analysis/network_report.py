@@ -1,8 +1,6 @@
 """HTML network diagrams (plotly): buses coloured by voltage and lines by loading, or by what a fault did."""
 from __future__ import annotations
 
-import html
-
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -92,18 +90,3 @@ def _voltage_colour(vm: float, network: Network) -> str:
     if vm < lo or vm > hi:
         return "#e45756"
     return _ramp(abs(vm - 1.0) / max(1.0 - lo, hi - 1.0))
-
-
-def page(title: str, figures: list[go.Figure], tables: list[tuple[str, pd.DataFrame]], notes: list[str]) -> str:
-    """A self-contained HTML page: notes, figures and tables."""
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    parts += [f"<p>{html.escape(n)}</p>" for n in notes]
-    for i, fig in enumerate(figures):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
-    for caption, df in tables:
-        parts.append(f"<h2>{html.escape(caption)}</h2>" + df.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                                                     border=0, classes="t"))
-    style = ("body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px}table.t{border-collapse:collapse}"
-             "table.t td,table.t th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

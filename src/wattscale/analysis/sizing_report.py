@@ -6,6 +6,7 @@ import html
 
 import plotly.graph_objects as go
 
+from wattscale.analysis.page import Figures, html_page
 from wattscale.analysis.sizing_study import SizingStudyResult
 from wattscale.decisions.operate.sizing import SizingResult
 
@@ -59,13 +60,10 @@ def render_sizing_report(study: SizingStudyResult) -> str:
         ("annual cost (USD): sizing / engine", f"{c.total_usd_per_year:,.0f} / {check['total_usd_per_year']:,.0f}"),
         ("engine controller", html.escape(check["controller"]))])
     figs = [_pareto(study), _capacities(study)]
-    parts = [f.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False) for i, f in enumerate(figs)]
+    figures = Figures()
+    parts = [figures.html(f) for f in figs]
     target = "none" if c.cfe_target is None else f"{c.cfe_target:.0%}"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(study.scenario)}: sizing</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}}
-table{{border-collapse:collapse;margin:12px 0;font-size:14px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
-th{{background:#f4f4f4;text-align:left}}</style></head><body>
-<h1>{html.escape(study.scenario)}: capacity sizing of site {html.escape(study.site)}</h1>
+    return html_page(f"{study.scenario}: sizing", [f"""<h1>{html.escape(study.scenario)}: capacity sizing of site {html.escape(study.site)}</h1>
 <p>{study.hours:,} hourly steps; carbon price {c.carbon_price_usd_per_t:g} USD/t; 24/7 CFE target {target};
 unserved energy at most {study.spec.max_unserved_fraction:.3%} of load; discount rate {study.spec.discount_rate:.1%}.</p>
 <h2>Chosen capacities</h2>{caps}
@@ -74,7 +72,6 @@ unserved energy at most {study.spec.max_unserved_fraction:.3%} of load; discount
 <p>The chosen system, rebuilt as a scenario (<code>sized.yaml</code>) and run through the engine at the scenario's
 own step with its controller.</p>{check_html}
 {''.join(parts)}
-<p style="font-size:12px;color:#666">Capital costs are annualised with the capital recovery factor; operation is one
+<p class="note">Capital costs are annualised with the capital recovery factor; operation is one
 year of optimal hourly dispatch (generators without unit commitment). The carbon-free share of an hour counts
-on-site renewables, the battery and the carbon-free share of grid imports reaching the load.</p>
-</body></html>"""
+on-site renewables, the battery and the carbon-free share of grid imports reaching the load.</p>"""])

@@ -15,9 +15,20 @@ import pandas as pd
 
 from wattscale.analysis.kpi import attach_kpis
 from wattscale.compute.catalog import load_catalog
-from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
-                                                 SiteProblem)
-from wattscale.decisions.operate.sizing import Sizer, SizingProblem, SizingResult, Technology
+from wattscale.decisions.operate.problem import (
+    BatteryTerms,
+    DispatchProblem,
+    FlexTerms,
+    GeneratorTerms,
+    GridTerms,
+    SiteProblem,
+)
+from wattscale.decisions.operate.sizing import (
+    Sizer,
+    SizingProblem,
+    SizingResult,
+    Technology,
+)
 from wattscale.energy import grid as grid_events
 from wattscale.energy import wind as wind_model
 from wattscale.engine.inputs import site_inputs, timeline_of

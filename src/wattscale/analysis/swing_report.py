@@ -6,6 +6,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from wattscale.analysis.page import Figures, html_page
 from wattscale.analysis.swing_study import SwingStudyResult
 
 PALETTE = ["#222222", "#d1495b", "#2e86ab", "#f5b700", "#4cb5ae", "#7b5ea7", "#8c8c8c"]
@@ -113,20 +114,15 @@ def render_swing_report(r: SwingStudyResult) -> str:
     work = "".join(f"<li><b>{html.escape(n)}</b>: {s['kind']}, {s['gpus']:,} x {html.escape(s['gpu'])}, "
                    f"mean {s['mean_it_mw']:.1f} MW IT</li>" for n, s in r.workload_stats.items())
     figs = [_waveform_figure(r), _zoom_figure(r), _spectrum_figure(r)]
-    parts = [f.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False) for i, f in enumerate(figs)]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(r.scenario)}: power swings</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;max-width:1250px;color:#222}}
-table{{border-collapse:collapse;margin:12px 0;font-size:14px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
-th{{background:#f4f4f4}}td:first-child,td:nth-child(2){{text-align:left}}.ok{{color:#2a7a2a}}.bad{{color:#c0392b;font-weight:600}}</style>
-</head><body>
-<h1>{html.escape(r.scenario)}: power swings at site {html.escape(r.site)}</h1>
+    figures = Figures()
+    parts = [figures.html(f) for f in figs]
+    return html_page(f"{r.scenario}: power swings", [f"""<h1>{html.escape(r.scenario)}: power swings at site {html.escape(r.site)}</h1>
 <p>Window {r.start:%Y-%m-%d %H:%M:%S %Z}, {r.study.duration_s:g} s at {r.study.resolution_s * 1000:g} ms;
 limits: {html.escape(r.limits.name)}. {verdict}</p>
 <ul>{work}</ul>
 <h2>Mitigations</h2>{_options_table(r)}
 <h2>Checks (value per option; red = violates)</h2>{_checks_table(r)}
 {''.join(parts)}
-<p style="font-size:12px;color:#666">Ramps compare adjacent window means. Band amplitudes are the largest
+<p class="note">Ramps compare adjacent window means. Band amplitudes are the largest
 flat-top spectral line in the band over half-overlapping segments. Storage is a first-order smoother sized for
-the shortest time constant that complies; costs are annualised as described in the README.</p>
-</body></html>"""
+the shortest time constant that complies; costs are annualised as described in the README.</p>"""])

@@ -6,7 +6,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from wattscale.analysis.mitigation import BATTERY, SUPERCAPACITOR, Costs, Load, Option, cheapest, compare
+from wattscale.analysis.mitigation import (
+    BATTERY,
+    SUPERCAPACITOR,
+    Costs,
+    Load,
+    Option,
+    cheapest,
+    compare,
+)
 from wattscale.analysis.swings import Limits, read_limits
 from wattscale.compute.catalog import load_catalog
 from wattscale.compute.fleet import workload_mix
@@ -16,7 +24,6 @@ from wattscale.guards import check_memory, excerpt, swing_bytes
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
 from wattscale.timeseries.timeline import Timeline
-
 
 WINDOW_STATS = ("iteration_s", "requests", "prefill_tokens_per_gpu_s", "time_per_output_token_s")
 

@@ -56,7 +56,8 @@ def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from wattscale.analysis.network_report import diagram, page
+    from wattscale.analysis.network_report import diagram
+    from wattscale.analysis.page import page
     from wattscale.engine.results import load_results
     from wattscale.network.flow import hosting_capacity, solve, timeseries_flow
     from wattscale.timeseries.timeline import parse_duration
@@ -108,7 +109,7 @@ def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
 
 
 def run_contingency(net, options: ContingencyOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.network_report import page
+    from wattscale.analysis.page import page
     from wattscale.network.contingency import n_minus_1
     from wattscale.network.flow import has_lightsim2grid
 
@@ -133,7 +134,8 @@ def run_contingency(net, options: ContingencyOptions, progress: Progress) -> Stu
 
 
 def run_heal(net, options: HealOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.network_report import STATUS_COLOUR, diagram, page
+    from wattscale.analysis.network_report import STATUS_COLOUR, diagram
+    from wattscale.analysis.page import page
     from wattscale.network.restoration import restore
 
     fault, mode = options.fault, options.mode
@@ -164,7 +166,8 @@ def run_heal(net, options: HealOptions, progress: Progress) -> StudyResult:
 
 
 def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.network_report import diagram, page
+    from wattscale.analysis.network_report import diagram
+    from wattscale.analysis.page import page
     from wattscale.network.reconfigure import reconfigure as search
 
     rounds = [0]
@@ -189,7 +192,7 @@ def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> Stu
 def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> StudyResult:
     import plotly.graph_objects as go
 
-    from wattscale.analysis.network_report import page
+    from wattscale.analysis.page import page
     from wattscale.analysis.reliability import analytical, monte_carlo, outcome_table
 
     years, seed = options.years, options.seed
