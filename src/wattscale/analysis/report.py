@@ -121,7 +121,8 @@ def kpi_table_html(kpis_by_name: dict[str, dict]) -> str:
     rows = []
     for kpi in shown_kpis(*kpis_by_name.values()):
         cells = "".join(f"<td>{format_kpi(kpi.key, kpis_by_name[n].get(kpi.key, ''))}</td>" for n in names)
-        rows.append(f"<tr><th>{html.escape(kpi.title)}</th>{cells}</tr>")
+        indent = " style='padding-left:2em'" if kpi.part_of else ""
+        rows.append(f"<tr><th{indent}>{html.escape(kpi.title.strip())}</th>{cells}</tr>")
     return f"<table class='kpi'><tr><th>KPI</th>{head}</tr>{''.join(rows)}</table>"
 
 
