@@ -28,7 +28,6 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-
 import vessim as vs
 
 __all__ = ["run_vessim"]

@@ -28,15 +28,14 @@ warnings.simplefilter("ignore")
 logging.disable(logging.WARNING)
 
 from pypsa_twin import solve_with_pypsa  # noqa: E402
-
-from wattscale.analysis.kpi import attach_kpis  # noqa: E402
-from wattscale.analysis.sizing_study import sizing_problem  # noqa: E402
 from wattscale.decisions.operate.dispatch import Dispatch  # noqa: E402
 from wattscale.decisions.operate.problem import BatteryTerms, GeneratorTerms  # noqa: E402
 from wattscale.energy import wind as wind_model  # noqa: E402
 from wattscale.engine.simulate import simulate  # noqa: E402
 from wattscale.scenario import load_scenario  # noqa: E402
 from wattscale.scenario.schema import Scenario, Sizing  # noqa: E402
+from wattscale.studies.simulation.kpi import attach_kpis  # noqa: E402
+from wattscale.studies.sizing.study import sizing_problem  # noqa: E402
 
 SCENARIO = ROOT / "examples" / "llm-campus.yaml"
 

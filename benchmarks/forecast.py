@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from wattscale.analysis.forecast_study import run_backtest_study, site_series
 from wattscale.decisions.forecast import metrics
 from wattscale.scenario import load_scenario
+from wattscale.studies.forecast.study import run_backtest_study, site_series
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "examples" / "forecast-ercot-2023.yaml"

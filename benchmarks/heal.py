@@ -14,10 +14,10 @@ from __future__ import annotations
 import itertools
 import time
 
-from wattscale.analysis.reliability import analytical, monte_carlo, outcome_table
 from wattscale.network.build import load_network
 from wattscale.network.faults import locate, switch_load_ka
 from wattscale.network.flow import solve
+from wattscale.network.reliability import analytical, monte_carlo, outcome_table
 from wattscale.network.restoration import restore
 from wattscale.network.topology import is_radial, switch_graph
 

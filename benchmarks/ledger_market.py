@@ -20,13 +20,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_dispatch import site  # noqa: E402
-
 from wattscale.decisions.market.admm import coordinate  # noqa: E402
 from wattscale.decisions.market.auction import Order, clear, clear_with_limits  # noqa: E402
-from wattscale.decisions.market.canonical import canonical  # noqa: E402
-from wattscale.decisions.market.keys import Identity  # noqa: E402
-from wattscale.decisions.market.ledger import Ledger, make  # noqa: E402
 from wattscale.decisions.operate.problem import DispatchProblem  # noqa: E402
+from wattscale.ledger.book import Ledger, make  # noqa: E402
+from wattscale.ledger.canonical import canonical  # noqa: E402
+from wattscale.ledger.keys import Identity  # noqa: E402
 
 
 def ledger_bench(n_entries: int, block: int = 1000) -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from wattscale.analysis.mitigation import Load, compare
-from wattscale.analysis.swings import amplitude_spectrum, analyse, read_limits, segment_samples
 from wattscale.compute.catalog import load_catalog
 from wattscale.compute.training import iteration_time_s, schedule_pauses, training_mix
 from wattscale.scenario.workloads import Training
+from wattscale.studies.swings.analysis import amplitude_spectrum, analyse, read_limits, segment_samples
+from wattscale.studies.swings.mitigation import Load, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_S, N = 0.01, 360_000

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pvlib
 import pytest
 import rainflow
 from pvlib.location import Location
 from pvlib.modelchain import ModelChain
-from pvlib.pvsystem import PVSystem, SingleAxisTrackerMount, FixedMount, Array
+from pvlib.pvsystem import Array, FixedMount, PVSystem, SingleAxisTrackerMount
 
 from wattscale.energy import facility
 from wattscale.energy.battery import cycle_fade_fraction, degradation_by_year

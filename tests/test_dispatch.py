@@ -10,18 +10,25 @@ import pandas as pd
 import pytest
 
 from builders import make_inputs
-from wattscale.analysis.kpi import site_kpis
 from wattscale.decisions.forecast.baseline import Noisy
 from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, plan_dispatch
+from wattscale.decisions.operate.factory import build_controller
 from wattscale.decisions.operate.mpc import MpcController
-from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
-                                                 SiteProblem)
+from wattscale.decisions.operate.problem import (
+    BatteryTerms,
+    DispatchProblem,
+    FlexTerms,
+    GeneratorTerms,
+    GridTerms,
+    SiteProblem,
+)
 from wattscale.decisions.protocol import SiteForecast, SiteState
 from wattscale.engine.simulate import balance_residual_mw, simulate_site, site_assets
 from wattscale.errors import PlanningError
-from wattscale.decisions.operate.factory import build_controller
-from wattscale.scenario.schema import Battery, Generator, MpcController as MpcSpec, RulesController
+from wattscale.scenario.schema import Battery, Generator, RulesController
+from wattscale.scenario.schema import MpcController as MpcSpec
+from wattscale.studies.simulation.kpi import site_kpis
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pypsa_twin import solve_with_pypsa  # noqa: E402

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wattscale.analysis.forecast_study import run_backtest_study, site_series
+from conftest import ROOT
 from wattscale.decisions.forecast import backtest as bt
 from wattscale.decisions.forecast import metrics
 from wattscale.decisions.forecast.interface import Covariates
@@ -17,8 +17,7 @@ from wattscale.decisions.forecast.naive import Persistence, SeasonalNaive
 from wattscale.decisions.forecast.registry import make_forecaster
 from wattscale.errors import ForecastError
 from wattscale.scenario import load_scenario
-
-from conftest import ROOT
+from wattscale.studies.forecast.study import run_backtest_study, site_series
 
 
 def hourly(values, start="2023-03-01", tz="America/Chicago") -> pd.Series:
@@ -189,6 +188,7 @@ def july(tmp_path):
 @pytest.mark.realdata
 def test_backtest_command_prints_the_table_and_writes_the_report(july, tmp_path):
     from typer.testing import CliRunner
+
     from wattscale.cli import app
 
     out = tmp_path / "bt"
@@ -204,7 +204,7 @@ def test_backtest_command_prints_the_table_and_writes_the_report(july, tmp_path)
 
 @pytest.mark.realdata
 def test_value_of_forecasting_over_mpc_runs(july, tmp_path):
-    from wattscale.analysis.forecast_study import run_value_study
+    from wattscale.studies.forecast.study import run_value_study
 
     study = run_value_study(load_scenario(july), ["seasonal_naive"], scenario_file=str(july))
     t = study.table
@@ -224,6 +224,7 @@ def test_value_of_forecasting_over_mpc_runs(july, tmp_path):
 ])
 def test_backtest_bad_input_is_one_clear_error(july, tmp_path, monkeypatch, args, message):
     from typer.testing import CliRunner
+
     from wattscale.cli import app
 
     monkeypatch.setitem(sys.modules, "torch", None)  # as if the neural extra were not installed

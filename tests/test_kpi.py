@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from builders import FixedController, make_inputs
-from wattscale.analysis.kpi import hourly_cfe_score, site_kpis
 from wattscale.engine.simulate import simulate_site
 from wattscale.scenario.schema import Battery, Generator
+from wattscale.studies.simulation.kpi import hourly_cfe_score, site_kpis
 
 
 def kpis_of(inputs, controller):

@@ -10,9 +10,9 @@ import yaml
 from typer.testing import CliRunner
 
 import wattscale
-from wattscale.analysis.costs import monthly_costs_usd, step_costs_usd
-from wattscale.analysis.kpi_registry import BY_KEY, KPIS
 from wattscale.cli import app
+from wattscale.studies.simulation.costs import monthly_costs_usd, step_costs_usd
+from wattscale.studies.simulation.kpi_registry import BY_KEY, KPIS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -62,7 +62,7 @@ def test_terminal_table_shows_every_kpi_including_unserved_cost_and_dumped(campu
 
 
 def test_sites_combine_as_the_registry_says(campus):
-    from wattscale.analysis.kpi import combine_kpis
+    from wattscale.studies.simulation.kpi import combine_kpis
 
     _, res = campus
     a = res.kpis["campus"]

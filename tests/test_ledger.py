@@ -13,12 +13,11 @@ import textwrap
 
 import pytest
 
-from wattscale.decisions.market.anchors import Anchors
-from wattscale.decisions.market.canonical import (audit_path, canonical, leaf_hash, merkle_root, node_hash,
-                                                  root_from_path)
-from wattscale.decisions.market.keys import Identity, Keystore
-from wattscale.decisions.market.ledger import Entry, Ledger, check_proof, make
 from wattscale.errors import LedgerError
+from wattscale.ledger.anchors import Anchors
+from wattscale.ledger.book import Entry, Ledger, check_proof, make
+from wattscale.ledger.canonical import audit_path, canonical, leaf_hash, merkle_root, node_hash, root_from_path
+from wattscale.ledger.keys import Identity, Keystore
 
 
 def order(site: Identity, oid: str, *, side="buy", q=1.0, p=40.0, interval="2023-07-01T00:00:00Z") -> dict:
@@ -338,8 +337,8 @@ def test_checkpoint_and_trust_documents_pin_the_ledger(book):
 # ---------------------------------------------------------------- SIGKILL during an append
 CHILD = textwrap.dedent("""
     import os, sys, time
-    from wattscale.decisions.market.keys import Keystore
-    from wattscale.decisions.market.ledger import Ledger, make
+    from wattscale.ledger.keys import Keystore
+    from wattscale.ledger.book import Ledger, make
     path, keys, mode = sys.argv[1], Keystore(sys.argv[2]), sys.argv[3]
     led = Ledger.open(path)
     op, site = keys.load("operator"), keys.load("site-0")

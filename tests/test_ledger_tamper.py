@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from wattscale.cli import app
-from wattscale.decisions.market.anchors import Anchors, anchors_of, fingerprint, sign_checkpoint
-from wattscale.decisions.market.canonical import canonical
-from wattscale.decisions.market.keys import Identity
-from wattscale.decisions.market.ledger import Ledger, check_proof, make, verify_file
 from wattscale.errors import LedgerError
+from wattscale.ledger.anchors import Anchors, anchors_of, fingerprint, sign_checkpoint
+from wattscale.ledger.book import Ledger, check_proof, make, verify_file
+from wattscale.ledger.canonical import canonical
+from wattscale.ledger.keys import Identity
 
 runner = CliRunner()
 T0 = "2023-07-01T00:00:00Z"

@@ -5,22 +5,21 @@ from __future__ import annotations
 import math
 
 import networkx as nx
+import pandapower.topology as top
 import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-import pandapower.topology as top
-from wattscale.analysis.reliability import analytical, monte_carlo, outcome_table
+from conftest import ROOT
 from wattscale.cli import app
 from wattscale.network.build import build_network, load_network
 from wattscale.network.contingency import n_minus_1
 from wattscale.network.flow import hosting_capacity, solve, timeseries_flow
 from wattscale.network.reconfigure import reconfigure
+from wattscale.network.reliability import analytical, monte_carlo, outcome_table
 from wattscale.network.restoration import restore
 from wattscale.scenario.network import NetworkSpec
-
-from conftest import ROOT
 
 NETWORKS = ROOT / "examples" / "networks"
 

@@ -77,7 +77,7 @@ def test_reference_campus_full_year(examples_dir, tmp_path):
     frame = res.steps["campus"]
     assert len(frame) == 105_120
     assert np.abs(balance_residual_mw(frame)).max() < 1e-9 * frame["load_mw"].max()
-    from wattscale.analysis.costs import monthly_costs_usd
+    from wattscale.studies.simulation.costs import monthly_costs_usd
 
     monthly = monthly_costs_usd(frame, res.scenario.sites[0], res.timeline.step_h)
     assert len(monthly) == 12 and monthly.to_numpy().sum() == pytest.approx(k["total_cost_usd"], rel=1e-12)
@@ -106,7 +106,7 @@ def test_several_sites_are_simulated_and_totalled(tmp_path):
         ],
     }
     res = wattscale.simulate(wattscale.scenario.scenario_from_dict(scenario))
-    from wattscale.analysis.kpi import attach_kpis
+    from wattscale.studies.simulation.kpi import attach_kpis
 
     attach_kpis(res)
     a, b, total = res.kpis["a"], res.kpis["b"], res.total
@@ -140,10 +140,11 @@ def test_outage_outside_the_timeline_is_an_error(examples_dir, tmp_path):
 
 
 def test_an_outage_shorter_than_a_step_still_takes_the_step_out():
+    import pandas as pd
+
     from wattscale.energy.grid import grid_available
     from wattscale.scenario.schema import Outage
     from wattscale.timeseries.timeline import Timeline
-    import pandas as pd
 
     tl = Timeline(pd.Timestamp("2023-06-01", tz="UTC"), 3600, 24)
     up = grid_available([Outage(start="2023-06-01 14:10", duration="30min")], tl)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tests.test_bad_input import WATTSCALE, error_text, invoke, scenario, site
+
 from wattscale.errors import ResultsError
 from wattscale.results_folder import MARKER, check_replaceable, recover, safe_folder_name, write_folder
 

@@ -8,12 +8,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from wattscale.analysis.sizing_study import run_sizing_study, sizing_problem
 from wattscale.cli import app
 from wattscale.decisions.operate.sizing import Sizer, crf
 from wattscale.errors import PlanningError
 from wattscale.scenario import load_scenario
 from wattscale.scenario.schema import Scenario
+from wattscale.studies.sizing.study import run_sizing_study, sizing_problem
 
 
 def scenario(tmp_path, sizing: dict, *, days=14, controller=None, generators=True) -> Scenario:

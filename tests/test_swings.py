@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from wattscale.analysis.mitigation import Load, compare, cheapest, floor_levels, smooth
-from wattscale.analysis.swings import Band, Limits, RampLimit, analyse, max_ramp_mw_per_s, read_limits
 from wattscale.cli import app
 from wattscale.compute.catalog import load_catalog
 from wattscale.compute.training import training_mix
 from wattscale.errors import DataError
 from wattscale.scenario.workloads import Training
+from wattscale.studies.swings.analysis import Band, Limits, RampLimit, analyse, max_ramp_mw_per_s, read_limits
+from wattscale.studies.swings.mitigation import Load, cheapest, compare, floor_levels, smooth
 
 H100 = load_catalog().get("H100")
 LIMITS = Limits(bands=(Band("0.1-2 Hz", 0.1, 2.0, 2.0), Band("3-30 Hz", 3.0, 30.0, 0.5)),

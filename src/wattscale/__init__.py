@@ -24,7 +24,7 @@ def simulate(scenario, **kwargs):
 
 def run_scenario(path: str | Path, *, progress=None):
     """Load, simulate and compute KPIs for the scenario file at ``path``."""
-    from wattscale.analysis.kpi import attach_kpis
+    from wattscale.studies.simulation.kpi import attach_kpis
 
     scenario = load_scenario(path)
     return attach_kpis(simulate(scenario, scenario_file=path, progress=progress))

@@ -19,7 +19,7 @@ LEDGER = typer.Argument(..., help="ledger file (ledger.sqlite in a 'wattscale ma
 
 
 def _open(path: Path):
-    from wattscale.decisions.market.ledger import Ledger
+    from wattscale.ledger.book import Ledger
     return Ledger.open(path, write=False)
 
 
@@ -36,7 +36,7 @@ def verify(ledger: Path = LEDGER, operator_key: str = OPERATOR_KEY, trust: Path 
     """Check the file, every signature, hash link and Merkle root, and the chain against the keys and checkpoint
     you trust; name the first bad entry. Exit code 0: verified and anchored; 1: tampered; 2: not a ledger or bad
     input; 3: internally consistent but NOT anchored (no --operator-key, --trust, --checkpoint or --head)."""
-    from wattscale.decisions.market.anchors import anchors_from
+    from wattscale.ledger.anchors import anchors_from
 
     try:
         anchors = anchors_from(operator_key=operator_key, trust_file=trust, checkpoint_file=checkpoint,
@@ -69,8 +69,8 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
     """List the ledger's entries (as stored: run 'verify' to know they hold)."""
     import pandas as pd
 
-    from wattscale.decisions.market.verify import MALFORMED
     from wattscale.errors import LedgerError
+    from wattscale.ledger.verify import MALFORMED
 
     try:
         with _open(ledger) as led:
@@ -121,9 +121,9 @@ def check(proof_file: Path = typer.Argument(..., help="a proof from 'wattscale l
     """Check an inclusion proof against the operator's public key you trust. Exit code 0: the entry is in a block
     signed by that key; 1: invalid; 2: unreadable input; 3: consistent with the keys the proof carries, but no
     --operator-key or --trust to anchor it (anyone can make such a proof)."""
-    from wattscale.decisions.market.anchors import anchors_from
-    from wattscale.decisions.market.ledger import check_proof
     from wattscale.errors import LedgerError
+    from wattscale.ledger.anchors import anchors_from
+    from wattscale.ledger.book import check_proof
 
     try:
         proof = json.loads(proof_file.read_text(encoding="utf-8"))

@@ -44,7 +44,7 @@ def validate(scenario: Path = SCENARIO,
                 campus.inputs(site.name)
             sw = campus.scenario.swings
             if sw is not None and sw.limits is not None:  # the swing section's limits file too
-                from wattscale.analysis.swings import read_limits
+                from wattscale.studies.swings.analysis import read_limits
 
                 n = int(round(sw.duration_s / sw.resolution_s))
                 read_limits(sw.limits).check_resolution(sw.resolution_s, n * sw.resolution_s, file=str(sw.limits))
@@ -55,7 +55,7 @@ def validate(scenario: Path = SCENARIO,
 
 
 def kpi_table(results) -> Table:
-    from wattscale.analysis.kpi_registry import format_kpi, shown_kpis
+    from wattscale.studies.simulation.kpi_registry import format_kpi, shown_kpis
 
     tables = dict(results.kpis)
     if len(tables) > 1:

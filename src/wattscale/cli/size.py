@@ -16,7 +16,7 @@ def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings
          quiet: bool = QUIET) -> None:
     """Size PV, wind, battery, generators and grid connection at least annualised cost; sweep carbon prices or
     CFE targets for a Pareto front; write report.html, summary.json and sized.yaml."""
-    from wattscale.analysis.sizing_report import point_label
+    from wattscale.studies.sizing.report import point_label
 
     result, out = run_study_command("size", scenario, outdir=outdir, suffix="-sizing", quiet=quiet, check=check)
     study = result.value

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from windpowerlib import WindTurbine, get_turbine_types
-from windpowerlib import power_output, wind_speed
+from windpowerlib import WindTurbine, get_turbine_types, power_output, wind_speed
 
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Wind

@@ -29,7 +29,7 @@ class Results:
 
     @property
     def total(self) -> dict:
-        """KPIs over all sites (filled by ``wattscale.analysis.kpi.attach_kpis``)."""
+        """KPIs over all sites (filled by ``wattscale.studies.simulation.kpi.attach_kpis``)."""
         return self.extra.get("total", {})
 
     def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:

@@ -11,8 +11,17 @@ import networkx as nx
 
 from wattscale.errors import NetworkError
 from wattscale.guards import excerpt
-from wattscale.scenario.network import (Bus, Limits, Line, Load, NetworkSpec, ReliabilityData, Source, Switch,
-                                        Transformer)
+from wattscale.scenario.network import (
+    Bus,
+    Limits,
+    Line,
+    Load,
+    NetworkSpec,
+    ReliabilityData,
+    Source,
+    Switch,
+    Transformer,
+)
 
 with warnings.catch_warnings():  # pandapower's optional-dependency notices are not the user's business
     warnings.simplefilter("ignore")

@@ -242,8 +242,8 @@ def _check_sections(scenario: Scenario, file: str, t0: pd.Timestamp, t1: pd.Time
 
 
 def _check_market(scenario: Scenario, file: str, t0: pd.Timestamp) -> None:
-    from wattscale.decisions.market.keys import check_name
     from wattscale.errors import LedgerError
+    from wattscale.ledger.keys import check_name
 
     for i, site in enumerate(scenario.sites):
         try:

@@ -5,9 +5,7 @@ reliability data, limits and load attributes. Field names carry their units.
 """
 from __future__ import annotations
 
-from typing import Literal
-
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 

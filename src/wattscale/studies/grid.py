@@ -56,10 +56,10 @@ def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from wattscale.analysis.network_report import diagram
-    from wattscale.analysis.page import page
     from wattscale.engine.results import load_results
     from wattscale.network.flow import hosting_capacity, solve, timeseries_flow
+    from wattscale.network.report import diagram
+    from wattscale.studies.page import page
     from wattscale.timeseries.timeline import parse_duration
 
     base = net.copy()
@@ -109,9 +109,9 @@ def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
 
 
 def run_contingency(net, options: ContingencyOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.page import page
     from wattscale.network.contingency import n_minus_1
     from wattscale.network.flow import has_lightsim2grid
+    from wattscale.studies.page import page
 
     if options.backend == "lightsim2grid" and not has_lightsim2grid():
         raise WattscaleError("lightsim2grid is not installed", field="backend",
@@ -134,9 +134,9 @@ def run_contingency(net, options: ContingencyOptions, progress: Progress) -> Stu
 
 
 def run_heal(net, options: HealOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.network_report import STATUS_COLOUR, diagram
-    from wattscale.analysis.page import page
+    from wattscale.network.report import STATUS_COLOUR, diagram
     from wattscale.network.restoration import restore
+    from wattscale.studies.page import page
 
     fault, mode = options.fault, options.mode
     progress(f"fault on {fault}: locating, isolating and restoring", 0, None)
@@ -166,9 +166,9 @@ def run_heal(net, options: HealOptions, progress: Progress) -> StudyResult:
 
 
 def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.network_report import diagram
-    from wattscale.analysis.page import page
     from wattscale.network.reconfigure import reconfigure as search
+    from wattscale.network.report import diagram
+    from wattscale.studies.page import page
 
     rounds = [0]
 
@@ -192,8 +192,8 @@ def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> Stu
 def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> StudyResult:
     import plotly.graph_objects as go
 
-    from wattscale.analysis.page import page
-    from wattscale.analysis.reliability import analytical, monte_carlo, outcome_table
+    from wattscale.network.reliability import analytical, monte_carlo, outcome_table
+    from wattscale.studies.page import page
 
     years, seed = options.years, options.seed
     results, mcs, lps = {}, {}, {}

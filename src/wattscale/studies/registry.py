@@ -5,14 +5,7 @@ from pydantic import ValidationError
 
 from wattscale.errors import ScenarioError, WattscaleError
 from wattscale.studies import forecast, grid, market, simulation, sizing, swings
-from wattscale.studies.base import (
-    Options,
-    Progress,
-    Study,
-    StudyResult,
-    inputs_sha256,
-    no_progress,
-)
+from wattscale.studies.base import Options, Progress, Study, StudyResult, inputs_sha256, no_progress
 
 STUDIES: dict[str, Study] = {}
 

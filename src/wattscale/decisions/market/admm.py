@@ -24,7 +24,6 @@ from wattscale.decisions.operate.lp import Programme
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms
 from wattscale.errors import MarketError
 
-
 BALANCE = 5.0  # re-scale the step when the residuals differ by more than this (relative)
 MAX_STEP = 10.0  # by at most this factor at a time
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wattscale.decisions.market.auction import Clearing, Mechanism, Order, Trade, clear, clear_with_limits
-from wattscale.decisions.market.keys import Identity
-from wattscale.decisions.market.ledger import Entry, Ledger, make
 from wattscale.errors import MarketError
+from wattscale.ledger.book import Entry, Ledger, make
+from wattscale.ledger.keys import Identity
 
 MIN_MWH = 1e-4  # smaller orders are not worth a message
 

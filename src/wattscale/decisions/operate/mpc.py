@@ -18,11 +18,18 @@ import numpy as np
 from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight
 from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
-from wattscale.decisions.operate.problem import (BatteryTerms, DispatchProblem, FlexTerms, GeneratorTerms, GridTerms,
-                                                 SiteProblem)
+from wattscale.decisions.operate.problem import (
+    BatteryTerms,
+    DispatchProblem,
+    FlexTerms,
+    GeneratorTerms,
+    GridTerms,
+    SiteProblem,
+)
 from wattscale.decisions.protocol import Setpoints, SiteForecast, SiteState
 from wattscale.errors import PlanningError
-from wattscale.scenario.schema import Battery, Generator, MpcController as MpcSpec
+from wattscale.scenario.schema import Battery, Generator
+from wattscale.scenario.schema import MpcController as MpcSpec
 
 ON_TOL = 1e-6
 

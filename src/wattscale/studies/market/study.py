@@ -21,9 +21,6 @@ from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.market import vpp
 from wattscale.decisions.market.admm import AdmmResult, coordinate
 from wattscale.decisions.market.agents import Offer, Operator, SiteAgent
-from wattscale.decisions.market.anchors import anchors_of
-from wattscale.decisions.market.keys import Identity
-from wattscale.decisions.market.ledger import Ledger, verify_file
 from wattscale.decisions.operate.dispatch import DispatchPlan, plan_dispatch
 from wattscale.decisions.operate.mpc import MpcController
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem
@@ -31,6 +28,9 @@ from wattscale.energy.grid import span_steps
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.engine.simulate import initial_state, site_assets, site_forecast
 from wattscale.errors import LedgerError, ScenarioError
+from wattscale.ledger.anchors import anchors_of
+from wattscale.ledger.book import Ledger, verify_file
+from wattscale.ledger.keys import Identity
 from wattscale.scenario.schema import Market, Scenario, VppEvent
 from wattscale.scenario.schema import MpcController as MpcSpec
 from wattscale.timeseries.timeline import Timeline

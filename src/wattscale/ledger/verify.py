@@ -11,11 +11,18 @@ import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from wattscale.decisions.market.anchors import Anchors, checkpoint_problem, fingerprint, pin_matches
-from wattscale.decisions.market.canonical import canonical, leaf_hash, merkle_root, sha256_hex
-from wattscale.decisions.market.keys import signature_ok
-from wattscale.decisions.market.rules import (SCHEMA, EntryRules, entry_label, entry_party, entry_ref,
-                                              first_bad_signature, parse_record)
+from wattscale.ledger.anchors import Anchors, checkpoint_problem, fingerprint, pin_matches
+from wattscale.ledger.canonical import canonical, leaf_hash, merkle_root, sha256_hex
+from wattscale.ledger.keys import signature_ok
+from wattscale.ledger.rules import (
+    SCHEMA,
+    EntryRules,
+    entry_label,
+    entry_party,
+    entry_ref,
+    first_bad_signature,
+    parse_record,
+)
 
 GENESIS_PREV = "0" * 64
 MALFORMED = (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError,

@@ -7,8 +7,8 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from wattscale.decisions.market.keys import check_name, signature_ok
 from wattscale.errors import LedgerError
+from wattscale.ledger.keys import check_name, signature_ok
 
 SIDES = ("buy", "sell")
 

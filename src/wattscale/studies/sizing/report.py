@@ -6,9 +6,9 @@ import html
 
 import plotly.graph_objects as go
 
-from wattscale.analysis.page import Figures, html_page
-from wattscale.analysis.sizing_study import SizingStudyResult
 from wattscale.decisions.operate.sizing import SizingResult
+from wattscale.studies.page import Figures, html_page
+from wattscale.studies.sizing.study import SizingStudyResult
 
 
 def point_label(r: SizingResult, over: str) -> str:

@@ -12,17 +12,17 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from wattscale.analysis.costs import (
+from wattscale.energy.battery import degradation_by_year, self_discharge_per_step
+from wattscale.engine.results import Results
+from wattscale.scenario.schema import Site
+from wattscale.studies.simulation.costs import (
     SYSTEM_COST_EXTRAS,
     TOTAL_COST_PARTS,
     emissions_kg,
     monthly_demand_charge_usd,
     step_costs_usd,
 )
-from wattscale.analysis.kpi_registry import KPIS
-from wattscale.energy.battery import degradation_by_year, self_discharge_per_step
-from wattscale.engine.results import Results
-from wattscale.scenario.schema import Site
+from wattscale.studies.simulation.kpi_registry import KPIS
 
 
 def carbon_free_to_load(renew_used, gen, imp, dis, ch, load_served, grid_cfe, eta_c, eta_d, keep, dt_h, soc,

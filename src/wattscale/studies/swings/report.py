@@ -6,8 +6,8 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from wattscale.analysis.page import Figures, html_page
-from wattscale.analysis.swing_study import SwingStudyResult
+from wattscale.studies.page import Figures, html_page
+from wattscale.studies.swings.study import SwingStudyResult
 
 PALETTE = ["#222222", "#d1495b", "#2e86ab", "#f5b700", "#4cb5ae", "#7b5ea7", "#8c8c8c"]
 MAX_POINTS = 4000

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wattscale.analysis.kpi import attach_kpis
 from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.forecast import backtest as bt
 from wattscale.decisions.forecast.interface import Covariates
@@ -18,6 +17,7 @@ from wattscale.engine.simulate import simulate
 from wattscale.errors import ForecastError, ScenarioError
 from wattscale.guards import check_number, excerpt
 from wattscale.scenario.schema import Scenario
+from wattscale.studies.simulation.kpi import attach_kpis
 
 MAX_BACKTEST_H = 100 * 8784  # a century of hours: any longer horizon, interval or history is a typo
 

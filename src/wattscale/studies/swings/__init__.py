@@ -25,10 +25,10 @@ class SwingOptions(Options):
 
 
 def run_swings(campus: Campus, options: SwingOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.swing_report import render_swing_report
-    from wattscale.analysis.swing_study import run_swing_study
     from wattscale.scenario.load import validate_model
     from wattscale.scenario.schema import SwingStudy
+    from wattscale.studies.swings.report import render_swing_report
+    from wattscale.studies.swings.study import run_swing_study
 
     base = (campus.scenario.swings or SwingStudy()).model_dump()
     given = {k: v for k, v in options.model_dump().items() if v is not None}

@@ -16,8 +16,8 @@ class MarketOptions(Options):
 
 
 def run_market(campus: Campus, options: MarketOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.market_report import render_market_report
-    from wattscale.analysis.market_study import run_market_study
+    from wattscale.studies.market.report import render_market_report
+    from wattscale.studies.market.study import run_market_study
 
     work = Path(tempfile.mkdtemp(prefix="wattscale-market-"))  # 0700; the public ledger only, removed below
     try:

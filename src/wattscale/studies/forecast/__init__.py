@@ -28,8 +28,8 @@ class ValueOptions(Options):
 
 
 def run_backtest(campus: Campus, options: BacktestOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.forecast_report import render_backtest_report
-    from wattscale.analysis.forecast_study import run_backtest_study
+    from wattscale.studies.forecast.report import render_backtest_report
+    from wattscale.studies.forecast.study import run_backtest_study
 
     progress("loading", 0, None)
     study = run_backtest_study(campus.scenario, options.target, options.models, site=options.site,
@@ -47,8 +47,8 @@ def run_backtest(campus: Campus, options: BacktestOptions, progress: Progress) -
 
 
 def run_value(campus: Campus, options: ValueOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.forecast_report import render_value_report
-    from wattscale.analysis.forecast_study import run_value_study
+    from wattscale.studies.forecast.report import render_value_report
+    from wattscale.studies.forecast.study import run_value_study
 
     runs = len(dict.fromkeys(["perfect", *options.models, "persistence"]))
     steps = campus.timeline.n_steps * len(campus.scenario.sites)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from wattscale.analysis.forecast_study import BacktestStudy, ValueStudy
-from wattscale.analysis.page import page
+from wattscale.studies.forecast.study import BacktestStudy, ValueStudy
+from wattscale.studies.page import page
 
 
 def render_backtest_report(study: BacktestStudy) -> str:

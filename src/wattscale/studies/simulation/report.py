@@ -8,11 +8,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from wattscale.analysis.costs import monthly_costs_usd
-from wattscale.analysis.kpi_registry import format_kpi, shown_kpis
-from wattscale.analysis.page import Figures, html_page
 from wattscale.engine.results import Results
 from wattscale.scenario.schema import Site
+from wattscale.studies.page import Figures, html_page
+from wattscale.studies.simulation.costs import monthly_costs_usd
+from wattscale.studies.simulation.kpi_registry import format_kpi, shown_kpis
 
 COLORS = {"pv": "#f5b700", "wind": "#4cb5ae", "battery": "#7b5ea7", "grid": "#8c8c8c", "gen": "#d1495b",
           "unserved": "#000000", "load": "#1f3b73", "curtailed": "#f3de8a"}

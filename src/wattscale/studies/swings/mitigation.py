@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import lfilter
 
-from wattscale.analysis.swings import Limits, SwingAnalysis, analyse
 from wattscale.compute.phases import PhaseMix
+from wattscale.studies.swings.analysis import Limits, SwingAnalysis, analyse
 
 HOURS_PER_YEAR = 8760.0
 

@@ -26,14 +26,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from wattscale.decisions.market.anchors import Anchors, pin_matches, sign_checkpoint, trust_document
-from wattscale.decisions.market.canonical import (audit_path, canonical, leaf_hash, merkle_root, root_from_path,
-                                                  sha256_hex)
-from wattscale.decisions.market.keys import Identity, signature_ok
-from wattscale.decisions.market.rules import (SCHEMA, EntryRules, entry_label, entry_party, entry_ref,
-                                              first_bad_signature, parse_record)
-from wattscale.decisions.market.verify import GENESIS_PREV, MALFORMED, Report, verify_ledger
 from wattscale.errors import LedgerError
+from wattscale.ledger.anchors import Anchors, pin_matches, sign_checkpoint, trust_document
+from wattscale.ledger.canonical import audit_path, canonical, leaf_hash, merkle_root, root_from_path, sha256_hex
+from wattscale.ledger.keys import Identity, signature_ok
+from wattscale.ledger.rules import (
+    SCHEMA,
+    EntryRules,
+    entry_label,
+    entry_party,
+    entry_ref,
+    first_bad_signature,
+    parse_record,
+)
+from wattscale.ledger.verify import GENESIS_PREV, MALFORMED, Report, verify_ledger
 
 FORMAT = "wattscale-ledger"
 VERSION = 1

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from wattscale.analysis.kpi import attach_kpis
 from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.operate.problem import (
     BatteryTerms,
@@ -23,18 +22,14 @@ from wattscale.decisions.operate.problem import (
     GridTerms,
     SiteProblem,
 )
-from wattscale.decisions.operate.sizing import (
-    Sizer,
-    SizingProblem,
-    SizingResult,
-    Technology,
-)
+from wattscale.decisions.operate.sizing import Sizer, SizingProblem, SizingResult, Technology
 from wattscale.energy import grid as grid_events
 from wattscale.energy import wind as wind_model
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.engine.simulate import simulate
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Battery, Scenario, Sizing, Solar, Wind
+from wattscale.studies.simulation.kpi import attach_kpis
 
 
 @dataclass

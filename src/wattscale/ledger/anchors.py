@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from wattscale.decisions.market.canonical import canonical, sha256_hex
-from wattscale.decisions.market.keys import KEY_HEX, Identity, signature_ok
 from wattscale.errors import LedgerError
+from wattscale.ledger.canonical import canonical, sha256_hex
+from wattscale.ledger.keys import KEY_HEX, Identity, signature_ok
 
 TRUST_FORMAT = "wattscale-ledger-trust"
 CHECKPOINT_FORMAT = "wattscale-ledger-checkpoint"

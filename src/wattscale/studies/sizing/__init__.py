@@ -15,9 +15,9 @@ class SizeOptions(Options):
 
 
 def run_size(campus: Campus, options: SizeOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.sizing_report import render_sizing_report
-    from wattscale.analysis.sizing_study import run_sizing_study
     from wattscale.scenario.schema import Sizing
+    from wattscale.studies.sizing.report import render_sizing_report
+    from wattscale.studies.sizing.study import run_sizing_study
 
     spec = campus.scenario.sizing or Sizing()
     total = 1 + len(spec.cfe_targets if spec.sweep == "cfe_target" else spec.carbon_prices_usd_per_t)

@@ -5,8 +5,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from wattscale.analysis.market_study import EventOutcome, MarketStudy
-from wattscale.analysis.page import page
+from wattscale.studies.market.study import EventOutcome, MarketStudy
+from wattscale.studies.page import page
 
 
 def _prices(study: MarketStudy) -> go.Figure:

@@ -6,16 +6,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from wattscale.analysis.mitigation import (
-    BATTERY,
-    SUPERCAPACITOR,
-    Costs,
-    Load,
-    Option,
-    cheapest,
-    compare,
-)
-from wattscale.analysis.swings import Limits, read_limits
 from wattscale.compute.catalog import load_catalog
 from wattscale.compute.fleet import workload_mix
 from wattscale.engine.inputs import site_inputs, timeline_of
@@ -23,6 +13,8 @@ from wattscale.errors import ScenarioError
 from wattscale.guards import check_memory, excerpt, swing_bytes
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
+from wattscale.studies.swings.analysis import Limits, read_limits
+from wattscale.studies.swings.mitigation import BATTERY, SUPERCAPACITOR, Costs, Load, Option, cheapest, compare
 from wattscale.timeseries.timeline import Timeline
 
 WINDOW_STATS = ("iteration_s", "requests", "prefill_tokens_per_gpu_s", "time_per_output_token_s")

@@ -10,9 +10,9 @@ class RunOptions(Options):
 
 
 def run_simulation(campus: Campus, options: RunOptions, progress: Progress) -> StudyResult:
-    from wattscale.analysis.kpi import attach_kpis
-    from wattscale.analysis.report import render_report
     from wattscale.engine.simulate import simulate
+    from wattscale.studies.simulation.kpi import attach_kpis
+    from wattscale.studies.simulation.report import render_report
 
     total = campus.timeline.n_steps * len(campus.scenario.sites)
     done = [0]

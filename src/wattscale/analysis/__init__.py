@@ -1,1 +1,0 @@
-"""Analysis of results: KPIs and reports."""
