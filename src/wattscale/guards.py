@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 from pathlib import Path
 
 from wattscale.errors import ScenarioError, WattscaleError
@@ -35,6 +36,10 @@ SAMPLE_BYTES = 48  # the swing waveform, its spectrum and ramps, per sample
 SAMPLE_BYTES_PER_WORKLOAD = 80  # each workload's phase mix per sample
 
 _override_gb: float | None = None
+
+#: a market participant's name (a ledger identity): letters, digits, '_', '.', '-', starting with a letter or digit
+PARTICIPANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PARTICIPANT_NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
 def excerpt(value, limit: int = 60) -> str:

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from wattscale.errors import LedgerError
+from wattscale.guards import PARTICIPANT_NAME, PARTICIPANT_NAME_RULE
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_HEX = re.compile(r"[0-9a-f]{64}")  # a public key: 32 bytes in lower-case hex, nothing else
 SIGNATURE_HEX = re.compile(r"[0-9a-f]{128}")  # a signature: 64 bytes in lower-case hex
 
@@ -45,9 +45,9 @@ class Identity:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not PARTICIPANT_NAME.match(name):
         raise LedgerError(f"participant name {name!r} is not allowed", field="participant",
-                          expected="1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+                          expected=PARTICIPANT_NAME_RULE)
     return name
 
 

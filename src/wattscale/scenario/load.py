@@ -242,15 +242,12 @@ def _check_sections(scenario: Scenario, file: str, t0: pd.Timestamp, t1: pd.Time
 
 
 def _check_market(scenario: Scenario, file: str, t0: pd.Timestamp) -> None:
-    from wattscale.errors import LedgerError
-    from wattscale.ledger.keys import check_name
+    from wattscale.guards import PARTICIPANT_NAME, PARTICIPANT_NAME_RULE
 
     for i, site in enumerate(scenario.sites):
-        try:
-            check_name(site.name)
-        except LedgerError as exc:
+        if not PARTICIPANT_NAME.match(site.name):
             raise ScenarioError(f"site name '{excerpt(site.name, 40)}' cannot be a market participant's",
-                                file=file, field=f"sites[{i}].name", expected=exc.expected) from None
+                                file=file, field=f"sites[{i}].name", expected=PARTICIPANT_NAME_RULE)
         if site.name == "operator":
             raise ScenarioError("a site may not be named 'operator': the market operator has that name", file=file,
                                 field=f"sites[{i}].name", expected="another site name")

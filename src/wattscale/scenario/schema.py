@@ -11,16 +11,14 @@ from wattscale.guards import excerpt
 from wattscale.scenario.base import Model, Name, check_below, check_time, check_unique
 from wattscale.scenario.workloads import Workload
 from wattscale.timeseries.timeline import parse_duration
+from wattscale.timeseries.units import MAX_INTENSITY, MAX_MW, MAX_PRICE, SERIES_RANGE  # noqa: F401 - re-exported
 
 # Physical ranges: every number in a scenario is finite (the base model refuses NaN and infinities) and within
 # these bounds, far beyond any real campus but small enough that no sum or product overflows.
-MAX_MW = 1e5  # 100 GW: any one asset, connection, load or limit
 MAX_GRID_MW = 1e6  # a grid connection's limits (a huge value is the usual way to write 'no limit')
 MAX_MWH = 1e7  # 10 TWh of storage
-MAX_PRICE = 1e5  # USD/MWh, either sign (energy prices, thresholds, payments, market floor and cap)
 MAX_VOLL = 1e6  # USD/MWh of unserved energy
 MAX_USD = 1e10  # one cost item (a start-up, a payment per MW)
-MAX_INTENSITY = 1e4  # kg CO2/MWh (coal is about 1,000)
 MAX_CARBON_PRICE = 1e5  # USD/t
 MAX_SITES, MAX_GENERATORS, MAX_EVENTS, MAX_SWEEP = 100, 100, 10_000, 100
 
@@ -57,8 +55,6 @@ def _constant_within(value: Series, name: str, low: float, high: float) -> Serie
 
 
 #: the range of the values of each quantity of a series (constants, files and defaults)
-SERIES_RANGE = {"power": (0.0, MAX_MW), "price": (-MAX_PRICE, MAX_PRICE), "intensity": (0.0, MAX_INTENSITY),
-                "fraction": (0.0, 1.0)}
 
 
 # ---------------------------------------------------------------- time

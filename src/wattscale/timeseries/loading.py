@@ -149,8 +149,7 @@ def load_series_file(path: str | Path, *, column: str, quantity: str, unit: str,
 def check_range(series: pd.Series, quantity: str, *, file: str, field: str | None, column: str,
                 rows: pd.Series | None = None) -> None:
     """Values of ``quantity`` (in internal units) must lie in its physical range; names the first row outside."""
-    from wattscale.scenario.schema import SERIES_RANGE
-    from wattscale.timeseries.units import INTERNAL_UNIT
+    from wattscale.timeseries.units import INTERNAL_UNIT, SERIES_RANGE
 
     if quantity not in SERIES_RANGE:
         return

@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from wattscale.errors import DataError
 
+# Physical ranges of series (the scenario schema uses the same bounds for constants)
+MAX_MW = 1e5  # 100 GW: any one asset, connection, load or limit
+MAX_PRICE = 1e5  # USD/MWh, either sign (energy prices, thresholds, payments, market floor and cap)
+MAX_INTENSITY = 1e4  # kg CO2/MWh (coal is about 1,000)
+SERIES_RANGE = {"power": (0.0, MAX_MW), "price": (-MAX_PRICE, MAX_PRICE), "intensity": (0.0, MAX_INTENSITY),
+                "fraction": (0.0, 1.0)}
+
 #: quantity -> {unit spelling (lower case, spaces removed): (scale, offset)} giving internal = raw * scale + offset
 UNITS: dict[str, dict[str, tuple[float, float]]] = {
     "power": {"w": (1e-6, 0.0), "kw": (1e-3, 0.0), "mw": (1.0, 0.0), "gw": (1e3, 0.0)},

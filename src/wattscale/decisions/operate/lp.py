@@ -108,7 +108,7 @@ class Programme:
 
     # ------------------------------------------------------------ solving
     def _to_highs(self, time_limit_s: float, mip_rel_gap: float, threads: int):
-        highspy = _highspy()
+        _highspy()  # a missing solver is a clear error before linopy fails
         m = self.model
         terms = [(_da(cost, [v.indexes[d] for d in v.dims]) * v).sum()
                  for v, _lo, _up, cost in self._vars.values() if np.any(cost != 0)]
@@ -208,7 +208,7 @@ class Programme:
                 index.append(row)
                 value.append(v)
             start.append(len(index))
-        highspy = _highspy()
+        _highspy()  # a missing solver is a clear error before linopy fails
         _ok(self._highs.passHessian(n, len(value), highspy.HessianFormat.kTriangular,
                                     np.array(start[:-1], np.int32), np.array(index, np.int32),
                                     np.array(value, float)), f"square({a}, {b})")
