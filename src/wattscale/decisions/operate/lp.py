@@ -208,7 +208,7 @@ class Programme:
                 index.append(row)
                 value.append(v)
             start.append(len(index))
-        _highspy()  # a missing solver is a clear error before linopy fails
+        highspy = _highspy()
         _ok(self._highs.passHessian(n, len(value), highspy.HessianFormat.kTriangular,
                                     np.array(start[:-1], np.int32), np.array(index, np.int32),
                                     np.array(value, float)), f"square({a}, {b})")
