@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from wattscale.scenario.schema import Battery, Generator
+
 FOLLOW = np.nan
 
 
@@ -80,3 +82,17 @@ class Controller(Protocol):
     horizon_steps: int
 
     def decide(self, state: SiteState, forecast: SiteForecast) -> Setpoints: ...
+
+
+@dataclass(frozen=True)
+class SiteAssets:
+    """What the controller knows of a site that does not change: its assets and prices of compute."""
+
+    name: str
+    battery: Battery | None
+    generators: list[Generator]  # in the engine's merit order
+    flex_names: list[str]
+    flex_cost_usd_per_it_mwh: list[float]
+    step_s: int
+    demand_charge_usd_per_kw_month: float = 0.0
+    paid_demand_response: bool = False

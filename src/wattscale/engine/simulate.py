@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from wattscale.decisions.operate.factory import build_controller
-from wattscale.decisions.operate.mpc import SiteAssets
-from wattscale.decisions.protocol import Controller, SiteForecast, SiteState
+from wattscale.decisions.protocol import Controller, SiteAssets, SiteForecast, SiteState
 from wattscale.engine.campus import Campus
 from wattscale.engine.inputs import SiteInputs
 from wattscale.engine.kernel import ON, STARTING, run_block

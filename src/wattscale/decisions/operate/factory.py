@@ -1,9 +1,9 @@
 """Build the controller a scenario asks for."""
 from __future__ import annotations
 
-from wattscale.decisions.operate.mpc import MpcController, SiteAssets
+from wattscale.decisions.operate.mpc import MpcController
 from wattscale.decisions.operate.rules import RuleController
-from wattscale.decisions.protocol import Controller
+from wattscale.decisions.protocol import Controller, SiteAssets
 from wattscale.scenario.schema import MpcController as MpcSpec
 from wattscale.scenario.schema import RulesController
 

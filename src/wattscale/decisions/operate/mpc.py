@@ -11,41 +11,19 @@ first) and the reason is logged.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight
 from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
-from wattscale.decisions.operate.problem import (
-    BatteryTerms,
-    DispatchProblem,
-    FlexTerms,
-    GeneratorTerms,
-    GridTerms,
-    SiteProblem,
-)
-from wattscale.decisions.protocol import Setpoints, SiteForecast, SiteState
+from wattscale.decisions.operate.problem import DispatchProblem, dispatch_problem
+from wattscale.decisions.protocol import Setpoints, SiteAssets, SiteForecast, SiteState
 from wattscale.errors import PlanningError
-from wattscale.scenario.schema import Battery, Generator
 from wattscale.scenario.schema import MpcController as MpcSpec
 
 ON_TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class SiteAssets:
-    """What the controller knows of a site that does not change: its assets and prices of compute."""
-
-    name: str
-    battery: Battery | None
-    generators: list[Generator]  # in the engine's merit order
-    flex_names: list[str]
-    flex_cost_usd_per_it_mwh: list[float]
-    step_s: int
-    demand_charge_usd_per_kw_month: float = 0.0
-    paid_demand_response: bool = False
 
 
 class MpcController:
@@ -94,35 +72,11 @@ class MpcController:
 
     # ------------------------------------------------------------ problem and setpoints
     def problem(self, state: SiteState, f: SiteForecast) -> DispatchProblem:
-        a, n, step_h = self.assets, len(f.load_mw), f.step_h
-        month = f.month if f.month is not None else np.zeros(n, dtype=int)
-        grid = GridTerms(
-            up=np.asarray(f.grid_available, bool), import_limit_mw=_or(f.import_limit_mw, np.inf, n),
-            export_limit_mw=_or(f.export_limit_mw, 0.0, n), price_usd_per_mwh=f.price_usd_per_mwh,
-            export_price_usd_per_mwh=_or(f.export_price_usd_per_mwh, f.price_usd_per_mwh, n),
-            intensity_kg_per_mwh=f.intensity_kg_per_mwh,
-            demand_charge_usd_per_mw_month=a.demand_charge_usd_per_kw_month * 1e3,
-            month_slot=(month != month[0]).astype(int), peak_so_far_mw=np.array([state.month_peak_import_mw, 0.0]),
-            dr_soft_mw=_or(f.dr_soft_mw, np.inf, n) if a.paid_demand_response else None,
-            dr_soft_usd_per_mwh=_or(f.dr_payment_usd_per_mwh, 0.0, n) if a.paid_demand_response else None)
-        battery = None
-        if a.battery is not None:
-            b = a.battery
-            terminal = self.spec.terminal_soc_fraction
-            battery = BatteryTerms.of(b, a.step_s, soc_mwh=state.soc_mwh,
-                                      terminal_mwh=(b.soc_initial if terminal is None else terminal) * b.energy_mwh,
-                                      terminal_penalty_usd_per_mwh=self.spec.terminal_penalty_usd_per_mwh)
-        warm = state.generator_warmup_left if state.generator_warmup_left is not None else np.zeros(len(a.generators))
-        gens = [GeneratorTerms.of(g, a.step_s, on=bool(state.generator_on[j]),
-                                  power_mw=float(state.generator_power_mw[j]), warmup_left=int(warm[j]))
-                for j, g in enumerate(a.generators)]
-        pue = _or(f.pue, 1.0, n)
-        budget = state.flex_budget_mwh if state.flex_budget_mwh is not None else np.full(len(a.flex_names), np.inf)
-        flex = [FlexTerms(name, f.flex_mw[w], a.flex_cost_usd_per_it_mwh[w] / pue, float(budget[w]))
-                for w, name in enumerate(a.flex_names)] if f.flex_mw is not None else []
-        site = SiteProblem(a.name, f.load_mw, f.pv_mw, f.wind_mw, grid, battery, gens, flex)
-        return DispatchProblem([site], step_h, carbon_price_usd_per_t=self.carbon_price,
-                               value_of_lost_load_usd_per_mwh=self.voll, commitment=self.spec.commitment)
+        """The dispatch problem of the horizon ``f`` covers, from the site's state (``problem.dispatch_problem``)."""
+        return dispatch_problem(self.assets, state, f, carbon_price_usd_per_t=self.carbon_price,
+                                value_of_lost_load_usd_per_mwh=self.voll, commitment=self.spec.commitment,
+                                terminal_soc_fraction=self.spec.terminal_soc_fraction,
+                                terminal_penalty_usd_per_mwh=self.spec.terminal_penalty_usd_per_mwh)
 
     def setpoints(self, plan: DispatchPlan, problem: DispatchProblem, block: int) -> Setpoints:
         sp, site = plan.sites[0], problem.sites[0]
@@ -185,7 +139,3 @@ def _padded(f: SiteForecast, n: int) -> SiteForecast:
                             "grid_available")
             changes[name] = np.pad(value, width, mode="edge" if edge else "constant")
     return replace(f, **{k: v for k, v in changes.items() if k != "time"})
-
-
-def _or(values, default, n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(default if values is None else values, float), (n,)).copy()

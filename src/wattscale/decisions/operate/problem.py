@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from wattscale.decisions.protocol import SiteAssets, SiteForecast, SiteState
 from wattscale.energy import generator as figures
 from wattscale.energy.battery import self_discharge_per_step
 from wattscale.scenario.schema import Battery, Generator
@@ -150,3 +151,44 @@ class DispatchProblem:
     @property
     def n_steps(self) -> int:
         return self.sites[0].n_steps
+
+
+def dispatch_problem(assets: SiteAssets, state: SiteState, f: SiteForecast, *, carbon_price_usd_per_t: float = 0.0,
+                     value_of_lost_load_usd_per_mwh: float = 10_000.0, commitment: Commitment = "milp",
+                     terminal_soc_fraction: float | None = None,
+                     terminal_penalty_usd_per_mwh: float = 100.0) -> DispatchProblem:
+    """A site's dispatch problem over the horizon its forecast ``f`` covers, from its state and assets: the one
+    translation from a scenario's site to an optimisation (MPC, the market's agents and the VPP call use it). The
+    battery should end the horizon at ``terminal_soc_fraction`` of its energy (default: where it started)."""
+    a, n, step_h = assets, len(f.load_mw), f.step_h
+    month = f.month if f.month is not None else np.zeros(n, dtype=int)
+    grid = GridTerms(
+        up=np.asarray(f.grid_available, bool), import_limit_mw=_or(f.import_limit_mw, np.inf, n),
+        export_limit_mw=_or(f.export_limit_mw, 0.0, n), price_usd_per_mwh=f.price_usd_per_mwh,
+        export_price_usd_per_mwh=_or(f.export_price_usd_per_mwh, f.price_usd_per_mwh, n),
+        intensity_kg_per_mwh=f.intensity_kg_per_mwh,
+        demand_charge_usd_per_mw_month=a.demand_charge_usd_per_kw_month * 1e3,
+        month_slot=(month != month[0]).astype(int), peak_so_far_mw=np.array([state.month_peak_import_mw, 0.0]),
+        dr_soft_mw=_or(f.dr_soft_mw, np.inf, n) if a.paid_demand_response else None,
+        dr_soft_usd_per_mwh=_or(f.dr_payment_usd_per_mwh, 0.0, n) if a.paid_demand_response else None)
+    battery = None
+    if a.battery is not None:
+        b = a.battery
+        terminal = b.soc_initial if terminal_soc_fraction is None else terminal_soc_fraction
+        battery = BatteryTerms.of(b, a.step_s, soc_mwh=state.soc_mwh, terminal_mwh=terminal * b.energy_mwh,
+                                  terminal_penalty_usd_per_mwh=terminal_penalty_usd_per_mwh)
+    warm = state.generator_warmup_left if state.generator_warmup_left is not None else np.zeros(len(a.generators))
+    gens = [GeneratorTerms.of(g, a.step_s, on=bool(state.generator_on[j]), power_mw=float(state.generator_power_mw[j]),
+                              warmup_left=int(warm[j]))
+            for j, g in enumerate(a.generators)]
+    pue = _or(f.pue, 1.0, n)
+    budget = state.flex_budget_mwh if state.flex_budget_mwh is not None else np.full(len(a.flex_names), np.inf)
+    flex = [FlexTerms(name, f.flex_mw[w], a.flex_cost_usd_per_it_mwh[w] / pue, float(budget[w]))
+            for w, name in enumerate(a.flex_names)] if f.flex_mw is not None else []
+    site = SiteProblem(a.name, f.load_mw, f.pv_mw, f.wind_mw, grid, battery, gens, flex)
+    return DispatchProblem([site], step_h, carbon_price_usd_per_t=carbon_price_usd_per_t,
+                           value_of_lost_load_usd_per_mwh=value_of_lost_load_usd_per_mwh, commitment=commitment)
+
+
+def _or(values, default, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(default if values is None else values, float), (n,)).copy()

@@ -22,8 +22,7 @@ from wattscale.decisions.market import vpp
 from wattscale.decisions.market.admm import AdmmResult, coordinate
 from wattscale.decisions.market.agents import Offer, Operator, SiteAgent
 from wattscale.decisions.operate.dispatch import DispatchPlan, plan_dispatch
-from wattscale.decisions.operate.mpc import MpcController
-from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem
+from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem, dispatch_problem
 from wattscale.energy.grid import span_steps
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.engine.simulate import initial_state, site_assets, site_forecast
@@ -32,7 +31,6 @@ from wattscale.ledger.anchors import anchors_of
 from wattscale.ledger.book import Ledger, verify_file
 from wattscale.ledger.keys import Identity
 from wattscale.scenario.schema import Market, Scenario, VppEvent
-from wattscale.scenario.schema import MpcController as MpcSpec
 from wattscale.timeseries.timeline import Timeline
 
 OPERATOR = "operator"
@@ -94,13 +92,14 @@ def site_problems(scenario: Scenario, scenario_file: str | None = None) -> tuple
     """Every site's dispatch problem over the whole timeline (perfect foresight; generators relaxed)."""
     timeline = timeline_of(scenario)
     catalog = load_catalog(scenario.gpu_catalog) if any(s.facility.workloads for s in scenario.sites) else None
-    spec = MpcSpec(kind="mpc", commitment="relaxed", horizon_h=min(672, timeline.n_steps * timeline.step_h))
     problems = []
     for i, site in enumerate(scenario.sites):
         inputs = site_inputs(site, timeline, index=i, scenario_file=scenario_file, catalog=catalog)
-        planner = MpcController(spec, site_assets(inputs), carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
-                                value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)
-        problems.append(planner.problem(initial_state(inputs), site_forecast(inputs)).sites[0])
+        problem = dispatch_problem(site_assets(inputs), initial_state(inputs), site_forecast(inputs),
+                                   carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
+                                   value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh,
+                                   commitment="relaxed")
+        problems.append(problem.sites[0])
     return timeline, problems
 
 
