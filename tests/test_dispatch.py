@@ -13,7 +13,7 @@ from builders import make_inputs
 from wattscale.decisions.forecast.baseline import Noisy
 from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, plan_dispatch
-from wattscale.decisions.operate.factory import build_controller
+from wattscale.decisions.operate.factory import build_controller, build_forecaster
 from wattscale.decisions.operate.mpc import MpcController
 from wattscale.decisions.operate.problem import (
     BatteryTerms,
@@ -144,7 +144,7 @@ def run_mpc(inputs, *, block_h, horizon_h, forecaster="perfect", carbon=50.0, **
     spec = MpcSpec(kind="mpc", horizon_h=horizon_h, replan_every_h=block_h, forecaster=forecaster,
                    commitment="milp", mip_rel_gap=1e-7, terminal_soc_fraction=0.0, **spec)
     ctrl = MpcController(spec, site_assets(inputs), carbon_price_usd_per_t=carbon)
-    frame = simulate_site(inputs, ctrl)
+    frame = simulate_site(inputs, ctrl, forecaster=build_forecaster(spec, inputs.timeline.step_s))
     tl = inputs.timeline
     k = site_kpis(frame, inputs.site, step_s=tl.step_s, hour_groups=tl.hour_groups(), month_groups=tl.month_groups(),
                   voll_usd_per_mwh=10_000.0, carbon_price_usd_per_t=carbon)
@@ -287,3 +287,30 @@ def test_negative_prices_never_buy_energy_to_throw_it_away():
         assert np.all(sp.dumped_mw <= gen_mw + 1e-6)
         assert np.all(sp.import_mw <= load + sp.charge_mw + 1e-6)  # energy bought is used
         assert sp.import_mw[0] == pytest.approx(load[0] + sp.charge_mw[0])  # and the load is served from it
+
+
+def test_the_engine_hands_the_controller_its_forecast_not_the_truth():
+    """The engine owns the forecaster: with a noisy one, what the controller receives differs from the truth
+    beyond the present, and the present is exact."""
+    from wattscale.decisions.protocol import Setpoints
+
+    inputs = campus_inputs(n=72)
+    truth_load = inputs.load_mw
+
+    class Recorder:
+        block_steps, horizon_steps = 24, 48
+        seen: list = []
+
+        def decide(self, state, forecast):
+            self.seen.append((state.step, forecast.load_mw.copy()))
+            return Setpoints.follow(len(forecast.load_mw[:24]), len(inputs.generators))
+
+    spec = MpcSpec(kind="mpc", forecaster="noisy", noise_fraction=0.2, horizon_h=48, replan_every_h=24)
+    simulate_site(inputs, Recorder(), forecaster=build_forecaster(spec, inputs.timeline.step_s))
+    for step, load in Recorder.seen:
+        actual = truth_load[step: step + len(load)]
+        assert load[0] == pytest.approx(actual[0])
+        assert np.abs(load[1:] - actual[1:]).max() > 0.01 * actual.max()
+    Recorder.seen = []
+    simulate_site(inputs, Recorder())  # no forecaster: perfect foresight
+    assert all(np.array_equal(load, truth_load[s: s + len(load)]) for s, load in Recorder.seen)

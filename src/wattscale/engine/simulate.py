@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wattscale.decisions.operate.factory import build_controller
+from wattscale.decisions.operate.factory import build_controller, build_forecaster
 from wattscale.decisions.protocol import Controller, SiteAssets, SiteForecast, SiteState
 from wattscale.engine.campus import Campus
 from wattscale.engine.inputs import SiteInputs
@@ -32,10 +32,11 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
         controller = (controllers or {}).get(site.name) or build_controller(
             scenario.controller, site_assets(inputs), carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
             value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)
-        frame = simulate_site(inputs, controller, progress=progress)
+        forecaster = build_forecaster(scenario.controller, inputs.timeline.step_s)
+        frame = simulate_site(inputs, controller, forecaster=forecaster, progress=progress)
         steps[site.name] = frame
         if hasattr(controller, "summary"):
-            logs[site.name] = controller.summary()
+            logs[site.name] = {**controller.summary(), "forecast_fallbacks": getattr(forecaster, "fallbacks", 0)}
     return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={},
                    extra={"controller": logs} if logs else {})
 
@@ -77,8 +78,11 @@ def initial_state(inputs: SiteInputs) -> SiteState:
                      generator_warmup_left=np.zeros(n_gen, int), flex_budget_mwh=inputs.flex_params()[1])
 
 
-def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progress | None = None) -> pd.DataFrame:
-    """Run one site; return its per-step frame (inputs and every asset's response)."""
+def simulate_site(inputs: SiteInputs, controller: Controller, *, forecaster=None,
+                  progress: Progress | None = None) -> pd.DataFrame:
+    """Run one site; return its per-step frame (inputs and every asset's response). The engine owns the
+    ``forecaster`` (default: perfect foresight): the controller receives its forecast of the horizon, never the
+    truth under another name."""
     tl = inputs.timeline
     n, n_gen = tl.n_steps, len(inputs.generators)
     bp, gp = inputs.battery_params(), inputs.generator_params()
@@ -106,8 +110,8 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, progress: Progr
                           generator_warmup_left=np.where(gen_state == STARTING, gen_timer, 0),
                           month_peak_import_mw=float(out["import"][m0:t0].max()) if t0 > m0 else 0.0,
                           flex_budget_mwh=flex_budget.copy())
-        forecast = site_forecast(inputs, t0, h1, flex_mw=flex_mw, month=month)
-        points = controller.decide(state, forecast)
+        truth = site_forecast(inputs, t0, h1, flex_mw=flex_mw, month=month)
+        points = controller.decide(state, truth if forecaster is None else forecaster.forecast(state, truth))
         k = t1 - t0
         bt = np.ascontiguousarray(points.battery_mw[:k], dtype=float)
         gf = points.battery_grid_first

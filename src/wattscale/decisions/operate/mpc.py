@@ -15,8 +15,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from wattscale.decisions.forecast.baseline import Noisy, PerfectForesight
-from wattscale.decisions.forecast.feed import Learned
 from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
 from wattscale.decisions.operate.problem import DispatchProblem, dispatch_problem
 from wattscale.decisions.protocol import Setpoints, SiteAssets, SiteForecast, SiteState
@@ -34,27 +32,18 @@ class MpcController:
         step_s = assets.step_s
         self.block_steps = max(1, round(spec.replan_every_h * 3600 / step_s))
         self.horizon_steps = max(self.block_steps, round(spec.horizon_h * 3600 / step_s))
-        day = max(1, round(86400 / step_s))
-        if spec.forecaster == "perfect":
-            self.forecaster = PerfectForesight()
-        elif spec.forecaster == "noisy":
-            self.forecaster = Noisy(day, spec.noise_fraction, spec.seed)
-        else:
-            refit = max(1, round(spec.refit_every_h * 3600 / step_s))
-            self.forecaster = Learned(spec.forecaster, horizon_steps=self.horizon_steps,
-                                      block_steps=self.block_steps, refit_every_steps=refit)
         self.carbon_price = carbon_price_usd_per_t
         self.voll = value_of_lost_load_usd_per_mwh
         self._programmes: dict[int, Dispatch] = {}
         self.log: list[dict] = []
 
     # ------------------------------------------------------------ the protocol
-    def decide(self, state: SiteState, truth: SiteForecast) -> Setpoints:
-        forecast = self.forecaster.forecast(state, truth)
+    def decide(self, state: SiteState, forecast: SiteForecast) -> Setpoints:
+        """Plan the horizon the engine's forecast covers; apply its first block."""
         problem = self.problem(state, _padded(forecast, self.horizon_steps))
-        problem.active_steps = len(truth.load_mw)
+        problem.active_steps = len(forecast.load_mw)
         n = problem.n_steps
-        block = min(self.block_steps, len(truth.load_mw))
+        block = min(self.block_steps, len(forecast.load_mw))
         try:
             programme = self._programmes.get(n)
             if programme is None:
@@ -67,7 +56,7 @@ class MpcController:
             return self._fallback(state, block, f"{exc.detail}")
         if not plan.sites:
             return self._fallback(state, block, f"no plan (HiGHS: {plan.status})")
-        self._record(state, plan, problem, block, truth.time)
+        self._record(state, plan, problem, block, forecast.time)
         return self.setpoints(plan, problem, block)
 
     # ------------------------------------------------------------ problem and setpoints
@@ -117,8 +106,7 @@ class MpcController:
         solved = [e for e in self.log if e["status"] != "fallback"]
         times = np.array([e["solve_s"] for e in solved]) if solved else np.zeros(1)
         notes = [f"{e['time']}: {e['note']}" for e in self.log if e["note"]]
-        return {"kind": "mpc", "forecaster": self.forecaster.name, "horizon_steps": self.horizon_steps,
-                "forecast_fallbacks": getattr(self.forecaster, "fallbacks", 0),
+        return {"kind": "mpc", "forecaster": self.spec.forecaster, "horizon_steps": self.horizon_steps,
                 "replan_every_steps": self.block_steps, "plans": len(self.log),
                 "fallbacks": len(self.log) - len(solved), "solve_s_total": float(times.sum()),
                 "solve_s_mean": float(times.mean()), "solve_s_max": float(times.max()),
