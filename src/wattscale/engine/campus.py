@@ -8,7 +8,6 @@ from pathlib import Path
 import yaml
 
 from wattscale.errors import ScenarioError
-from wattscale.guards import excerpt
 from wattscale.scenario.schema import Scenario, Site
 from wattscale.timeseries.timeline import Timeline
 
@@ -47,7 +46,7 @@ class Campus:
 
     def site(self, name: str | None = None) -> tuple[int, Site]:
         """The site called ``name`` (default: the first) and its index, or one clear error."""
-        return site_by_name(self.scenario, name, file=self.file)
+        return self.scenario.site(name, file=self.file)
 
     def inputs(self, name: str | None = None):
         """The site's inputs over the timeline (built once)."""
@@ -58,18 +57,6 @@ class Campus:
             self._inputs[index] = site_inputs(site, self.timeline, index=index, scenario_file=self.file,
                                               catalog=self.catalog)
         return self._inputs[index]
-
-
-def site_by_name(scenario: Scenario, name: str | None, *, file: str | None = None,
-                 field: str = "site") -> tuple[int, Site]:
-    """The site called ``name`` (default: the first) and its index; an unknown name names the sites there are."""
-    if name is None:
-        return 0, scenario.sites[0]
-    for i, site in enumerate(scenario.sites):
-        if site.name == name:
-            return i, site
-    names = ", ".join(repr(s.name) for s in scenario.sites[:10]) + (" ..." if len(scenario.sites) > 10 else "")
-    raise ScenarioError(f"no site named {excerpt(name)!r}", file=file, field=field, expected=f"one of {names}")
 
 
 def prepare(scenario) -> Campus:

@@ -211,19 +211,16 @@ def _check_sections(scenario: Scenario, file: str, t0: pd.Timestamp, t1: pd.Time
     accepts, VPP events have their baseline days, and the run and swing study fit in memory."""
     from wattscale.guards import check_memory, run_bytes, swing_bytes
 
-    names = [s.name for s in scenario.sites]
     for section in ("swings", "sizing"):
         spec = getattr(scenario, section)
-        if spec is not None and spec.site is not None and spec.site not in names:
-            raise ScenarioError(f"no site named '{excerpt(spec.site, 40)}'", file=file, field=f"{section}.site",
-                                expected="one of " + ", ".join(excerpt(n, 40) for n in names))
+        if spec is not None:
+            scenario.site(spec.site, field=f"{section}.site", file=file)
     check_memory(run_bytes(n_steps, [(len(s.generators), len(s.facility.workloads)) for s in scenario.sites]),
                  what=f"the timeline of {n_steps:,} steps x {len(scenario.sites)} site(s)", field="time", file=file,
                  shorten="a shorter timeline or a coarser step")
     if scenario.swings is not None:
         sw = scenario.swings
-        index = names.index(sw.site) if sw.site else 0
-        site = scenario.sites[index]
+        index, site = scenario.site(sw.site, field="swings.site", file=file)
         if not site.facility.workloads:
             raise ScenarioError(f"the swing study's site '{excerpt(site.name, 40)}' has no workloads to analyse",
                                 file=file, field="swings.site" if sw.site else f"sites[{index}].facility.workloads",

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
+from wattscale.errors import ScenarioError
 from wattscale.guards import excerpt
 from wattscale.scenario.base import Model, Name, check_below, check_time, check_unique
 from wattscale.scenario.workloads import Workload
@@ -584,6 +585,17 @@ class Scenario(Model):
     swings: SwingStudy | None = None
     sizing: Sizing | None = None
     market: Market | None = None
+
+    def site(self, name: str | None = None, *, field: str = "site", file: str | None = None) -> tuple[int, Site]:
+        """The site called ``name`` (None: the first) and its index; an unknown name is one clear error naming
+        the sites there are."""
+        if name is None:
+            return 0, self.sites[0]
+        for i, site in enumerate(self.sites):
+            if site.name == name:
+                return i, site
+        names = ", ".join(excerpt(s.name, 40) for s in self.sites[:10]) + (", ..." if len(self.sites) > 10 else "")
+        raise ScenarioError(f"no site named '{excerpt(name, 40)}'", file=file, field=field, expected=f"one of {names}")
 
     @model_validator(mode="after")
     def _unique_sites(self):

@@ -32,12 +32,7 @@ def site_series(scenario: Scenario, target: str, *, site: str | None = None,
     if target not in TARGETS:
         raise ForecastError(f"unknown target '{excerpt(target, 30)}'", field="target",
                             expected="one of " + ", ".join(TARGETS))
-    names = [s.name for s in scenario.sites]
-    if site is not None and site not in names:
-        raise ScenarioError(f"no site called '{excerpt(site, 40)}'", file=scenario_file, field="sites",
-                            expected="one of " + ", ".join(names))
-    index = names.index(site) if site is not None else 0
-    s = scenario.sites[index]
+    index, s = scenario.site(site, field="site", file=scenario_file)
     catalog = load_catalog(scenario.gpu_catalog) if s.facility.workloads else None
     inputs = site_inputs(s, timeline_of(scenario), index=index, scenario_file=scenario_file, catalog=catalog)
     column = TARGETS[target][0]

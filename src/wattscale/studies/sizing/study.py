@@ -58,7 +58,7 @@ class SizingStudyResult:
 def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, check: bool = True,
                      progress=None) -> SizingStudyResult:
     spec = scenario.sizing or Sizing()
-    index = _site_index(scenario, spec.site)
+    index, _ = scenario.site(spec.site, field="sizing.site", file=scenario_file)
     site = scenario.sites[index]
     problem, solar, wind = sizing_problem(scenario, index, spec, scenario_file=scenario_file)
     sweep_cfe = spec.sweep == "cfe_target"
@@ -86,17 +86,6 @@ def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, ch
                         "total_usd_per_year": capital + (k["system_cost_usd"] - k["carbon_cost_usd"]) / years,
                         "controller": sized.controller.kind}
     return result
-
-
-def _site_index(scenario: Scenario, name: str | None) -> int:
-    names = [s.name for s in scenario.sites]
-    if name is None:
-        return 0
-    if name not in names:
-        from wattscale.guards import excerpt
-        raise ScenarioError(f"no site named '{excerpt(name, 40)}'", field="sizing.site",
-                            expected=f"one of {', '.join(names)}")
-    return names.index(name)
 
 
 def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,

@@ -10,7 +10,7 @@ from wattscale.compute.catalog import load_catalog
 from wattscale.compute.fleet import workload_mix
 from wattscale.engine.inputs import site_inputs, timeline_of
 from wattscale.errors import ScenarioError
-from wattscale.guards import check_memory, excerpt, swing_bytes
+from wattscale.guards import check_memory, swing_bytes
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
 from wattscale.studies.swings.analysis import Limits, read_limits
@@ -74,13 +74,8 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
                     ) -> SwingStudyResult:
     """Build the site's waveform over the study window and compare mitigations against the limits."""
     study = study or scenario.swings or SwingStudy()
-    names = [s.name for s in scenario.sites]
-    site_name = study.site or names[0]
-    if site_name not in names:
-        raise ScenarioError(f"no site named '{excerpt(site_name, 40)}'", file=scenario_file, field="swings.site",
-                            expected="one of " + ", ".join(names))
-    index = names.index(site_name)
-    site = scenario.sites[index]
+    index, site = scenario.site(study.site, field="swings.site", file=scenario_file)
+    site_name = site.name
     if not site.facility.workloads:
         raise ScenarioError("the site has no workloads to analyse", file=scenario_file,
                             field=f"sites[{index}].facility.workloads",
