@@ -154,8 +154,7 @@ class Dispatch:
             supply.append(lambda: dis - ch)
         # generators
         if s.generators:
-            generation = self._generators(prog, pre, s, sizes)
-            supply.append(generation)
+            supply.append(self._generators(prog, pre, s, sizes))
         # flexible compute
         if s.flex:
             W = {"w": len(s.flex), "t": n}
@@ -168,11 +167,7 @@ class Dispatch:
             supply.append(lambda: shed.sum("w"))
         uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
                        cost=dt * p.value_of_lost_load_usd_per_mwh)
-        # dumping is for generation that cannot be turned down (renewables are curtailed instead, and imports
-        # are never bought to be thrown away, even at a negative price)
-        dump = prog.var(pre + "dumped", T, 0.0, INF if s.generators else 0.0)
-        if s.generators:
-            prog.con(pre + "dump_only_generation", lambda: dump - generation(), "<=", 0.0)
+        dump = prog.var(pre + "dumped", T, 0.0, INF, cost=dt * dump_penalty_usd_per_mwh(p.connection or s.grid, p))
         imp, exp = grid_exchange(prog, pre, s.grid, p, sizes, priced=p.connection is None)
         prog.con(pre + "balance", lambda: sum(f() for f in supply) + imp - exp + uns - dump, "==", s.load_mw)
         return imp, exp
@@ -248,6 +243,16 @@ class Dispatch:
         if sol.status != "optimal" and not sol.values:
             return DispatchPlan(sol.status, float("nan"), [], solve_s=sol.solve_s, build_s=self.build_s)
         return _plan(self.problem, sol, self.build_s)
+
+
+def dump_penalty_usd_per_mwh(g: GridTerms, p: DispatchProblem) -> float:
+    """What dumping a MWh costs the plan: nothing while energy has a price, and just more than the most negative
+    price of the horizon otherwise, so that energy is never bought only to be thrown away (dumping is for
+    generation that cannot be turned down; renewables are curtailed instead). A number, not a row: a horizon
+    without negative prices solves the same programme as before."""
+    import_cost = g.price_usd_per_mwh + p.carbon_price_usd_per_t * g.intensity_kg_per_mwh / 1e3
+    lowest = float(np.min(import_cost, initial=0.0))
+    return 0.0 if lowest >= 0 else 1.0 - lowest
 
 
 def grid_exchange(prog: Programme, pre: str, g: GridTerms, p: DispatchProblem, sizes: dict | None = None, *,
