@@ -44,7 +44,7 @@ def campus_problem():
     """The reference campus as a fixed-capacity dispatch problem over its year at hourly steps."""
     sc = load_scenario(SCENARIO)
     site = sc.sites[0]
-    sizing, solar, wind = sizing_problem(sc, 0, Sizing(), scenario_file=str(SCENARIO))
+    sizing, solar, wind = sizing_problem(SCENARIO, 0, Sizing())
     sp = sizing.dispatch.sites[0]
     sp.pv_mw = sp.pv_mw * site.solar.capacity_mwdc
     sp.wind_mw = sp.wind_mw * wind_model.capacity_mw(site.wind)

@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from wattscale.decisions.forecast import metrics
-from wattscale.scenario import load_scenario
 from wattscale.studies.forecast.study import run_backtest_study, site_series
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,12 +48,11 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("WATTSCALE_DATA", str(ROOT.parent / "shared" / "data"))
     every_h = 168 if args.quick else 24
-    scenario = load_scenario(SCENARIO)
     models = args.models.split(",")
     print(f"one-year hourly backtest, an issue every {every_h} h, 48 h ahead, refit before every issue "
           f"(2 cores; LightGBM on one thread)")
     for target in args.targets.split(","):
-        study = run_backtest_study(scenario, target, models, scenario_file=str(SCENARIO), horizon_h=48,
+        study = run_backtest_study(SCENARIO, target, models, horizon_h=48,
                                    issue_every_h=every_h, refit_every_h=every_h, train_days=28)
         t = study.table
         print(f"\n{target} ({study.unit}), {study.summary()['issues']} issue times from {study.first_issue}:")
@@ -64,7 +62,7 @@ def main() -> None:
             print(f"{name:>15} {int(r.fits):>5} {r.fit_s:>8.1f} {r.predict_s:>9.1f} {r.mae:>8.2f} {r.crps:>8.2f} "
                   f"{r.skill_mae:>9.1%} {r.skill_crps:>10.1%}")
         if "mstl" in t.index:
-            series, _, _ = site_series(scenario, target, scenario_file=str(SCENARIO))
+            series, _, _ = site_series(SCENARIO, target)
             peer_s, peer_mae, windows = peer_mstl(series, 28 * 24, 48, every_h)
             ours = t.loc["mstl"]
             print(f"  peer: statsforecast cross_validation of MSTL, {windows} windows: {peer_s:.1f} s, MAE "

@@ -16,7 +16,6 @@ from wattscale.decisions.forecast.interface import Covariates
 from wattscale.decisions.forecast.naive import Persistence, SeasonalNaive
 from wattscale.decisions.forecast.registry import make_forecaster
 from wattscale.errors import ForecastError
-from wattscale.scenario import load_scenario
 from wattscale.studies.forecast.study import run_backtest_study, site_series
 
 
@@ -131,14 +130,14 @@ ERCOT = ROOT / "examples" / "forecast-ercot-2023.yaml"
 @pytest.mark.parametrize("target, score, margin", [("carbon", "skill_mae", 0.05), ("carbon", "skill_crps", 0.05),
                                                    ("pv", "skill_crps", 0.05)])
 def test_lgbm_beats_seasonal_naive_on_real_2023_texas_series(target, score, margin):
-    study = run_backtest_study(load_scenario(ERCOT), target, ["lgbm"], scenario_file=str(ERCOT),
+    study = run_backtest_study(ERCOT, target, ["lgbm"],
                                issue_every_h=72, refit_every_h=24 * 30, train_days=60)
     assert study.table.loc["lgbm", score] > margin, study.table
 
 
 @pytest.mark.realdata
 def test_scenario_series_and_covariates_come_from_the_real_data():
-    series, cov, site = site_series(load_scenario(ERCOT), "price", scenario_file=str(ERCOT))
+    series, cov, site = site_series(ERCOT, "price")
     assert site == "campus-tx" and len(series) == 8760 - 6 and series.max() > 1000  # the August 2023 spikes
     assert cov.known["clearsky_ghi"].max() > 900 and (cov.known["clearsky_ghi"] == 0).mean() > 0.4
 
@@ -206,7 +205,7 @@ def test_backtest_command_prints_the_table_and_writes_the_report(july, tmp_path)
 def test_value_of_forecasting_over_mpc_runs(july, tmp_path):
     from wattscale.studies.forecast.study import run_value_study
 
-    study = run_value_study(load_scenario(july), ["seasonal_naive"], scenario_file=str(july))
+    study = run_value_study(july, ["seasonal_naive"])
     t = study.table
     assert list(t.index) == ["perfect", "seasonal_naive", "persistence"] and t.loc["perfect", "extra_cost_usd"] == 0
     # the same controller told the truth does at least as well, up to its rolling horizon's myopia

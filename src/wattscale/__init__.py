@@ -27,7 +27,9 @@ def run_scenario(path: str | Path, *, progress=None):
     from wattscale.studies.simulation.kpi import attach_kpis
 
     scenario = load_scenario(path)
-    return attach_kpis(simulate(scenario, scenario_file=path, progress=progress))
+    from wattscale.engine.campus import Campus
+
+    return attach_kpis(simulate(Campus(scenario, file=str(path)), progress=progress))
 
 
 def load_results(path: str | Path):

@@ -32,8 +32,8 @@ def run_backtest(campus: Campus, options: BacktestOptions, progress: Progress) -
     from wattscale.studies.forecast.study import run_backtest_study
 
     progress("loading", 0, None)
-    study = run_backtest_study(campus.scenario, options.target, options.models, site=options.site,
-                               scenario_file=campus.file, horizon_h=options.horizon_h,
+    study = run_backtest_study(campus, options.target, options.models, site=options.site,
+                               horizon_h=options.horizon_h,
                                issue_every_h=options.issue_every_h, refit_every_h=options.refit_every_h,
                                train_days=options.train_days,
                                progress=lambda name, done, total: progress(name, done, total))
@@ -59,7 +59,7 @@ def run_value(campus: Campus, options: ValueOptions, progress: Progress) -> Stud
         finished[name] = done
         progress(f"MPC with {name}", sum(finished.values()), steps * runs)
 
-    study = run_value_study(campus.scenario, options.models, scenario_file=campus.file, progress=tick)
+    study = run_value_study(campus, options.models, progress=tick)
     table = study.table.reset_index(names="forecaster")
     kpis = {f"{r.forecaster}_extra_cost_usd": r.extra_cost_usd for r in table.itertuples()}
     return StudyResult("forecast-value", options, kpis=kpis, value=study, report_html=render_value_report(study),

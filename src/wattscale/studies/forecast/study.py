@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.forecast import backtest as bt
 from wattscale.decisions.forecast.interface import Covariates
 from wattscale.decisions.forecast.registry import make_forecaster
-from wattscale.engine.inputs import SiteInputs, site_inputs, timeline_of
+from wattscale.engine.campus import Campus, prepare
+from wattscale.engine.inputs import SiteInputs
 from wattscale.engine.simulate import simulate
 from wattscale.errors import ForecastError, ScenarioError
 from wattscale.guards import check_number, excerpt
@@ -25,16 +25,16 @@ TARGETS = {"load": ("load_mw", "MW"), "pv": ("pv_mw", "MW"), "wind": ("wind_mw",
            "price": ("price_usd_per_mwh", "USD/MWh"), "carbon": ("intensity_kg_per_mwh", "kg/MWh")}
 
 
-def site_series(scenario: Scenario, target: str, *, site: str | None = None,
-                scenario_file: str | None = None) -> tuple[pd.Series, Covariates, str]:
+def site_series(campus: Campus | Scenario | str, target: str, *,
+                site: str | None = None) -> tuple[pd.Series, Covariates, str]:
     """The target series of a site on the scenario's timeline, its covariates (clear-sky irradiance known in
     advance; air temperature observed), and the site's name."""
     if target not in TARGETS:
         raise ForecastError(f"unknown target '{excerpt(target, 30)}'", field="target",
                             expected="one of " + ", ".join(TARGETS))
-    index, s = scenario.site(site, field="site", file=scenario_file)
-    catalog = load_catalog(scenario.gpu_catalog) if s.facility.workloads else None
-    inputs = site_inputs(s, timeline_of(scenario), index=index, scenario_file=scenario_file, catalog=catalog)
+    campus = prepare(campus)
+    _, s = campus.site(site)
+    inputs = campus.inputs(s.name)
     column = TARGETS[target][0]
     series = pd.Series(getattr(inputs, column), index=inputs.timeline.index, name=column)
     return series, covariates_of(inputs), s.name
@@ -74,15 +74,17 @@ class BacktestStudy:
                 "reference": bt.REFERENCE, "models": self.table.reset_index(names="model").to_dict(orient="records")}
 
 
-def run_backtest_study(scenario: Scenario, target: str, models: list[str], *, site: str | None = None,
-                       scenario_file: str | None = None, horizon_h: float = 48.0, issue_every_h: float = 24.0,
+def run_backtest_study(campus: Campus | Scenario | str, target: str, models: list[str], *, site: str | None = None,
+                       horizon_h: float = 48.0, issue_every_h: float = 24.0,
                        refit_every_h: float = 24.0, train_days: float = 28.0, progress=None) -> BacktestStudy:
     """Backtest ``models`` (and the seasonal-naive reference) on a site's ``target`` series."""
     hours = {"--horizon-h": horizon_h, "--issue-every-h": issue_every_h, "--refit-every-h": refit_every_h}
     for option, value in hours.items():  # before any data is read: a NaN, zero or negative is not rounded away
         check_number(value, option, low=0.0, high=MAX_BACKTEST_H)
     check_number(train_days, "--train-days", low=0.0, high=MAX_BACKTEST_H / 24)
-    series, covariates, name = site_series(scenario, target, site=site, scenario_file=scenario_file)
+    campus = prepare(campus)
+    scenario = campus.scenario
+    series, covariates, name = site_series(campus, target, site=site)
     step_h = pd.Timedelta(series.index[1] - series.index[0]).total_seconds() / 3600
     per_h = 1 / step_h
     for option, value in hours.items():
@@ -119,9 +121,11 @@ class ValueStudy:
     table: pd.DataFrame  # per forecaster: cost, carbon, and their excess over perfect foresight
 
 
-def run_value_study(scenario: Scenario, forecasters: list[str], *, scenario_file: str | None = None,
+def run_value_study(campus: Campus | Scenario | str, forecasters: list[str], *,
                     progress=None) -> ValueStudy:
     """Run the scenario's MPC year once per forecaster ('perfect' and 'persistence' always included)."""
+    campus = prepare(campus)
+    scenario, scenario_file = campus.scenario, campus.file
     if scenario.controller.kind != "mpc":
         raise ScenarioError("the value of forecasting needs the model-predictive controller", file=scenario_file,
                             field="controller.kind", expected="mpc")
@@ -140,7 +144,7 @@ def run_value_study(scenario: Scenario, forecasters: list[str], *, scenario_file
             if progress is not None:
                 progress(n, done[0])
 
-        results = attach_kpis(simulate(sc, scenario_file=scenario_file, progress=tick))
+        results = attach_kpis(simulate(Campus(sc, file=scenario_file), progress=tick))
         total = results.extra["total"]
         rows[n] = {"system_cost_usd": total["system_cost_usd"], "co2_t": total["co2_t"],
                    "unserved_mwh": total.get("unserved_mwh", np.nan), "run_s": time.perf_counter() - t}

@@ -21,7 +21,7 @@ def run_market(campus: Campus, options: MarketOptions, progress: Progress) -> St
 
     work = Path(tempfile.mkdtemp(prefix="wattscale-market-"))  # 0700; the public ledger only, removed below
     try:
-        study = run_market_study(campus.scenario, work, scenario_file=campus.file,
+        study = run_market_study(campus, work,
                                  progress=lambda stage, done, total: progress(stage, done, total or None))
         ledger = (work / "ledger.sqlite").read_bytes()
     finally:

@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.market import vpp
 from wattscale.decisions.market.admm import AdmmResult, coordinate
 from wattscale.decisions.market.agents import Offer, Operator, SiteAgent
 from wattscale.decisions.operate.dispatch import DispatchPlan, plan_dispatch
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem, dispatch_problem
 from wattscale.energy.grid import span_steps
-from wattscale.engine.inputs import site_inputs, timeline_of
+from wattscale.engine.campus import Campus, prepare
 from wattscale.engine.simulate import initial_state, site_assets, site_forecast
 from wattscale.errors import LedgerError, ScenarioError
 from wattscale.ledger.anchors import anchors_of
@@ -88,13 +87,14 @@ class MarketStudy:
         return out
 
 
-def site_problems(scenario: Scenario, scenario_file: str | None = None) -> tuple[Timeline, list[SiteProblem]]:
+def site_problems(campus: Campus | Scenario | str) -> tuple[Timeline, list[SiteProblem]]:
     """Every site's dispatch problem over the whole timeline (perfect foresight; generators relaxed)."""
-    timeline = timeline_of(scenario)
-    catalog = load_catalog(scenario.gpu_catalog) if any(s.facility.workloads for s in scenario.sites) else None
+    campus = prepare(campus)
+    scenario = campus.scenario
+    timeline = campus.timeline
     problems = []
     for i, site in enumerate(scenario.sites):
-        inputs = site_inputs(site, timeline, index=i, scenario_file=scenario_file, catalog=catalog)
+        inputs = campus.inputs(site.name)
         problem = dispatch_problem(site_assets(inputs), initial_state(inputs), site_forecast(inputs),
                                    carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
                                    value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh,
@@ -119,11 +119,13 @@ def _agent(identity, problem: SiteProblem, plan: DispatchPlan, scenario: Scenari
     return SiteAgent(identity, sp.import_mw - sp.export_mw, plan.marginal_usd_per_mwh[0], step_h, extra)
 
 
-def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | None = None,
+def run_market_study(campus: Campus | Scenario | str, workdir: Path, *,
                      progress: Callable[[str, int, int], None] | None = None) -> MarketStudy:
     """Run the market over the scenario's timeline. The ledger (public data only) is written to
     ``workdir/ledger.sqlite``, checkpointed and closed, then verified as re-opened from disk against the trust
     anchors of the run; the demo private keys stay in memory (``study.identities``)."""
+    campus = prepare(campus)
+    scenario = campus.scenario
     m = scenario.market or Market()
     if len(scenario.sites) < 2:
         raise ScenarioError("a market needs at least two sites", field="sites", expected="two or more sites")
@@ -132,7 +134,7 @@ def run_market_study(scenario: Scenario, workdir: Path, *, scenario_file: str | 
                             field="sites", expected="another site name")
     tick = progress or (lambda stage, done, total: None)
     t0 = time.perf_counter()
-    timeline, problems = site_problems(scenario, scenario_file)
+    timeline, problems = site_problems(campus)
     step_h, n = timeline.step_h, timeline.n_steps
     alone = []
     for i, p in enumerate(problems):

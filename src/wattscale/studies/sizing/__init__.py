@@ -28,7 +28,7 @@ def run_size(campus: Campus, options: SizeOptions, progress: Progress) -> StudyR
         done[0] += k
         progress("optimisations", done[0], total)
 
-    study = run_sizing_study(campus.scenario, scenario_file=campus.file, check=options.check, progress=tick)
+    study = run_sizing_study(campus, check=options.check, progress=tick)
     c = study.chosen
     kpis = {"total_usd_per_year": c.total_usd_per_year, "co2_t_per_year": c.co2_t_per_year,
             "cfe_score": c.cfe_score, **{f"capacity_{k}": v for k, v in c.capacities.items()}}

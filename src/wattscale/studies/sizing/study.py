@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from wattscale.compute.catalog import load_catalog
 from wattscale.decisions.operate.problem import (
     BatteryTerms,
     DispatchProblem,
@@ -25,7 +24,8 @@ from wattscale.decisions.operate.problem import (
 from wattscale.decisions.operate.sizing import Sizer, SizingProblem, SizingResult, Technology
 from wattscale.energy import grid as grid_events
 from wattscale.energy import wind as wind_model
-from wattscale.engine.inputs import site_inputs, timeline_of
+from wattscale.engine.campus import Campus, prepare
+from wattscale.engine.inputs import site_inputs
 from wattscale.engine.simulate import simulate
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Battery, Scenario, Sizing, Solar, Wind
@@ -55,12 +55,14 @@ class SizingStudyResult:
                 "engine_check": self.check}
 
 
-def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, check: bool = True,
+def run_sizing_study(campus: Campus | Scenario | str, *, check: bool = True,
                      progress=None) -> SizingStudyResult:
+    campus = prepare(campus)
+    scenario, scenario_file = campus.scenario, campus.file
     spec = scenario.sizing or Sizing()
     index, _ = scenario.site(spec.site, field="sizing.site", file=scenario_file)
     site = scenario.sites[index]
-    problem, solar, wind = sizing_problem(scenario, index, spec, scenario_file=scenario_file)
+    problem, solar, wind = sizing_problem(campus, index, spec)
     sweep_cfe = spec.sweep == "cfe_target"
     target = spec.cfe_target if spec.cfe_target is not None else (0.0 if sweep_cfe else None)
     sizer = Sizer(replace(problem, cfe_target=target))
@@ -75,7 +77,7 @@ def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, ch
     sized = sized_scenario(scenario, index, chosen, solar, wind)
     result = SizingStudyResult(scenario.name, site.name, spec, chosen, sweep, sized, hours=problem.dispatch.n_steps)
     if check:
-        results = attach_kpis(simulate(sized, scenario_file=scenario_file))
+        results = attach_kpis(simulate(Campus(sized, file=scenario_file)))
         k = results.kpis[site.name]
         capital = sum(v for key, v in chosen.annual_usd.items() if key in {t.label for t in problem.technologies})
         years = problem.year_fraction
@@ -88,19 +90,19 @@ def run_sizing_study(scenario: Scenario, *, scenario_file: str | None = None, ch
     return result
 
 
-def sizing_problem(scenario: Scenario, index: int, spec: Sizing, *,
-                   scenario_file: str | None = None) -> tuple[SizingProblem, Solar, Wind]:
+def sizing_problem(campus: Campus | Scenario | str, index: int, spec: Sizing) -> tuple[SizingProblem, Solar, Wind]:
     """The site's hourly year with PV and wind per MW, and the candidate technologies."""
+    campus = prepare(campus)
+    scenario, scenario_file = campus.scenario, campus.file
     site = scenario.sites[index]
-    timeline = timeline_of(scenario)
+    timeline = campus.timeline
     if 3600 % timeline.step_s or timeline.n_steps * timeline.step_s < 7 * 86400:
         raise ScenarioError("sizing needs steps that divide an hour and at least a week of time", field="time",
                             expected="a step such as 5min, 15min or 1h over up to a year")
     solar = site.solar or Solar(capacity_mwdc=1.2, capacity_mwac=1.0, tracking=True)
     wind = site.wind or Wind(n_turbines=1)
     probe = site.model_copy(update={"solar": solar, "wind": wind})
-    catalog = load_catalog(scenario.gpu_catalog) if site.facility.workloads else None
-    inputs = site_inputs(probe, timeline, index=index, scenario_file=scenario_file, catalog=catalog)
+    inputs = site_inputs(probe, timeline, index=index, scenario_file=scenario_file, catalog=campus.catalog)
     k = 3600 // timeline.step_s
     hours = timeline.n_steps // k
 

@@ -40,7 +40,7 @@ def run_swings(campus: Campus, options: SwingOptions, progress: Progress) -> Stu
         raise ScenarioError(exc.detail, file=exc.file, field=f"swings.{exc.field}" if exc.field else "swings",
                             expected=exc.expected) from None
     progress("building the waveform and sizing mitigations", 0, None)
-    result = run_swing_study(campus.scenario, scenario_file=campus.file, study=study)
+    result = run_swing_study(campus, study=study)
     summary = result.summary()
     w = summary["waveform"]
     kpis = {"mean_mw": w["mean_mw"], "dynamic_range_mw": w["dynamic_range_mw"],

@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from wattscale.compute.catalog import load_catalog
 from wattscale.compute.fleet import workload_mix
-from wattscale.engine.inputs import site_inputs, timeline_of
+from wattscale.engine.campus import Campus, prepare
+from wattscale.engine.inputs import site_inputs
 from wattscale.errors import ScenarioError
 from wattscale.guards import check_memory, swing_bytes
 from wattscale.scenario.base import local_time
@@ -70,9 +70,10 @@ def costs_of(c: SwingCosts) -> Costs:
                                   usd_per_kwh=c.supercapacitor_usd_per_kwh, cycle_life=c.supercapacitor_cycle_life)))
 
 
-def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, study: SwingStudy | None = None
-                    ) -> SwingStudyResult:
+def run_swing_study(campus: Campus | Scenario | str, *, study: SwingStudy | None = None) -> SwingStudyResult:
     """Build the site's waveform over the study window and compare mitigations against the limits."""
+    campus = prepare(campus)
+    scenario, scenario_file = campus.scenario, campus.file
     study = study or scenario.swings or SwingStudy()
     index, site = scenario.site(study.site, field="swings.site", file=scenario_file)
     site_name = site.name
@@ -80,7 +81,7 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
         raise ScenarioError("the site has no workloads to analyse", file=scenario_file,
                             field=f"sites[{index}].facility.workloads",
                             expected="at least one training or inference workload")
-    timeline = timeline_of(scenario)
+    timeline = campus.timeline
     start = timeline.start if study.start is None else local_time(study.start, timeline.tz, field="swings.start",
                                                                    file=scenario_file)
     if not timeline.start <= start <= timeline.end - pd.Timedelta(seconds=study.duration_s):
@@ -92,7 +93,7 @@ def run_swing_study(scenario: Scenario, *, scenario_file: str | None = None, stu
                  shorten="a shorter duration_s or a coarser resolution_s")
     limits = read_limits(study.limits) if study.limits else Limits()
     limits.check_resolution(study.resolution_s, n * study.resolution_s, file=str(study.limits or scenario_file))
-    catalog = load_catalog(scenario.gpu_catalog)
+    catalog = campus.catalog
     # the slow parts of the facility (other IT, cooling at the PUE of the hour) are constant within the window;
     # the site without its workloads gives them without simulating a year of workloads
     bare = site.model_copy(update={"facility": site.facility.model_copy(update={"workloads": []}),
