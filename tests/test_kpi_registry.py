@@ -73,3 +73,15 @@ def test_sites_combine_as_the_registry_says(campus):
     assert both["unserved_hours"] == a["unserved_hours"] + 7  # the worst site's
     assert both["cost_usd_per_mwh_load"] == pytest.approx(both["total_cost_usd"] / both["load_mwh"])
     assert "peak_load_mw" not in both and np.isfinite(both["mean_pue"])
+
+
+def test_every_step_column_is_documented_once(campus):
+    from wattscale.engine.columns import STEP_COLUMNS, documented
+
+    _, res = campus
+    frame = res.steps["campus"]
+    undocumented = [c for c in frame.columns if not documented(c)]
+    assert undocumented == []
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    missing = [c for c in STEP_COLUMNS if f"`{c}`" not in readme]
+    assert missing == [], f"README's results table misses {missing}"

@@ -9,6 +9,7 @@ import pandas as pd
 
 from wattscale.decisions.operate.factory import build_controller, build_forecaster
 from wattscale.decisions.protocol import Controller, SiteAssets, SiteForecast, SiteState
+from wattscale.engine import columns
 from wattscale.engine.campus import Campus
 from wattscale.engine.inputs import SiteInputs
 from wattscale.engine.kernel import ON, STARTING, run_block
@@ -138,21 +139,21 @@ def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.nda
            flex_shed: np.ndarray) -> pd.DataFrame:
     tl = inputs.timeline
     cols = {"it_load_mw": inputs.it_load_mw,
-            **{f"workload_{name}_it_mw": it_mw for name, it_mw in inputs.workload_it_mw.items()},
+            **{columns.workload_it_mw(name): it_mw for name, it_mw in inputs.workload_it_mw.items()},
             "pue": inputs.pue, "load_mw": inputs.load_mw,
             "pv_mw": inputs.pv_mw, "wind_mw": inputs.wind_mw, "curtailed_mw": out["curtailed"],
             "battery_charge_mw": out["charge"], "battery_discharge_mw": out["discharge"],
             "battery_soc_mwh": out["soc"]}
     for g, gen in enumerate(inputs.generators):
-        cols[f"gen_{gen.name}_mw"] = gen_out[g]
-        cols[f"gen_{gen.name}_starts"] = gen_start[g]
-        cols[f"gen_{gen.name}_fuel_mmbtu"] = gen_out[g] * tl.step_h * gen.heat_rate_mmbtu_per_mwh
+        cols[columns.gen_mw(gen.name)] = gen_out[g]
+        cols[columns.gen_starts(gen.name)] = gen_start[g]
+        cols[columns.gen_fuel_mmbtu(gen.name)] = gen_out[g] * tl.step_h * gen.heat_rate_mmbtu_per_mwh
     cols["grid_import_mw"], cols["grid_export_mw"] = out["import"], out["export"]
     if inputs.envelopes:
         cols["flex_available_mw"] = flex_mw.sum(axis=0)
         cols["movable_it_mw"] = np.sum([e.movable_mw for e in inputs.envelopes], axis=0)
         for w, env in enumerate(inputs.envelopes):
-            cols[f"shed_{env.name}_mw"] = flex_shed[w]
+            cols[columns.shed_mw(env.name)] = flex_shed[w]
         cols["compute_lost_usd_per_h"] = np.sum([flex_shed[w] / inputs.pue * e.cost_usd_per_mwh
                                                  for w, e in enumerate(inputs.envelopes)], axis=0)
     cols.update({

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from wattscale.engine.columns import gen_fuel_mmbtu, gen_mw, gen_starts
 from wattscale.scenario.schema import Site
 
 #: cost components per step (USD), by KPI key; the demand charge is per month (``monthly_demand_charge_usd``)
@@ -24,7 +25,7 @@ def emissions_kg(frame: pd.DataFrame, site: Site, step_h: float) -> tuple[np.nda
     grid = col("grid_import_mw") * col("intensity_kg_per_mwh") * step_h
     gen = np.zeros(len(frame))
     for g in site.generators:
-        gen = gen + col(f"gen_{g.name}_fuel_mmbtu") * g.co2_kg_per_mmbtu
+        gen = gen + col(gen_fuel_mmbtu(g.name)) * g.co2_kg_per_mmbtu
     return grid, gen
 
 
@@ -37,9 +38,9 @@ def step_costs_usd(frame: pd.DataFrame, site: Site, step_h: float, *, voll_usd_p
     imp = col("grid_import_mw")
     fuel = om = starts = zeros
     for g in site.generators:
-        fuel = fuel + col(f"gen_{g.name}_fuel_mmbtu") * g.fuel_price_usd_per_mmbtu
-        om = om + col(f"gen_{g.name}_mw") * step_h * g.variable_om_usd_per_mwh
-        starts = starts + col(f"gen_{g.name}_starts") * g.start_up_cost_usd
+        fuel = fuel + col(gen_fuel_mmbtu(g.name)) * g.fuel_price_usd_per_mmbtu
+        om = om + col(gen_mw(g.name)) * step_h * g.variable_om_usd_per_mwh
+        starts = starts + col(gen_starts(g.name)) * g.start_up_cost_usd
     b = site.battery
     grid_co2, gen_co2 = emissions_kg(frame, site, step_h)
     dr = (np.maximum(imp - col("dr_hold_mw"), 0.0) * col("dr_payment_usd_per_mwh") * step_h

@@ -13,6 +13,7 @@ import pandas as pd
 from numba import njit
 
 from wattscale.energy.battery import degradation_by_year, self_discharge_per_step
+from wattscale.engine.columns import gen_fuel_mmbtu, gen_mw, gen_starts
 from wattscale.engine.results import Results
 from wattscale.scenario.schema import Site
 from wattscale.studies.simulation.costs import (
@@ -78,9 +79,9 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     k: dict[str, float | dict] = {}
     generators = {}
     for g in site.generators:
-        p = col(f"gen_{g.name}_mw")
-        fuel = col(f"gen_{g.name}_fuel_mmbtu").sum()
-        starts = int(frame[f"gen_{g.name}_starts"].sum())
+        p = col(gen_mw(g.name))
+        fuel = col(gen_fuel_mmbtu(g.name)).sum()
+        starts = int(frame[gen_starts(g.name)].sum())
         gen_total += p
         generators[g.name] = {"energy_mwh": float(p.sum() * dt_h), "starts": starts, "fuel_mmbtu": float(fuel),
                               "hours_running": float((p > 0).sum() * dt_h),
