@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_dispatch import site  # noqa: E402
+from wattscale.decisions.market import entries  # noqa: F401 - the market's kinds of entry
 from wattscale.decisions.market.admm import coordinate  # noqa: E402
 from wattscale.decisions.market.auction import Order, clear, clear_with_limits  # noqa: E402
 from wattscale.decisions.operate.problem import DispatchProblem  # noqa: E402

@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+from wattscale.decisions.market import entries  # noqa: F401 - the market's kinds of entry
 from wattscale.errors import LedgerError
 from wattscale.ledger.anchors import Anchors
 from wattscale.ledger.book import Entry, Ledger, check_proof, make
@@ -337,6 +338,7 @@ def test_checkpoint_and_trust_documents_pin_the_ledger(book):
 # ---------------------------------------------------------------- SIGKILL during an append
 CHILD = textwrap.dedent("""
     import os, sys, time
+    import wattscale.decisions.market.entries  # the market's kinds of entry
     from wattscale.ledger.keys import Keystore
     from wattscale.ledger.book import Ledger, make
     path, keys, mode = sys.argv[1], Keystore(sys.argv[2]), sys.argv[3]

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from wattscale.cli import app
+from wattscale.decisions.market import entries  # noqa: F401 - the market's kinds of entry
 from wattscale.errors import LedgerError
 from wattscale.ledger.anchors import Anchors, anchors_of, fingerprint, sign_checkpoint
 from wattscale.ledger.book import Ledger, check_proof, make, verify_file

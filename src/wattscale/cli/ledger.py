@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from wattscale.cli.common import console, df_table, fail
+from wattscale.decisions.market import entries  # noqa: F401 - a market ledger's kinds of entry
 from wattscale.errors import WattscaleError
 
 app = typer.Typer(help="The signed settlement ledger: verify every signature and link against the keys you "

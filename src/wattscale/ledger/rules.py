@@ -1,16 +1,16 @@
-"""The entry rules of the settlement ledger, shared by appending and verifying: the database schema, who must
-sign each kind of entry and what it must hold given what came before, and the batch signature check."""
+"""The entry rules of the settlement ledger, shared by appending and verifying: the database schema, the kinds of
+entry (the ledger's own genesis and participant; others, such as the market's, registered by their owners), who
+must sign each and what it must hold given what came before, and the batch signature check."""
 from __future__ import annotations
 
 import json
-import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from wattscale.errors import LedgerError
 from wattscale.ledger.keys import check_name, signature_ok
-
-SIDES = ("buy", "sell")
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +41,47 @@ def first_bad_signature(jobs: list[tuple]) -> tuple | None:
     return next((f for f in found if f is not None), None)
 
 
+# ---------------------------------------------------------------- kinds of entry
+@dataclass(frozen=True)
+class EntryKind:
+    """A kind of entry: the fields its body must have, what else it must meet given what came before, and who
+    signs it. ``has_id``: its body's ``id`` names it, once in the whole ledger."""
+
+    name: str
+    fields: dict[str, type]
+    signers: Callable[["EntryRules", dict], dict[str, str]]  # party name -> public key
+    check: Callable[["EntryRules", dict], str] = lambda rules, body: ""  # '' or the problem
+    has_id: bool = False
+
+
+KINDS: dict[str, EntryKind] = {}
+
+
+def register_kind(kind: EntryKind) -> EntryKind:
+    """Make ``kind`` known to the ledger (the market registers its orders, matches and settlements)."""
+    if kind.name in KINDS and KINDS[kind.name] != kind:
+        raise ValueError(f"entry kind '{kind.name}' is registered twice")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def _participant_problem(rules: "EntryRules", body: dict) -> str:
+    try:
+        check_name(body["name"])
+    except LedgerError as exc:
+        return exc.detail
+    return f"participant '{body['name']}' is already registered" if body["name"] in rules.participants else ""
+
+
+register_kind(EntryKind("genesis", {"operator": str, "public_key": str, "price_floor_usd_per_mwh": float,
+                                    "price_cap_usd_per_mwh": float},
+                        signers=lambda rules, body: {body["operator"]: body["public_key"]},
+                        check=lambda rules, body: "a second genesis entry" if rules.genesis else ""))
+register_kind(EntryKind("participant", {"name": str, "public_key": str},
+                        signers=lambda rules, body: {**rules.operator_key(), body["name"]: body["public_key"]},
+                        check=_participant_problem))
+
+
 # ---------------------------------------------------------------- rules
 class EntryRules:
     """The rules an entry must meet given what came before; ``commit`` makes the last checked entry 'before'
@@ -54,7 +95,8 @@ class EntryRules:
         self.refs: dict[str, tuple[str, dict]] = {}  # id -> (kind, body) within this walk or block
         self._last: tuple | None = None
 
-    def _knownentry_ref(self, ref: str) -> tuple[str, dict] | None:
+    def known(self, ref: str) -> tuple[str, dict] | None:
+        """The (kind, body) of the entry with id ``ref`` before this one, or None."""
         if ref in self.refs:
             return self.refs[ref]
         if not self.pending:
@@ -65,78 +107,27 @@ class EntryRules:
         rec = parse_record(row[0])
         return rec["kind"], rec["body"]
 
+    def operator_key(self) -> dict[str, str]:
+        """The operator's name and public key, as the genesis entry set them."""
+        return {self.genesis["operator"]: self.participants[self.genesis["operator"]]}
+
     def check(self, kind: str, body: dict, sigs: dict, payload: bytes) -> str:
         """'' when the entry meets the rules (its signatures to check are then in ``self.signatures``)."""
         self._last = None
         self.signatures: list[tuple] = []
         if not isinstance(body, dict) or not isinstance(sigs, dict):
             return "body and signatures must be objects"
-        if kind == "genesis":
-            if self.genesis:
-                return "a second genesis entry"
-            need = {"operator": str, "public_key": str, "price_floor_usd_per_mwh": float,
-                    "price_cap_usd_per_mwh": float}
-            missing = missing_fields(body, need)
-            if missing:
-                return missing
-            signers = {body["operator"]: body["public_key"]}
-        elif not self.genesis:
+        if kind != "genesis" and not self.genesis:
             return "the ledger does not start with a genesis entry"
-        elif kind == "participant":
-            missing = missing_fields(body, {"name": str, "public_key": str})
-            if missing:
-                return missing
-            try:
-                check_name(body["name"])
-            except LedgerError as exc:
-                return exc.detail
-            if body["name"] in self.participants:
-                return f"participant '{body['name']}' is already registered"
-            signers = {self.genesis["operator"]: self.participants[self.genesis["operator"]],
-                       body["name"]: body["public_key"]}
-        elif kind == "order":
-            missing = missing_fields(body, {"id": str, "participant": str, "interval": str, "side": str,
-                                     "quantity_mwh": float, "price_usd_per_mwh": float})
-            if missing:
-                return missing
-            who = body["participant"]
-            if who not in self.participants:
-                return f"unknown participant '{who}'"
-            if body["side"] not in SIDES:
-                return f"side '{body['side']}' is neither 'buy' nor 'sell'"
-            problem = self._quantity_price(body)
-            if problem:
-                return problem
-            signers = {who: self.participants[who]}
-        elif kind == "match":
-            missing = missing_fields(body, {"id": str, "interval": str, "buy_order": str, "sell_order": str,
-                                     "quantity_mwh": float, "price_usd_per_mwh": float})
-            if missing:
-                return missing
-            for side, ref in (("buy", body["buy_order"]), ("sell", body["sell_order"])):
-                known = self._knownentry_ref(ref)
-                if known is None or known[0] != "order":
-                    return f"{side} order '{ref}' is not in the ledger"
-                if known[1]["side"] != side or known[1]["interval"] != body["interval"]:
-                    return f"order '{ref}' is not a {side} order for interval {body['interval']}"
-            problem = self._quantity_price(body)
-            if problem:
-                return problem
-            signers = {self.genesis["operator"]: self.participants[self.genesis["operator"]]}
-        elif kind == "settlement":
-            missing = missing_fields(body, {"id": str, "participant": str, "period": str, "energy_mwh": float,
-                                     "amount_usd": float})
-            if missing:
-                return missing
-            who = body["participant"]
-            if who not in self.participants:
-                return f"unknown participant '{who}'"
-            signers = {who: self.participants[who],
-                       self.genesis["operator"]: self.participants[self.genesis["operator"]]}
-        else:
+        spec = KINDS.get(kind) if isinstance(kind, str) else None
+        if spec is None:
             return f"unknown kind '{kind}'"
+        problem = missing_fields(body, spec.fields) or spec.check(self, body)
+        if problem:
+            return problem
+        signers = spec.signers(self, body)
         ref = entry_ref(kind, body)
-        if ref is not None and self._knownentry_ref(ref) is not None:
+        if ref is not None and self.known(ref) is not None:
             return f"id '{ref}' is already used"
         extra = set(sigs) - set(signers)
         if extra:
@@ -146,18 +137,6 @@ class EntryRules:
                 return f"not signed by '{name}'"
         self.signatures = [(name, key, sigs[name], payload) for name, key in signers.items()]
         self._last = (kind, body, ref)
-        return ""
-
-    def _quantity_price(self, body: dict) -> str:
-        try:
-            q, p = float(body["quantity_mwh"]), float(body["price_usd_per_mwh"])
-        except OverflowError:
-            return "a quantity or price is too large"
-        if not math.isfinite(q) or q <= 0:
-            return f"quantity {q} MWh is not positive"
-        lo, hi = self.genesis["price_floor_usd_per_mwh"], self.genesis["price_cap_usd_per_mwh"]
-        if not (math.isfinite(p) and lo <= p <= hi):
-            return f"price {p} USD/MWh is outside the market's bounds [{lo:g}, {hi:g}]"
         return ""
 
     def commit(self) -> None:
@@ -185,7 +164,8 @@ def missing_fields(body: dict, need: dict) -> str:
 
 
 def entry_ref(kind: str, body: dict) -> str | None:
-    return body.get("id") if kind in ("order", "match", "settlement") and isinstance(body, dict) else None
+    spec = KINDS.get(kind) if isinstance(kind, str) else None
+    return body.get("id") if spec is not None and spec.has_id and isinstance(body, dict) else None
 
 
 def entry_party(kind: str, body: dict) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import wattscale.decisions.market.entries  # noqa: F401 - registers the market's entries with the ledger
 from wattscale.decisions.market.auction import Clearing, Mechanism, Order, Trade, clear, clear_with_limits
 from wattscale.errors import MarketError
 from wattscale.ledger.book import Entry, Ledger, make
