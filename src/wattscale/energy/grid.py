@@ -7,7 +7,7 @@ import pandas as pd
 
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import DemandResponse, Outage, Span
-from wattscale.timeseries.timeline import Timeline, parse_duration
+from wattscale.timeseries.timeline import Timeline, localize, parse_duration
 
 
 def grid_available(outages: list[Outage], timeline: Timeline, *, field: str = "grid.outages") -> np.ndarray:
@@ -54,5 +54,4 @@ def span_steps(span: Span, timeline: Timeline, field: str, what: str) -> np.ndar
 
 
 def _at(text: str, timeline: Timeline) -> pd.Timestamp:
-    ts = pd.Timestamp(text)
-    return ts.tz_localize(timeline.tz) if ts.tzinfo is None else ts
+    return localize(text, timeline.tz)

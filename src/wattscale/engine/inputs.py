@@ -16,7 +16,7 @@ from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Generator, Scenario, Site
 from wattscale.scenario.series import series_array
 from wattscale.timeseries.loading import align
-from wattscale.timeseries.timeline import Timeline, parse_duration
+from wattscale.timeseries.timeline import Timeline, localize, parse_duration
 from wattscale.timeseries.weather import Weather, read_weather, weather_for
 
 
@@ -72,10 +72,8 @@ class SiteInputs:
 def timeline_of(scenario: Scenario) -> Timeline:
     spec = scenario.time
     tz = spec.timezone
-    start = pd.Timestamp(spec.start)
-    start = start.tz_localize(tz) if start.tzinfo is None else start.tz_convert(tz)
-    end = pd.Timestamp(spec.end) if spec.end else start + parse_duration(spec.duration)
-    end = end.tz_localize(tz) if end.tzinfo is None else end.tz_convert(tz)
+    start = localize(spec.start, tz)
+    end = localize(spec.end, tz) if spec.end else start + parse_duration(spec.duration)
     step_s = int(parse_duration(spec.step).total_seconds())
     if end <= start:
         raise ScenarioError("the timeline ends before it starts", field="time", expected="end after start")

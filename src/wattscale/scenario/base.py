@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from wattscale.errors import ScenarioError
 from wattscale.guards import excerpt
+from wattscale.timeseries.timeline import localize
 
 #: the years a timeline (and any time in a scenario) may lie in
 FIRST_YEAR, LAST_YEAR = 1900, 2200
@@ -87,8 +88,7 @@ def check_unique(names: list[str], what: str) -> None:
 def local_time(value: str | pd.Timestamp, tz, *, field: str, file: str | None = None) -> pd.Timestamp:
     """``value`` in zone ``tz`` (naive times are local); a time that DST skips or repeats is a clear error."""
     try:
-        t = pd.Timestamp(value)
-        return t.tz_localize(tz) if t.tzinfo is None else t.tz_convert(tz)
+        return localize(value, tz)
     except Exception as exc:  # unparsable, or pytz/zoneinfo non-existent or ambiguous local time
         raise ScenarioError(f"cannot read the time '{excerpt(value, 40)}': {excerpt(exc, 120)}", file=file,
                             field=field,

@@ -14,7 +14,7 @@ from wattscale.errors import ScenarioError
 from wattscale.guards import MAX_YAML_BYTES, excerpt, path_problem, safe_resolve
 from wattscale.scenario.base import FIRST_YEAR, LAST_YEAR
 from wattscale.scenario.schema import Scenario
-from wattscale.timeseries.timeline import parse_duration
+from wattscale.timeseries.timeline import localize, parse_duration
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -123,7 +123,7 @@ def _check_times(scenario: Scenario, file: str) -> None:
         try:
             ts = pd.Timestamp(text)
             if ts is not pd.NaT:
-                ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
+                ts = localize(ts, tz)
                 ts.as_unit("ns")  # times pandas cannot compute with (beyond 2262) fail here, not later
                 return ts
             problem = ""
@@ -253,8 +253,7 @@ def _check_market(scenario: Scenario, file: str, t0: pd.Timestamp) -> None:
                             expected="two or more sites")
     days = scenario.market.baseline.days
     for j, event in enumerate(scenario.market.events):
-        first = pd.Timestamp(event.start)
-        first = first.tz_localize(t0.tz) if first.tzinfo is None else first.tz_convert(t0.tz)
+        first = localize(event.start, t0.tz)
         history = (first.normalize() - t0.normalize()).days
         if history < days:
             raise ScenarioError(f"the event on {first.date()} needs {days} event-free days of history before it "

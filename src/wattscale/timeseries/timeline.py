@@ -31,7 +31,7 @@ class Timeline:
     def from_range(cls, start: str | pd.Timestamp, end: str | pd.Timestamp, step_s: int,
                    tz: str = "UTC") -> "Timeline":
         """Timeline covering ``[start, end)`` in steps of ``step_s`` (naive times are in ``tz``)."""
-        start_ts, end_ts = _localize(start, tz), _localize(end, tz)
+        start_ts, end_ts = localize(start, tz), localize(end, tz)
         n = int((end_ts - start_ts).total_seconds() // step_s)
         return cls(start_ts, int(step_s), n)
 
@@ -73,7 +73,9 @@ class Timeline:
         return (idx.year * 12 + idx.month - 1).to_numpy()
 
 
-def _localize(value: str | pd.Timestamp, tz: str) -> pd.Timestamp:
+def localize(value: str | pd.Timestamp, tz) -> pd.Timestamp:
+    """``value`` in zone ``tz``: a naive time is local to it, an aware one is converted (the one place where
+    wattscale gives timestamps their zone)."""
     ts = pd.Timestamp(value)
     return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
 
