@@ -85,3 +85,24 @@ def test_every_step_column_is_documented_once(campus):
     readme = (EXAMPLES.parent / "README.md").read_text()
     missing = [c for c in STEP_COLUMNS if f"`{c}`" not in readme]
     assert missing == [], f"README's results table misses {missing}"
+
+
+def test_monthly_energy_bars_are_stacked_and_add_up_to_what_was_served(campus):
+    """The report's monthly supply bars stack (none hides another) and their top is the energy the site took in:
+    load plus charge plus export plus dumped, less what was shed or unserved (the balance, month by month)."""
+    from wattscale.studies.simulation.report import site_figures
+
+    _, res = campus
+    frame, site = res.steps["campus"], res.scenario.sites[0]
+    fig = next(f for f in site_figures(frame, site, "campus", res.timeline.step_h)
+               if "monthly energy" in f.layout.title.text)
+    supplied = [t for t in fig.data if t.type == "bar" and t.offsetgroup == "supplied"]
+    assert len(supplied) == 5 and fig.layout.barmode == "group"
+    top = np.zeros(len(supplied[0].y))
+    for t in supplied:
+        assert np.allclose(t.base, top)  # each layer sits on the ones below
+        top = top + np.asarray(t.y)
+    monthly = frame.resample("MS").sum() * res.timeline.step_h
+    taken = (monthly["load_mw"] + monthly["battery_charge_mw"] + monthly["grid_export_mw"] + monthly["dumped_mw"]
+             - monthly["compute_shed_mw"] - monthly["unserved_mw"])
+    assert np.allclose(top, taken.to_numpy(), rtol=1e-9, atol=1e-6)

@@ -91,10 +91,18 @@ def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> l
     costs = monthly_costs_usd(frame, site, step_h)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Monthly energy supplied (MWh)", "Monthly cost (USD)"))
     month = monthly.index.strftime("%Y-%m")
-    for label, col, color in [("PV", "pv_mw", COLORS["pv"]), ("Wind", "wind_mw", COLORS["wind"]),
-                              ("Generators", "gen_total_mw", COLORS["gen"]), ("Grid import", "grid_import_mw", COLORS["grid"]),
-                              ("Curtailed", "curtailed_mw", COLORS["curtailed"])]:
-        fig.add_trace(go.Bar(x=month, y=monthly[col], name=label, marker_color=color, offsetgroup="energy"), 1, 1)
+    pv_used = monthly["pv_mw"] - np.minimum(monthly["curtailed_mw"], monthly["pv_mw"])  # curtailment: PV first
+    wind_used = monthly["wind_mw"] - np.maximum(0.0, monthly["curtailed_mw"] - monthly["pv_mw"])
+    base = np.zeros(len(monthly))
+    for label, values, color in [("PV used", pv_used, COLORS["pv"]), ("Wind used", wind_used, COLORS["wind"]),
+                                 ("Battery discharge", monthly["battery_discharge_mw"], COLORS["battery"]),
+                                 ("Generators", monthly["gen_total_mw"], COLORS["gen"]),
+                                 ("Grid import", monthly["grid_import_mw"], COLORS["grid"])]:
+        fig.add_trace(go.Bar(x=month, y=values, base=base.copy(), name=label, marker_color=color,
+                             offsetgroup="supplied"), 1, 1)
+        base = base + values.to_numpy()
+    fig.add_trace(go.Bar(x=month, y=monthly["curtailed_mw"], name="Curtailed (not supplied)",
+                         marker_color=COLORS["curtailed"], offsetgroup="curtailed"), 1, 1)
     palette = ["#2a9d8f", "#e76f51", "#d1495b", "#f4a261", "#6c584c"]
     base = np.zeros(len(costs))
     for color, (label, values) in zip(palette, costs.items()):
