@@ -191,6 +191,7 @@ def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> Stu
 
 def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> StudyResult:
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     from wattscale.network.reliability import analytical, monte_carlo, outcome_table
     from wattscale.studies.page import page
@@ -222,9 +223,15 @@ def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> Stu
             rows.append({"method": "± 95 %", "restoration": mode,
                          **{k: m.half_width.get(k, float("nan")) for k in ind}})
     df = pd.DataFrame(rows)
-    fig = go.Figure([go.Bar(x=list(results), y=[results[m]["SAIDI_h"] for m in results], name="SAIDI (h)"),
-                     go.Bar(x=list(results), y=[results[m]["SAIFI"] for m in results], name="SAIFI")])
-    fig.update_layout(title="what restoration is worth (analytical)", barmode="group", height=400)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("SAIDI: hours without supply per customer-year",
+                                                        "SAIFI: interruptions per customer-year"))
+    fig.add_trace(go.Bar(x=list(results), y=[results[m]["SAIDI_h"] for m in results], name="SAIDI (h)"), 1, 1)
+    fig.add_trace(go.Bar(x=list(results), y=[results[m]["SAIFI"] for m in results], name="SAIFI",
+                         marker_color="#e76f51"), 1, 2)
+    fig.update_yaxes(title_text="h per year", row=1, col=1)
+    fig.update_yaxes(title_text="per year", row=1, col=2)
+    fig.update_xaxes(title_text="restoration")
+    fig.update_layout(title="What restoration is worth (analytical)", barmode="group", height=400, showlegend=False)
     gain = 1 - results["flisr"]["SAIDI_h"] / max(results["none"]["SAIDI_h"], 1e-12)
     notes = [f"FLISR cuts SAIDI by {gain:.1%} against no switching and ENS from "
              f"{results['none']['ENS_MWh']:,.2f} to {results['flisr']['ENS_MWh']:,.2f} MWh/yr."]

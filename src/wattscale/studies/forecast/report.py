@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from wattscale.studies.forecast.study import BacktestStudy, ValueStudy
 from wattscale.studies.page import page
@@ -52,10 +53,12 @@ def _recent(study: BacktestStudy, days: int = 7) -> go.Figure:
 
 def render_value_report(study: ValueStudy) -> str:
     t = study.table
-    fig = go.Figure([go.Bar(name="extra cost (USD)", x=t.index, y=t["extra_cost_usd"]),
-                     go.Bar(name="extra CO2 (t)", x=t.index, y=t["extra_co2_t"], yaxis="y2")])
-    fig.update_layout(title="Cost and emissions above perfect foresight", barmode="group",
-                      yaxis_title="USD", yaxis2=dict(title="t CO2", overlaying="y", side="right"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("extra cost (M USD)", "extra CO2 (t)"))
+    fig.add_trace(go.Bar(name="extra cost (M USD)", x=t.index, y=t["extra_cost_usd"] / 1e6), 1, 1)
+    fig.add_trace(go.Bar(name="extra CO2 (t)", x=t.index, y=t["extra_co2_t"], marker_color="#6c584c"), 1, 2)
+    fig.update_yaxes(title_text="M USD", row=1, col=1)
+    fig.update_yaxes(title_text="t CO2", row=1, col=2)
+    fig.update_layout(title="Cost and emissions above perfect foresight", barmode="group", showlegend=False)
     return page(f"Value of forecasting: {study.scenario}", [fig],
                 [("One run of the scenario per forecaster", t.reset_index(names="forecaster"))],
                 ["The same MPC controller and year, changing only what it is told about the future. Learned "

@@ -26,13 +26,13 @@ def _prices(study: MarketStudy) -> go.Figure:
 
 def _bills(study: MarketStudy) -> go.Figure:
     b = study.bills
-    fig = go.Figure([go.Bar(x=b["site"], y=b["bought_mwh"], name="bought (MWh)"),
-                     go.Bar(x=b["site"], y=b["sold_mwh"], name="sold (MWh)"),
-                     go.Bar(x=b["site"], y=b["saving_usd"] / 1e3, name="saving (k USD)", yaxis="y2",
-                            marker_color="#2a9d8f", opacity=0.6)])
-    fig.update_layout(barmode="group", title="What each site traded and saved against planning alone", height=420,
-                      yaxis=dict(title="MWh"), yaxis2=dict(title="k USD", overlaying="y", side="right"),
-                      template="plotly_white")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("energy traded (MWh)", "saving against planning alone (k USD)"))
+    fig.add_trace(go.Bar(x=b["site"], y=b["bought_mwh"], name="bought (MWh)"), 1, 1)
+    fig.add_trace(go.Bar(x=b["site"], y=b["sold_mwh"], name="sold (MWh)"), 1, 1)
+    fig.add_trace(go.Bar(x=b["site"], y=b["saving_usd"] / 1e3, name="saving (k USD)", marker_color="#2a9d8f"), 1, 2)
+    fig.update_yaxes(title_text="MWh", row=1, col=1)
+    fig.update_yaxes(title_text="k USD", row=1, col=2)
+    fig.update_layout(barmode="group", title="What each site traded and saved", height=420, template="plotly_white")
     return fig
 
 

@@ -109,6 +109,8 @@ def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> l
         fig.add_trace(go.Bar(x=costs.index, y=values, base=base.copy(), name=label, marker_color=color,
                              offsetgroup="cost"), 1, 2)
         base += values.to_numpy()
+    fig.update_yaxes(title_text="MWh", row=1, col=1)
+    fig.update_yaxes(title_text="USD", row=1, col=2)
     fig.update_layout(barmode="group", title=f"{name}: monthly energy and cost")
     figs.append(fig)
     # load duration curve

@@ -1,0 +1,86 @@
+"""Report figures show the truth: no bar hides another (bars of one axis either stack or sit side by side), and
+every bar chart's value axes are titled with their unit. Checked on the figures' own plotly JSON."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import wattscale
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def figures(html: str) -> list[tuple[list, dict]]:
+    """The (data, layout) of every plotly figure inlined in a report."""
+    dec = json.JSONDecoder()
+    out = []
+    for m in re.finditer(r"Plotly\.newPlot\(\s*\"[^\"]*\",\s*", html):
+        data, end = dec.raw_decode(html, m.end())
+        layout, _ = dec.raw_decode(html[end:].lstrip()[1:].lstrip())
+        out.append((data, layout))
+    return out
+
+
+def hidden_bars(data: list, layout: dict) -> list[str]:
+    """Bar traces drawn over another bar trace of the same axes and offset group, without stacking."""
+    mode = layout.get("barmode", "group")
+    if mode in ("stack", "relative"):
+        return []
+    groups: dict = {}
+    for tr in data:
+        if tr.get("type") == "bar":
+            key = (tr.get("xaxis", "x"), tr.get("yaxis", "y"), tr.get("offsetgroup") if mode == "group" else None)
+            groups.setdefault(key, []).append(tr)
+    bad = []
+    for (x, y, group), trs in groups.items():
+        if mode == "group" and group is None:
+            continue  # side by side
+        if len(trs) > 1 and not all("base" in t for t in trs[1:]):
+            bad += [t.get("name", "?") for t in trs[1:]]
+    return bad
+
+
+def bar_axes_untitled(data: list, layout: dict) -> list[str]:
+    axes = {tr.get("yaxis", "y") for tr in data if tr.get("type") == "bar"}
+    names = {a: "yaxis" + a[1:] for a in axes}
+    return [a for a, name in names.items() if not ((layout.get(name) or {}).get("title") or {}).get("text")]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, str]:
+    out = {}
+    out["reliability"] = wattscale.run_study("grid-reliability", str(ROOT / "examples/networks/campus-ring.yaml"),
+                                             years=20).report_html
+    out["market"] = wattscale.run_study("market", str(ROOT / "examples/market-texas.yaml")).report_html
+    july = tmp_path_factory.mktemp("run") / "campus.yaml"
+    import yaml
+
+    data = yaml.safe_load((ROOT / "examples/llm-campus.yaml").read_text())
+    data["time"] = {**data["time"], "start": "2023-06-01", "duration": "60d", "step": "1h"}
+    data["time"].pop("end", None)
+    data.pop("swings", None)
+    july.write_text(yaml.safe_dump(data))
+    out["run"] = wattscale.run_study("run", july).report_html
+    return out
+
+
+@pytest.mark.parametrize("name", ["run", "market", "reliability"])
+def test_no_bar_hides_another_and_bar_axes_have_units(reports, name):
+    figs = figures(reports[name])
+    assert figs, "no figure found"
+    for data, layout in figs:
+        title = (layout.get("title") or {}).get("text", "")
+        assert hidden_bars(data, layout) == [], f"{name}: '{title}' hides bars"
+        if any(tr.get("type") == "bar" for tr in data):
+            assert bar_axes_untitled(data, layout) == [], f"{name}: '{title}' has a bar axis without its unit"
+
+
+def test_the_checker_finds_overlaid_bars():
+    """The check itself can fail: two bars on one axis, neither stacked nor grouped apart, are found."""
+    data = [{"type": "bar", "name": "a", "offsetgroup": "g"}, {"type": "bar", "name": "b", "offsetgroup": "g"}]
+    assert hidden_bars(data, {"barmode": "group"}) == ["b"]
+    assert hidden_bars(data, {"barmode": "overlay"}) == ["b"]
+    assert hidden_bars(data, {"barmode": "stack"}) == []
