@@ -288,3 +288,14 @@ def test_cli_writes_reports(tmp_path):
     df = pd.read_csv(tmp_path / "rel" / "indices.csv")
     row = df[(df.method == "analytical") & (df.restoration == "manual")].iloc[0]
     assert math.isclose(row.SAIDI_h, 3.6126, abs_tol=1e-3)
+
+
+def test_the_breaker_that_trips_on_a_transformer_fault_carries_the_fault_current():
+    """A fault on a transformer is fed by the grid through the transformer's own breaker: the breaker sees the
+    grid's share of the short-circuit current (at most the whole), and its indicator picks up."""
+
+    net = load_network(str(NETWORKS / "campus-ring.yaml"))
+    r = restore(net, "T1", "flisr")
+    loc = r.location
+    assert 0.5 * loc.ikss_ka < loc.trip_current_ka <= loc.ikss_ka + 1e-9
+    assert loc.detected and loc.tripped in loc.picked_up

@@ -149,10 +149,13 @@ def _fault_currents(network: Network, element: Node) -> tuple[dict[int, float], 
     except (FloatingPointError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
         from wattscale.network.flow import singular
         raise singular(network, "the short-circuit calculation", exc) from None
+    grid_ka = float(net.res_bus_sc.ikss_ka[fault_bus])  # what the grid feeds into the fault
     out = {}
     for s, row in net.switch.iterrows():
         if row.et == "l":
             out[int(s)] = float(np.nan_to_num(net.res_line_sc.ikss_ka.get(row.element, 0.0)))
+        elif table == "trafo" and int(row.element) == i:  # the transformer's own breaker carries its fault
+            out[int(s)] = grid_ka
         else:
             out[int(s)] = float(np.nan_to_num(net.res_trafo_sc.ikss_hv_ka.get(row.element, 0.0)))
     return out, ikss
