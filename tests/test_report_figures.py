@@ -84,3 +84,15 @@ def test_the_checker_finds_overlaid_bars():
     assert hidden_bars(data, {"barmode": "group"}) == ["b"]
     assert hidden_bars(data, {"barmode": "overlay"}) == ["b"]
     assert hidden_bars(data, {"barmode": "stack"}) == []
+
+
+def test_network_diagram_has_the_scale_its_lines_are_coloured_on():
+    from wattscale.network.build import load_network
+    from wattscale.network.flow import solve
+    from wattscale.network.report import diagram
+
+    net = load_network("ieee33")
+    solve(net)
+    fig = diagram(net, title="t")
+    scales = [t.marker.colorbar.title.text for t in fig.data if t.marker is not None and t.marker.showscale]
+    assert len(scales) == 1 and "loading (%)" in scales[0] and f"{net.limits.max_loading_percent:g} %" in scales[0]

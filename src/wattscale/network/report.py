@@ -72,6 +72,13 @@ def diagram(network: Network, *, title: str, bus_colour: dict[int, str] | None =
         for status, colour in STATUS_COLOUR.items():
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=status,
                                      marker={"size": 12, "color": colour}))
+    limit = network.limits.max_loading_percent
+    fig.add_trace(go.Scatter(  # the scale the lines are coloured on (the trace itself draws nothing)
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker={"color": [0.0], "cmin": 0.0, "cmax": limit, "showscale": True,
+                "colorscale": [[k / 4, _ramp(k / 4)] for k in range(5)],
+                "colorbar": {"title": {"text": f"line loading (%)<br>red: at or above<br>the {limit:g} % limit"},
+                             "x": 1.02, "len": 0.6, "thickness": 14}}))
     fig.update_layout(title=title, height=max(420, 28 * len(set(p[1] for p in pos.values()))),
                       xaxis={"visible": False}, yaxis={"visible": False, "autorange": "reversed"},
                       plot_bgcolor="white", margin={"l": 20, "r": 20, "t": 60, "b": 20})
