@@ -1,10 +1,14 @@
 """``wattscale studies``, ``gpus`` and ``defaults``: what is built in."""
 from __future__ import annotations
 
+import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from wattscale.cli.common import console
+
+WIDE = typer.Option(False, "--wide", help="more columns (wider than 80 characters)")
 
 
 def studies() -> None:
@@ -16,31 +20,38 @@ def studies() -> None:
         console.print(f"[bold]{study.name}[/] ({study.takes}): {escape(study.summary)} [dim]({escape(options)})[/]")
 
 
-def gpus() -> None:
+def gpus(wide: bool = WIDE) -> None:
     """List the GPU catalog: per-GPU power by phase, power-cap range and server overhead."""
     from wattscale.compute.catalog import load_catalog
 
-    table = Table(title="GPU catalog (W per GPU; server overhead per server; sources in data/gpu_catalog.yaml)")
-    cols = ("idle_w", "communication_w", "memory_bound_w", "compute_w", "prefill_w", "tdp_w", "power_cap_min_w",
-            "server_overhead_w", "gpus_per_server")
+    cols = {"idle_w": "idle", "communication_w": "comm", "memory_bound_w": "memory", "compute_w": "compute",
+            "tdp_w": "TDP", "power_cap_min_w": "cap min"}
+    if wide:
+        cols = {**cols, "prefill_w": "prefill", "server_overhead_w": "server", "gpus_per_server": "GPUs/srv"}
+    table = Table(title="GPU catalog, W per GPU", box=box.SIMPLE_HEAD,
+                  caption="sources: data/gpu_catalog.yaml" + ("" if wide else "; --wide: prefill, server overhead"))
     table.add_column("GPU", no_wrap=True)
-    for c in cols:
-        table.add_column(c.replace("_w", "").replace("_", " "), justify="right")
+    for header in cols.values():
+        table.add_column(header, justify="right", no_wrap=True)
     for name, g in load_catalog().gpus.items():
         table.add_row(name, *[f"{getattr(g, c):g}" for c in cols])
     console.print(table)
 
 
-def defaults() -> None:
+def defaults(wide: bool = WIDE) -> None:
     """List the built-in price, carbon-intensity and carbon-free-share profiles usable as `{default: NAME}`."""
     from wattscale.timeseries.profiles import profile_table
 
-    table = Table(title="built-in month-by-hour profiles (2023 data; see `scripts/derive_profiles.py`)")
+    table = Table(title="built-in month-by-hour profiles (2023 data)", box=box.SIMPLE_HEAD,
+                  caption="derived by scripts/derive_profiles.py" + ("" if wide else "; --wide: time zones"))
     table.add_column("profile", no_wrap=True)
-    for name in ("quantity", "unit", "time zone", "mean", "min", "max"):
-        table.add_column(name, overflow="fold")
+    table.add_column("unit", no_wrap=True)
+    for name in ("mean", "min", "max"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if wide:
+        table.add_column("time zone", no_wrap=True)
     for name, rows in profile_table().groupby("profile"):
         v = rows["value"]
-        table.add_row(name, rows["quantity"].iloc[0], rows["unit"].iloc[0], rows["timezone"].iloc[0],
-                      f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}")
+        cells = [name, rows["unit"].iloc[0], f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}"]
+        table.add_row(*cells, *([rows["timezone"].iloc[0]] if wide else []))
     console.print(table)
