@@ -106,3 +106,20 @@ def test_monthly_energy_bars_are_stacked_and_add_up_to_what_was_served(campus):
     taken = (monthly["load_mw"] + monthly["battery_charge_mw"] + monthly["grid_export_mw"] + monthly["dumped_mw"]
              - monthly["compute_shed_mw"] - monthly["unserved_mw"])
     assert np.allclose(top, taken.to_numpy(), rtol=1e-9, atol=1e-6)
+
+
+def test_money_reads_as_people_read_it():
+    from wattscale.studies.simulation.kpi_registry import money
+
+    assert money(98_734_203) == "98.73 M USD" and money(43_244) == "43.2 k USD"
+    assert money(-667_575) == "-667.6 k USD" and money(0) == "0 USD" and money(2.5e9) == "2.50 bn USD"
+
+
+def test_kpi_table_fits_80_columns_without_cutting_numbers(campus):
+    path, _ = campus
+    out = CliRunner().invoke(app, ["run", str(path), "-o", str(path.parent / "res80"), "-q", "--no-report"],
+                             terminal_width=80)
+    assert out.exit_code == 0, out.output
+    table = out.output.split("results:")[0]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "…" not in table and "M USD" in table
