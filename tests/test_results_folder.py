@@ -226,3 +226,14 @@ def test_ctrl_c_ends_a_run_with_one_line_and_exit_130(tmp_path, after_s):
     assert proc.returncode == 130, err
     assert "Traceback" not in out + err and err.strip().splitlines()[-1].startswith("interrupted")
     assert not (tmp_path / "res").exists() and hidden(tmp_path) == []
+
+
+def test_an_interrupt_python_dropped_still_stops_the_results_being_swapped_in(tmp_path, monkeypatch):
+    """Python ignores a KeyboardInterrupt raised inside its import machinery; the interrupt is remembered, and
+    the finished folder is not swapped in after it."""
+    from wattscale import guards
+
+    monkeypatch.setattr(guards, "_interrupted", True)
+    with pytest.raises(KeyboardInterrupt):
+        write_folder(tmp_path / "res", {"summary.json": "{}"})
+    assert not (tmp_path / "res").exists() and hidden(tmp_path) == []

@@ -36,6 +36,20 @@ SAMPLE_BYTES = 48  # the swing waveform, its spectrum and ramps, per sample
 SAMPLE_BYTES_PER_WORKLOAD = 80  # each workload's phase mix per sample
 
 _override_gb: float | None = None
+_interrupted = False
+
+
+def note_interrupt() -> None:
+    """Remember that the user asked to stop (Ctrl-C), for the places that must not go on afterwards."""
+    global _interrupted
+    _interrupted = True
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if the user asked to stop, even when Python dropped the first one (an interrupt
+    that lands inside the import machinery is ignored there)."""
+    if _interrupted:
+        raise KeyboardInterrupt
 
 #: a market participant's name (a ledger identity): letters, digits, '_', '.', '-', starting with a letter or digit
 PARTICIPANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from wattscale.errors import ResultsError
-from wattscale.guards import excerpt
+from wattscale.guards import excerpt, stop_if_interrupted
 
 MARKER = ".wattscale-results"
 MARKER_FORMAT = "wattscale-results"
@@ -66,6 +66,7 @@ def write_folder(outdir: str | Path, files: dict[str, bytes | str]) -> Path:
         _write_file(tmp / MARKER, json.dumps({"format": MARKER_FORMAT, "files": names}, indent=1).encode(),
                     private=False)
         _fsync_tree(tmp)
+        stop_if_interrupted()  # the user asked to stop: the new results are not swapped in
         check_replaceable(outdir)  # again: another process may have written there meanwhile
         _swap_in(tmp, outdir)
     except OSError as exc:

@@ -14,12 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from wattscale.errors import WattscaleError
+from wattscale.guards import stop_if_interrupted
 
 console = Console()
 err_console = Console(stderr=True)
 
-OUTDIR = typer.Option(None, "--outdir", "-o", help="results folder (default: out/<name>-<command>); written whole, "
-                                                   "and only ever replacing an earlier wattscale results folder")
+OUTDIR = typer.Option(None, "--outdir", "-o", help="results folder (default: a folder under out/ named after the "
+                                                   "scenario or network); written whole, and only ever replacing an "
+                                                   "earlier wattscale results folder")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
 
 
@@ -68,6 +70,7 @@ def progress_bar(quiet: bool):
         task = bar.add_task("starting", total=None)
 
         def update(what: str, done: float, total: float | None) -> None:
+            stop_if_interrupted()
             bar.update(task, description=escape(what), completed=done, total=total)
 
         yield update
@@ -99,10 +102,20 @@ def df_table(title: str, df: pd.DataFrame, limit: int = 40) -> Table:
     for c in df.columns:
         t.add_column(escape(str(c)), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
     for row in df.head(limit).itertuples(index=False):
-        t.add_row(*[f"{v:,.4g}" if isinstance(v, float) else shown(v) for v in row])
+        t.add_row(*[number(v) if isinstance(v, float) else shown(v) for v in row])
     if len(df) > limit:
         t.caption = f"{len(df) - limit} more rows in the output folder"
     return t
+
+
+def number(value: float) -> str:
+    """A number for a table cell: whole thousands with separators from 10,000 up, else 4 significant digits;
+    never scientific notation a column could cut."""
+    if value != value:  # NaN
+        return "-"
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
 def print_notes(notes: list[str]) -> None:

@@ -44,6 +44,12 @@ class StudyResult:
     inputs_sha256: str = ""
     table_format: TableFormat = "csv"
 
+    def __repr__(self) -> str:
+        kpis = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(self.kpis.items())[:6])
+        more = f", ... ({len(self.kpis)} KPIs)" if len(self.kpis) > 6 else ""
+        return (f"StudyResult(study={self.study!r}, kpis={{{kpis}{more}}}, tables={list(self.tables)}, "
+                f"files={list(self.files)[:8]}, report={'yes' if self.report_html else 'no'})")
+
     def summary(self) -> dict:
         """summary.json: study, options, version, a hash of the inputs, KPIs and the study's own details."""
         from wattscale import __version__
