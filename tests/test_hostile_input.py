@@ -561,3 +561,11 @@ def test_excerpt():
     long = excerpt("y" * 1000, 20)
     assert long == "y" * 20 + "…"
     assert excerpt(b"\xff\x00ab") == "\\xff\\x00ab"
+
+
+def test_an_unset_environment_variable_in_a_path_is_named(tmp_path):
+    path = scenario(tmp_path, lambda d: d["sites"][0].update(weather={"file": "${NO_SUCH_DATA_DIR}/w.epw",
+                                                                      "format": "epw"}))
+    env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_DATA_DIR"}
+    msg = refused(tmp_path, "validate", "--no-data", str(path), env=env)
+    names(msg, str(path), "NO_SUCH_DATA_DIR", "not set", "export NO_SUCH_DATA_DIR=")

@@ -14,8 +14,10 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
            outdir: Path = OUTDIR,
            site: str = typer.Option(None, help="site to analyse (default: swings.site or the first site)"),
            start: str = typer.Option(None, help="window start, e.g. '2023-07-18 14:00' (default: swings.start)"),
-           duration_s: float = typer.Option(None, "--duration-s", help="window length in seconds"),
-           resolution_s: float = typer.Option(None, "--resolution-s", help="sample length in seconds"),
+           duration_s: float = typer.Option(None, "--duration-s", help="window length in seconds (default: "
+                                            "swings.duration_s, else 600)"),
+           resolution_s: float = typer.Option(None, "--resolution-s", help="sample length in seconds (default: "
+                                              "swings.resolution_s, else 0.01)"),
            limits: Path = typer.Option(None, help="limits YAML (bands, ramps, dynamic range)"),
            quiet: bool = QUIET) -> None:
     """Analyse a site's sub-second power swings, size mitigations, and write report.html and summary.json."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import typing
 from pathlib import Path
 
@@ -294,7 +295,14 @@ def _expand(path: Path, base: Path) -> Path:
         data_dir = default_data_dir()
         if data_dir is not None:
             text = text.replace("${WATTSCALE_DATA}", str(data_dir)).replace("$WATTSCALE_DATA", str(data_dir))
-    p = Path(os.path.expandvars(text)).expanduser()
+    expanded = os.path.expandvars(text)
+    unset = re.search(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", expanded)
+    if unset:
+        name = unset.group(1)
+        hint = ", or run from a folder beside ../shared/data" if name == "WATTSCALE_DATA" else ""
+        raise ScenarioError(f"the path '{excerpt(text, 80)}' uses the environment variable {name}, which is not set",
+                            expected=f"export {name}=/path/to/the/folder{hint}")
+    p = Path(expanded).expanduser()
     return p if p.is_absolute() else safe_resolve(base / p)
 
 
