@@ -96,11 +96,15 @@ def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, q
     return result, out
 
 
-def df_table(title: str, df: pd.DataFrame, limit: int = 40) -> Table:
-    """A DataFrame as a terminal table (floats to 4 significant digits; at most ``limit`` rows)."""
-    t = Table(title=title)
+def df_table(title: str, df: pd.DataFrame, limit: int = 40, caption: str | None = None) -> Table:
+    """A DataFrame as a compact terminal table (numbers by ``number``; at most ``limit`` rows); headers may
+    break at spaces, cells never."""
+    from rich import box
+
+    t = Table(title=title, box=box.SIMPLE_HEAD, caption=caption)
     for c in df.columns:
-        t.add_column(escape(str(c)), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+        t.add_column(escape(str(c)), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left",
+                     no_wrap=True)
     for row in df.head(limit).itertuples(index=False):
         t.add_row(*[number(v) if isinstance(v, float) else shown(v) for v in row])
     if len(df) > limit:

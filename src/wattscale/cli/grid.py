@@ -80,12 +80,20 @@ def reconfigure(network: str = NETWORK, outdir: Path = OUTDIR, quiet: bool = QUI
 def reliability(network: str = NETWORK,
                 years: int = typer.Option(1000, help="Monte Carlo years (0: analytical only)"),
                 seed: int = typer.Option(0, help="random seed"),
+                wide: bool = typer.Option(False, "--wide", help="all indices (wider than 80 characters)"),
                 outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
     """SAIFI, SAIDI, CAIDI, ASAI, MAIFI, ENS and GPU-hours lost: analytical and Monte Carlo, with no switching,
     manual switching and FLISR (automated switching + islanding)."""
     result, out = run_study_command("grid-reliability", network, outdir=outdir, suffix="-reliability", quiet=quiet,
                                     years=years, seed=seed)
-    console.print(df_table("reliability indices per year", result.tables["indices"]))
+    df = result.tables["indices"]
+    cols = {"method": "method", "restoration": "switching", "SAIFI": "SAIFI", "SAIDI_h": "SAIDI h",
+            "CAIDI_h": "CAIDI h", "ENS_MWh": "ENS MWh", "GPU_hours_lost": "GPU-h lost"}
+    if wide:
+        cols.update({"ASAI": "ASAI", "MAIFI": "MAIFI"})
+    shown = df[list(cols)].rename(columns=cols).replace({"method": {f"MC {years:,} yr": "Monte Carlo"}})
+    console.print(df_table(f"reliability indices per year (Monte Carlo: {years:,} years)", shown,
+                           caption="every index: indices.csv" + ("" if wide else "; --wide: ASAI, MAIFI")))
     print_notes(result.notes)
     print_report_path(out)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.markup import escape
 
@@ -16,7 +17,10 @@ def market(scenario: Path = typer.Argument(..., help="scenario YAML file with tw
     OUTDIR."""
     result, out = run_study_command("market", scenario, outdir=outdir, suffix="-market", quiet=quiet)
     study = result.value
-    console.print(df_table("What each site traded and saved (USD)", study.bills))
+    b = study.bills
+    shown = pd.DataFrame({"site": b["site"], "bought MWh": b["bought_mwh"], "sold MWh": b["sold_mwh"],
+                          "net paid k USD": b["net_paid_usd"] / 1e3, "saving k USD": b["saving_usd"] / 1e3})
+    console.print(df_table("What each site traded and saved", shown, caption="every column: bills.csv"))
     s = result.details
     console.print(f"{s['traded_mwh']:,.1f} MWh traded over {s['intervals']} intervals, welfare "
                   f"{s['welfare_usd']:,.0f} USD; ledger {s['ledger']['entries']:,} entries in "
