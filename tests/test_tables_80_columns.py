@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
     ["gpus"], ["defaults"], ["studies"],
     ["grid", "reliability", str(ROOT / "examples/networks/campus-ring.yaml"), "--years", "20", "-q"],
     ["market", str(ROOT / "examples/market-texas.yaml"), "-q"],
+    ["swings", str(ROOT / "examples/llm-campus.yaml")],
 ], ids=lambda a: " ".join(a[:2]))
 def test_reads_at_80_columns(args, tmp_path):
-    if args[0] in ("grid", "market"):
+    if args[0] in ("grid", "market", "swings"):
         args = [*args, "-o", str(tmp_path / "out")]
     res = CliRunner().invoke(app, args, terminal_width=80)
     assert res.exit_code == 0, res.output

@@ -24,25 +24,38 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
     result, out = run_study_command("swings", scenario, outdir=outdir, suffix="-swings", quiet=quiet, site=site,
                                     start=start, duration_s=duration_s, resolution_s=resolution_s, limits=limits)
     console.print(swings_table(result.value))
+    for line in swings_settings(result.value):
+        console.print(f"  [dim]{escape(line)}[/]", highlight=False)
     print_report_path(out)
 
 
 def swings_table(result) -> Table:
+    """One row per mitigation: each check's value against its limit (red: broken) and the cost per year; the
+    settings are listed under the table (``swings_settings``)."""
+    from rich import box
+
+    from wattscale.studies.simulation.kpi_registry import money
+
     base = result.options[0].analysis
     table = Table(title=f"{shown(result.scenario)} / {shown(result.site)}: swings over {result.study.duration_s:g} s "
-                        f"at {result.study.resolution_s * 1000:g} ms (limits: {shown(result.limits.name)})")
-    table.add_column("option (setting)")
+                        f"at {result.study.resolution_s * 1000:g} ms (limits: {shown(result.limits.name)})",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("option", no_wrap=True)
     for c in base.checks:
-        short = c.name.replace("ramp over ", "ramp ").replace("amplitude ", "").replace("dynamic range", "range")
-        limit = f"\n<= {c.limit:.3g}" if c.limit else ""
-        table.add_column(f"{short}\n{c.unit}{limit}", justify="right")
-    table.add_column("USD/year", justify="right")
+        kind, _, window = (c.name.replace("ramp over ", "ramp|").replace("amplitude ", "band|")
+                           .replace("dynamic range", "range|")).partition("|")
+        limit = f"<={c.limit:.3g}" if c.limit else ""
+        table.add_column(f"{kind}\n{window.replace(' Hz', 'Hz')}\n{c.unit}\n{limit}", justify="right", no_wrap=True)
+    table.add_column("cost\nper\nyear\nUSD", justify="right", no_wrap=True)
     chosen = result.chosen
     for o in result.options:
         cells = [f"[{'green' if c.passed else 'red'}]{c.value:.3g}[/]" for c in o.analysis.checks]
-        name = f"[bold]{escape(o.name)}[/]" + (" *" if o is chosen else "") + ("" if o.complies else " [red](fails)[/]")
-        if o.setting:
-            name += f"\n[dim]{escape(o.setting)}[/]"
-        table.add_row(name, *cells, f"{o.total_cost_usd_per_year:,.0f}")
-    table.caption = ("* cheapest compliant option" if chosen else "no option meets the limits")
+        mark = " *" if o is chosen else ("" if o.complies else " [red]x[/]")
+        table.add_row(f"{escape(o.name)}{mark}", *cells, money(o.total_cost_usd_per_year).replace(" USD", ""))
+    table.caption = ("* cheapest compliant option" if chosen else "no option meets the limits") + "; x fails"
     return table
+
+
+def swings_settings(result) -> list[str]:
+    """What each mitigation sets, one line each."""
+    return [f"{o.name}: {o.setting}" for o in result.options if o.setting]
