@@ -106,3 +106,15 @@ def test_swings_builds_no_year_of_inputs(tmp_path):
     campus = prepare(short("llm-campus.yaml", tmp_path, days=365, start="2023-01-01"))
     wattscale.run_study("swings", campus, resolution_s=0.01, start="2023-07-18 14:00")
     assert campus._inputs == {}
+
+
+def test_progress_says_what_it_does_before_the_inputs_are_built(tmp_path):
+    """The slow part before the first step (weather, PV, wind, workloads) is announced, then the steps count up
+    to the total."""
+    calls = []
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    wattscale.run_study("run", path, progress=lambda what, done, total: calls.append((what, done, total)))
+    assert calls[0][0].startswith("inputs of site campus") and calls[0][1] == 0
+    steps = [c for c in calls if c[0] == "simulating"]
+    assert steps[0][1] == 0 and steps[-1][1] == steps[-1][2] == 48
+    assert calls.index(steps[0]) > 0

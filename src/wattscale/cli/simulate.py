@@ -32,16 +32,21 @@ def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
 
 
 def validate(scenario: Path = SCENARIO,
-             data: bool = typer.Option(True, help="also load every data file and check it covers the timeline")) -> None:
+             data: bool = typer.Option(True, help="also load every data file and check it covers the timeline"),
+             quiet: bool = QUIET) -> None:
     """Check SCENARIO (schema, and by default every referenced data file) without simulating."""
+    from wattscale.cli.common import progress_bar
     from wattscale.engine.campus import prepare
 
     try:
         campus = prepare(scenario)
         tl = campus.timeline
         if data:
-            for site in campus.scenario.sites:
-                campus.inputs(site.name)
+            sites = campus.scenario.sites
+            with progress_bar(quiet) as progress:
+                for i, site in enumerate(sites):
+                    progress(f"inputs of site {site.name}", i, len(sites))
+                    campus.inputs(site.name)
             sw = campus.scenario.swings
             if sw is not None and sw.limits is not None:  # the swing section's limits file too
                 from wattscale.studies.swings.analysis import read_limits

@@ -14,9 +14,13 @@ def run_simulation(campus: Campus, options: RunOptions, progress: Progress) -> S
     from wattscale.studies.simulation.kpi import attach_kpis
     from wattscale.studies.simulation.report import render_report
 
-    total = campus.timeline.n_steps * len(campus.scenario.sites)
+    sites = campus.scenario.sites
+    total = campus.timeline.n_steps * len(sites)
+    for i, site in enumerate(sites):  # weather, PV, wind and workloads: the slow part before the first step
+        progress(f"inputs of site {site.name} ({i + 1} of {len(sites)})", i, len(sites))
+        campus.inputs(site.name)
     done = [0]
-    progress("loading inputs", 0, total)
+    progress("simulating", 0, total)
 
     def tick(steps: int) -> None:
         done[0] += steps
