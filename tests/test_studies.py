@@ -118,3 +118,16 @@ def test_progress_says_what_it_does_before_the_inputs_are_built(tmp_path):
     steps = [c for c in calls if c[0] == "simulating"]
     assert steps[0][1] == 0 and steps[-1][1] == steps[-1][2] == 48
     assert calls.index(steps[0]) > 0
+
+
+def test_the_fleet_a_run_simulated_is_reported(tmp_path):
+    """An inference fleet sized for its SLO shows its size in the summary, and its IT load matches the steps."""
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    result = wattscale.run_study("run", path)
+    fleet = result.details["extra"]["workloads"]["campus"]
+    frame = result.value.steps["campus"]
+    assert fleet["chat"]["sized"] and fleet["chat"]["gpus"] > 0 and not fleet["pretrain"]["sized"]
+    assert fleet["chat"]["mean_it_mw"] == pytest.approx(frame["workload_chat_it_mw"].mean())
+    again = wattscale.load_results(result.save(tmp_path / "res"))
+    assert again.extra["workloads"]["campus"]["chat"]["gpus"] == fleet["chat"]["gpus"]
+    assert "Workloads as simulated" in (tmp_path / "res" / "report.html").read_text()

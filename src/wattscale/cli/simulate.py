@@ -20,6 +20,11 @@ def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
     result, out = run_study_command("run", scenario, outdir=outdir, suffix="", quiet=quiet, report=report)
     results = result.value
     console.print(kpi_table(results))
+    for site, fleet in results.extra.get("workloads", {}).items():
+        for name, w in fleet.items():
+            sized = ", sized for its SLO" if w["sized"] else ""
+            console.print(f"{shown(site)} / {shown(name)}: {w['gpus']:,} x {shown(w['gpu'])}{sized}; IT load "
+                          f"{w['mean_it_mw']:,.1f} MW mean, {w['peak_it_mw']:,.1f} MW peak")
     for site, log in results.extra.get("controller", {}).items():
         console.print(f"{shown(site)}: MPC made {log['plans']:,} plans ({log['fallbacks']} fell back to the rules), "
                       f"{log['solve_s_total']:.1f} s solving, mean {log['solve_s_mean'] * 1000:.0f} ms")

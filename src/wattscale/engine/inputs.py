@@ -42,6 +42,7 @@ class SiteInputs:
     generators: list[Generator] = field(default_factory=list)  # in merit order
     weather_source: str = ""
     workload_it_mw: dict[str, np.ndarray] = field(default_factory=dict)
+    workload_gpus: dict[str, int] = field(default_factory=dict)  # each workload's fleet (as given, or as sized)
     envelopes: list[Envelope] = field(default_factory=list)  # cheapest to shed first
     dr_soft_mw: np.ndarray | None = None  # paid demand response: import above this forgoes ...
     dr_payment_usd_per_mwh: np.ndarray | None = None  # ... this payment per MWh
@@ -110,7 +111,7 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
     if (it_load < 0).any():
         raise ScenarioError("IT load has negative values", file=scenario_file, field=f"{where}.facility.it_load_mw",
                             expected="power >= 0 MW")
-    workload_it, envelopes = {}, []
+    workload_it, workload_gpus, envelopes = {}, {}, []
     if site.facility.workloads:
         catalog = catalog or load_catalog()
         for j, w in enumerate(site.facility.workloads):
@@ -118,6 +119,7 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
             mix = workload_mix(w, catalog, start=timeline.start, step_s=timeline.step_s, n_samples=n,
                                must_run=True, field=where_w, file=scenario_file)
             workload_it[w.name] = mix.it_power_mw()
+            workload_gpus[w.name] = int(mix.n_gpus)
             it_load = it_load + workload_it[w.name]
             envelopes.append(envelope(w, catalog.get(w.gpu), mix))
         envelopes.sort(key=lambda e: e.cost_usd_per_mwh)
@@ -139,7 +141,7 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
         cfe_share=cfe, grid_up=grid.grid_available(g.outages, timeline, field=f"{where}.grid.outages"),
         import_limit_mw=np.minimum(g.import_limit_mw, hold), export_limit_mw=np.full(n, g.export_limit_mw),
         generators=sorted(site.generators, key=generator.marginal_cost_usd_per_mwh), weather_source=weather.source,
-        workload_it_mw=workload_it, envelopes=envelopes, dr_soft_mw=soft, dr_payment_usd_per_mwh=pay,
+        workload_it_mw=workload_it, workload_gpus=workload_gpus, envelopes=envelopes, dr_soft_mw=soft, dr_payment_usd_per_mwh=pay,
         location=(lat, lon, alt))
 
 

@@ -27,9 +27,14 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
         Campus(scenario, file=str(scenario_file) if scenario_file else None)
     scenario, timeline = campus.scenario, campus.timeline
     steps: dict[str, pd.DataFrame] = {}
-    logs = {}
+    logs, fleets = {}, {}
     for site in scenario.sites:
         inputs = campus.inputs(site.name)
+        if inputs.workload_gpus:  # the fleets as simulated (an inference fleet may have been sized for its SLO)
+            fleets[site.name] = {name: {"gpu": w.gpu, "gpus": inputs.workload_gpus[name], "sized": w.gpus is None,
+                                        "peak_it_mw": float(inputs.workload_it_mw[name].max()),
+                                        "mean_it_mw": float(inputs.workload_it_mw[name].mean())}
+                                 for name, w in ((w.name, w) for w in site.facility.workloads)}
         controller = (controllers or {}).get(site.name) or build_controller(
             scenario.controller, site_assets(inputs), carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
             value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)
@@ -38,8 +43,10 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
         steps[site.name] = frame
         if hasattr(controller, "summary"):
             logs[site.name] = {**controller.summary(), "forecast_fallbacks": getattr(forecaster, "fallbacks", 0)}
-    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={},
-                   extra={"controller": logs} if logs else {})
+    extra = {"controller": logs} if logs else {}
+    if fleets:
+        extra["workloads"] = fleets
+    return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={}, extra=extra)
 
 
 def site_assets(inputs: SiteInputs) -> SiteAssets:

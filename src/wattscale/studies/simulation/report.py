@@ -157,6 +157,11 @@ def render_report(results: Results) -> str:
         if kp.get("battery_degradation"):
             deg = pd.DataFrame(kp["battery_degradation"])
             parts.append("<h3>Battery degradation by year</h3>" + deg.to_html(index=False, float_format="{:.4f}".format))
+        fleet = results.extra.get("workloads", {}).get(site.name)
+        if fleet:
+            table = pd.DataFrame(fleet).T.rename(columns={"gpus": "GPUs", "sized": "sized for its SLO",
+                                                          "peak_it_mw": "peak IT MW", "mean_it_mw": "mean IT MW"})
+            parts.append("<h3>Workloads as simulated</h3>" + table.to_html(float_format="{:,.1f}".format))
         if kp.get("generators"):
             parts.append("<h3>Generators</h3>" + pd.DataFrame(kp["generators"]).T.to_html(float_format="{:,.1f}".format))
     parts.append("<p class='note'>Per-step data: steps_*.parquet; KPIs: summary.json.</p>")
