@@ -569,3 +569,9 @@ def test_an_unset_environment_variable_in_a_path_is_named(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_DATA_DIR"}
     msg = refused(tmp_path, "validate", "--no-data", str(path), env=env)
     names(msg, str(path), "NO_SUCH_DATA_DIR", "not set", "export NO_SUCH_DATA_DIR=")
+
+
+def test_a_backtest_of_wind_at_a_site_without_wind_is_refused_at_once(tmp_path):
+    path = scenario(tmp_path)
+    msg = refused(tmp_path, "forecast", "backtest", str(path), "--target", "wind", "-o", str(tmp_path / "o"), "-q")
+    names(msg, str(path), "has no wind", "field '--target'")

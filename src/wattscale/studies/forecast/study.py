@@ -30,10 +30,14 @@ def site_series(campus: Campus | Scenario | str, target: str, *,
     """The target series of a site on the scenario's timeline, its covariates (clear-sky irradiance known in
     advance; air temperature observed), and the site's name."""
     if target not in TARGETS:
-        raise ForecastError(f"unknown target '{excerpt(target, 30)}'", field="target",
+        raise ForecastError(f"unknown target '{excerpt(target, 30)}'", field="options.target",
                             expected="one of " + ", ".join(TARGETS))
     campus = prepare(campus)
     _, s = campus.site(site)
+    asset = {"pv": "solar", "wind": "wind"}.get(target)
+    if asset is not None and getattr(s, asset) is None:
+        raise ForecastError(f"site '{excerpt(s.name, 40)}' has no {asset}: its {target} is zero at every step",
+                            field="options.target", expected=f"a site with {asset}, or another target")
     inputs = campus.inputs(s.name)
     column = TARGETS[target][0]
     series = pd.Series(getattr(inputs, column), index=inputs.timeline.index, name=column)
