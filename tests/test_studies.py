@@ -131,3 +131,23 @@ def test_the_fleet_a_run_simulated_is_reported(tmp_path):
     again = wattscale.load_results(result.save(tmp_path / "res"))
     assert again.extra["workloads"]["campus"]["chat"]["gpus"] == fleet["chat"]["gpus"]
     assert "Workloads as simulated" in (tmp_path / "res" / "report.html").read_text()
+
+
+def test_defaults_a_site_relies_on_are_said(tmp_path):
+    """A site in Texas left on the bundled weather and built-in PJM profiles is told so by validate and the report."""
+    from typer.testing import CliRunner
+
+    from wattscale.cli import app
+
+    data = yaml.safe_load((EXAMPLES / "llm-campus.yaml").read_text())
+    data["sites"][0]["location"] = {"latitude": 32.8, "longitude": -96.8}  # Dallas
+    data.pop("swings", None)
+    data["time"] = {**data["time"], "start": "2023-07-17", "duration": "2d"}
+    data["time"].pop("end", None)
+    path = tmp_path / "dallas.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = CliRunner().invoke(app, ["validate", str(path), "-q"], terminal_width=200).output
+    assert "Greensboro" in out and "1,5" in out and "km from the site" in out  # about 1,500 km away
+    assert "pjm-2023-intensity" in out
+    html = wattscale.run_study("run", path).report_html
+    assert "Greensboro" in html and "pjm-dom-2023-price" in html

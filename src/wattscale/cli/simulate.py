@@ -62,6 +62,10 @@ def validate(scenario: Path = SCENARIO,
         fail(exc, scenario)
     console.print(f"[green]ok[/]: {escape(str(scenario))} — {len(campus.scenario.sites)} site(s), {tl.n_steps:,} "
                   f"steps of {tl.step_s} s from {tl.start} to {tl.end}")
+    from wattscale.scenario.notes import default_notes
+
+    for note in default_notes(campus.scenario):
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 def kpi_table(results) -> Table:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from wattscale.engine.results import Results
+from wattscale.scenario.notes import default_notes
 from wattscale.scenario.schema import Site
 from wattscale.studies.page import Figures, html_page
 from wattscale.studies.simulation.costs import monthly_costs_usd
@@ -146,6 +147,7 @@ def render_report(results: Results) -> str:
              f"<p>{html.escape(sc.description)}</p>" if sc.description else "",
              f"<p>{tl.n_steps:,} steps of {tl.step_s} s from {tl.start} to {tl.end} "
              f"({html.escape(str(tl.tz))}); controller: {html.escape(sc.controller.kind)}.</p>",
+             *(f"<p class='note'>Note: {html.escape(n)}.</p>" for n in default_notes(sc)),
              "<h2>Key performance indicators</h2>", kpi_table_html(tables)]
     figures = Figures()
     for site in sc.sites:
