@@ -28,7 +28,7 @@ def options(max_memory_gb: float = typer.Option(
 
 
 for command in (simulate.run, simulate.validate, swings.swings, size.size, market.market, catalog.studies,
-                catalog.gpus, catalog.defaults):
+                catalog.gpus, catalog.defaults, catalog.schema):
     app.command()(command)
 app.add_typer(grid.app, name="grid")
 app.add_typer(forecast.app, name="forecast")

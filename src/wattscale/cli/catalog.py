@@ -1,6 +1,8 @@
 """``wattscale studies``, ``gpus`` and ``defaults``: what is built in."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich import box
 from rich.markup import escape
@@ -55,3 +57,30 @@ def defaults(wide: bool = WIDE) -> None:
         cells = [name, rows["unit"].iloc[0], f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}"]
         table.add_row(*cells, *([rows["timezone"].iloc[0]] if wide else []))
     console.print(table)
+
+
+def schema(output: Path = typer.Option(None, "--output", "-o", help="write it to this file (default: print it)")
+           ) -> None:
+    """The JSON Schema of scenario files, for editor completion and checking (e.g. with the YAML language server:
+    '# yaml-language-server: $schema=scenario.schema.json')."""
+    import json
+
+    from wattscale.cli.common import fail
+    from wattscale.errors import ResultsError
+    from wattscale.scenario.schema import Scenario
+
+    doc = Scenario.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "wattscale scenario"
+    text = json.dumps(doc, indent=1)
+    if output is None:
+        console.print_json(text)
+        return
+    if output.exists() or output.is_symlink():
+        fail(ResultsError("a file is already there; it is left untouched", file=str(output),
+                          expected="a new file name"))
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(ResultsError(f"cannot write the schema ({exc.strerror or exc})", file=str(output)))
+    console.print(f"wrote {escape(str(output))}")
