@@ -92,7 +92,9 @@ def test_quick_use_line(group, workdir):
         assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         assert "Traceback" not in proc.stderr
         out = re.search(r"(?:-o|--outdir) (\S+)", cmd)
-        if out:
+        if out and out.group(1).endswith(".json"):  # one file, not a results folder
+            assert (workdir / out.group(1)).is_file(), f"{cmd} wrote no {out.group(1)}"
+        elif out:
             assert (workdir / out.group(1) / "summary.json").is_file(), f"{cmd} wrote no summary.json"
             assert (workdir / out.group(1) / "report.html").is_file(), f"{cmd} wrote no report.html"
     writes = line.split()[1] in ("run", "swings", "size", "market", "forecast", "grid") and "models" not in line
