@@ -151,3 +151,28 @@ def test_defaults_a_site_relies_on_are_said(tmp_path):
     assert "pjm-2023-intensity" in out
     html = wattscale.run_study("run", path).report_html
     assert "Greensboro" in html and "pjm-dom-2023-price" in html
+
+
+def test_set_changes_fields_by_path_and_checks_them_as_a_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from wattscale.cli import app
+    from wattscale.scenario.changes import change
+
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    out = tmp_path / "res"
+    res = CliRunner().invoke(app, ["run", str(path), "-o", str(out), "-q", "--no-report",
+                                   "--set", "sites[0].battery.energy_mwh=1600", "--set", "time.duration=1d",
+                                   "--set", "time.start=2023-07-18"])
+    assert res.exit_code == 0, res.output
+    written = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert written["sites"][0]["battery"]["energy_mwh"] == 1600 and len(wattscale.load_results(out).steps["campus"]) == 24
+    for bad, field in [("sites[0].battery.energy_mwh=-1", "sites[0].battery.energy_mwh"),
+                       ("sites[5].battery.energy_mwh=1", "sites[5]"), ("nonsense", "--set")]:
+        res = CliRunner().invoke(app, ["run", str(path), "-o", str(tmp_path / "bad"), "-q", "--set", bad])
+        assert res.exit_code == 2 and field in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "bad").exists()
+    sc = change(wattscale.load_scenario(path), {"carbon_price_usd_per_t": 80})  # from Python, the same rules
+    assert sc.carbon_price_usd_per_t == 80
+    with pytest.raises(WattscaleError, match="carbon_price_usd_per_t"):
+        change(sc, {"carbon_price_usd_per_t": float("inf")})

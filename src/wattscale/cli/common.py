@@ -23,6 +23,9 @@ OUTDIR = typer.Option(None, "--outdir", "-o", help="results folder (default: a f
                                                    "scenario or network); written whole, and only ever replacing an "
                                                    "earlier wattscale results folder")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+SET = typer.Option([], "--set", help="change a scenario field first, by its path: "
+                                     "--set sites[0].battery.energy_mwh=400 (repeat; values read as YAML; checked "
+                                     "as the file is)")
 
 
 def fail(exc: Exception, subject: str | Path | None = None) -> None:
@@ -77,15 +80,17 @@ def progress_bar(quiet: bool):
 
 
 def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, quiet: bool, report: bool = True,
-                      **options):
+                      changes: list[str] | None = None, **options):
     """Run study ``name`` as a command: options and input checked, the output folder checked before any work,
     a progress bar, the results folder written; any mistake is one error line. Returns (result, folder)."""
     from wattscale.studies.registry import execute, get_study, make_options, prepare_subject
 
     try:
+        from wattscale.scenario.changes import parse_assignments
+
         study = get_study(name)
         opts = make_options(study, options)
-        prepared = prepare_subject(study, subject)
+        prepared = prepare_subject(study, subject, parse_assignments(changes or []))
         label = getattr(prepared, "name", None) if study.takes == "scenario" else Path(str(subject)).stem
         out = checked_outdir(outdir, label, suffix)
         with progress_bar(quiet) as progress:

@@ -7,7 +7,7 @@ import pandas as pd
 import typer
 from rich.markup import escape
 
-from wattscale.cli.common import OUTDIR, QUIET, console, df_table, print_report_path, run_study_command, shown
+from wattscale.cli.common import OUTDIR, QUIET, SET, console, df_table, print_report_path, run_study_command, shown
 
 app = typer.Typer(help="Forecast a scenario's load, PV, wind, price or carbon intensity; backtest models with "
                        "issue-time discipline; and measure the value of forecasting in MPC operation.\n\n"
@@ -37,13 +37,14 @@ def backtest(scenario: Path = SCENARIO,
              issue_every_h: float = typer.Option(24.0, help="hours between issue times"),
              refit_every_h: float = typer.Option(24.0, help="hours between refits"),
              train_days: float = typer.Option(28.0, help="days of history before the first issue time"),
-             outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
+             outdir: Path = OUTDIR, set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Backtest forecasts of SCENARIO's TARGET series from rolling issue times; print the scores and skill against
     seasonal naive, and write report.html, metrics.csv, forecasts.csv and summary.json to OUTDIR."""
     from wattscale.results_folder import safe_folder_name
 
     result, out = run_study_command("forecast-backtest", scenario, outdir=outdir,
-                                    suffix=f"-forecast-{safe_folder_name(target)}", quiet=quiet, target=target,
+                                    changes=set_, suffix=f"-forecast-{safe_folder_name(target)}", quiet=quiet,
+                                    target=target,
                                     models=model, site=site, horizon_h=horizon_h, issue_every_h=issue_every_h,
                                     refit_every_h=refit_every_h, train_days=train_days)
     study = result.value
@@ -59,10 +60,11 @@ def value(scenario: Path = SCENARIO,
           model: list[str] = typer.Option(["seasonal_naive", "lgbm"], "--model", "-m",
                                           help="forecasters to compare (repeat); 'perfect' and 'persistence' "
                                                "always run"),
-          outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
+          outdir: Path = OUTDIR, set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Run SCENARIO's MPC controller once per forecaster and report the cost and carbon of each against perfect
     foresight and persistence (report.html, value.csv, summary.json in OUTDIR)."""
-    result, out = run_study_command("forecast-value", scenario, outdir=outdir, suffix="-forecast-value", quiet=quiet,
+    result, out = run_study_command("forecast-value", scenario, outdir=outdir, changes=set_, suffix="-forecast-value",
+                                    quiet=quiet,
                                     models=model)
     table = result.tables["value"]
     shown_table = pd.DataFrame({"forecaster": table["forecaster"], "cost M USD": table["system_cost_usd"] / 1e6,

@@ -7,15 +7,15 @@ import pandas as pd
 import typer
 from rich.markup import escape
 
-from wattscale.cli.common import OUTDIR, QUIET, console, df_table, run_study_command
+from wattscale.cli.common import OUTDIR, QUIET, SET, console, df_table, run_study_command
 
 
 def market(scenario: Path = typer.Argument(..., help="scenario YAML file with two or more sites", show_default=False),
-           outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
+           outdir: Path = OUTDIR, set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Let SCENARIO's sites trade peer to peer each interval; write prices, volumes, settlements, the signed
     ledger (ledger.sqlite, with trust.json, checkpoint.json and the demo keys in keys/) and report.html to
     OUTDIR."""
-    result, out = run_study_command("market", scenario, outdir=outdir, suffix="-market", quiet=quiet)
+    result, out = run_study_command("market", scenario, outdir=outdir, changes=set_, suffix="-market", quiet=quiet)
     study = result.value
     b = study.bills
     shown = pd.DataFrame({"site": b["site"], "bought MWh": b["bought_mwh"], "sold MWh": b["sold_mwh"],

@@ -7,17 +7,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wattscale.cli.common import OUTDIR, QUIET, console, err_console, fail, run_study_command, shown
+from wattscale.cli.common import OUTDIR, QUIET, SET, console, err_console, fail, run_study_command, shown
 from wattscale.errors import WattscaleError
 
 SCENARIO = typer.Argument(..., help="scenario YAML file", show_default=False)
 
 
 def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
-        report: bool = typer.Option(True, help="write OUTDIR/report.html"), quiet: bool = QUIET) -> None:
+        report: bool = typer.Option(True, help="write OUTDIR/report.html"), set_: list[str] = SET,
+        quiet: bool = QUIET) -> None:
     """Simulate SCENARIO, print its KPIs and write per-step Parquet, summary.json and report.html to OUTDIR
     (default: out/<scenario name>)."""
-    result, out = run_study_command("run", scenario, outdir=outdir, suffix="", quiet=quiet, report=report)
+    result, out = run_study_command("run", scenario, outdir=outdir, changes=set_, suffix="", quiet=quiet, report=report)
     results = result.value
     console.print(kpi_table(results))
     for site, fleet in results.extra.get("workloads", {}).items():
@@ -38,13 +39,15 @@ def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
 
 def validate(scenario: Path = SCENARIO,
              data: bool = typer.Option(True, help="also load every data file and check it covers the timeline"),
-             quiet: bool = QUIET) -> None:
+             set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Check SCENARIO (schema, and by default every referenced data file) without simulating."""
     from wattscale.cli.common import progress_bar
     from wattscale.engine.campus import prepare
 
     try:
-        campus = prepare(scenario)
+        from wattscale.scenario.changes import parse_assignments
+
+        campus = prepare(scenario, parse_assignments(set_))
         tl = campus.timeline
         if data:
             sites = campus.scenario.sites

@@ -7,18 +7,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wattscale.cli.common import OUTDIR, QUIET, console, run_study_command, shown
+from wattscale.cli.common import OUTDIR, QUIET, SET, console, run_study_command, shown
 
 
 def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings in its 'sizing:' section)",
                                          show_default=False),
          outdir: Path = OUTDIR, check: bool = typer.Option(True, help="simulate the chosen system with the engine"),
-         quiet: bool = QUIET) -> None:
+         set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Size PV, wind, battery, generators and grid connection at least annualised cost; sweep carbon prices or
     CFE targets for a Pareto front; write report.html, summary.json and sized.yaml."""
     from wattscale.studies.sizing.report import point_label
 
-    result, out = run_study_command("size", scenario, outdir=outdir, suffix="-sizing", quiet=quiet, check=check)
+    result, out = run_study_command("size", scenario, outdir=outdir, changes=set_, suffix="-sizing", quiet=quiet,
+                                    check=check)
     study = result.value
     c = study.chosen
     table = Table(title=f"{shown(study.scenario)} / {shown(study.site)}: least-cost system ({study.hours:,} hours)")

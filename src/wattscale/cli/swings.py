@@ -7,7 +7,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wattscale.cli.common import OUTDIR, QUIET, console, print_report_path, run_study_command, shown
+from wattscale.cli.common import OUTDIR, QUIET, SET, console, print_report_path, run_study_command, shown
 
 
 def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with workloads", show_default=False),
@@ -19,9 +19,10 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
            resolution_s: float = typer.Option(None, "--resolution-s", help="sample length in seconds (default: "
                                               "swings.resolution_s, else 0.01)"),
            limits: Path = typer.Option(None, help="limits YAML (bands, ramps, dynamic range)"),
-           quiet: bool = QUIET) -> None:
+           set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Analyse a site's sub-second power swings, size mitigations, and write report.html and summary.json."""
-    result, out = run_study_command("swings", scenario, outdir=outdir, suffix="-swings", quiet=quiet, site=site,
+    result, out = run_study_command("swings", scenario, outdir=outdir, changes=set_, suffix="-swings", quiet=quiet,
+                                    site=site,
                                     start=start, duration_s=duration_s, resolution_s=resolution_s, limits=limits)
     console.print(swings_table(result.value))
     for line in swings_settings(result.value):

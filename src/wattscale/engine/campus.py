@@ -59,8 +59,14 @@ class Campus:
         return self._inputs[index]
 
 
-def prepare(scenario) -> Campus:
-    """A Campus from a scenario file path, a YAML text, a dictionary, a Scenario or a Campus."""
+def prepare(scenario, changes: dict | None = None) -> Campus:
+    """A Campus from a scenario file path, a YAML text, a dictionary, a Scenario or a Campus; ``changes`` (dotted
+    path -> value, as ``wattscale.scenario.changes.change``) are applied and validated first."""
+    if changes:
+        from wattscale.scenario.changes import change
+
+        campus = prepare(scenario)
+        return Campus(change(campus.scenario, changes, file=campus.file), file=campus.file)
     from wattscale.scenario.load import load_scenario, scenario_from_dict
 
     if isinstance(scenario, Campus):

@@ -67,26 +67,31 @@ def make_options(study: Study, options: dict | Options | None) -> Options:
                             expected=f"options of study '{study.name}': {allowed}") from None
 
 
-def prepare_subject(study: Study, subject):
-    """The study's input made ready: a prepared campus, or a loaded network."""
+def prepare_subject(study: Study, subject, changes: dict | None = None):
+    """The study's input made ready: a prepared campus (with ``changes`` to the scenario applied), or a loaded
+    network."""
     if study.takes == "network":
+        if changes:
+            raise WattscaleError("changes by path apply to scenarios, not networks", field="--set",
+                                 expected="no --set for a network study")
         from wattscale.network.build import load_network
 
         return subject if hasattr(subject, "net") else load_network(str(subject))
     from wattscale.engine.campus import prepare
 
-    return prepare(subject)
+    return prepare(subject, changes)
 
 
 def run_study(name: str, subject, *, progress: Progress | None = None, options: dict | Options | None = None,
-              **kw) -> StudyResult:
+              changes: dict | None = None, **kw) -> StudyResult:
     """Run study ``name`` on ``subject`` (a scenario path, YAML text or Scenario; a network for grid studies).
 
     Options come as keywords or as ``options=``; e.g. ``run_study("swings", "examples/llm-campus.yaml",
-    resolution_s=0.01)``. Returns the study's result; ``result.save(folder)`` writes its results folder."""
+    resolution_s=0.01)``; ``changes`` set scenario fields by dotted path first (``{"sites[0].battery.energy_mwh":
+    400}``), validated as a file is. Returns the study's result; ``result.save(folder)`` writes its results folder."""
     study = get_study(name)
     opts = make_options(study, {**(options.model_dump() if isinstance(options, Options) else options or {}), **kw})
-    return execute(study, prepare_subject(study, subject), opts, progress, subject)
+    return execute(study, prepare_subject(study, subject, changes), opts, progress, subject)
 
 
 def execute(study: Study, prepared, options: Options, progress: Progress | None, subject=None) -> StudyResult:
