@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("args", [
     ["gpus"], ["defaults"], ["studies"],
     ["grid", "reliability", str(ROOT / "examples/networks/campus-ring.yaml"), "--years", "20", "-q"],
-    ["market", str(ROOT / "examples/market-texas.yaml"), "-q"],
+    ["market", str(ROOT / "examples/market-texas.yaml"), "-q", "--set", "market.events=[]", "--set",
+     "time.duration=3d", "--set", "time.end=null"],
     ["swings", str(ROOT / "examples/llm-campus.yaml")],
 ], ids=lambda a: " ".join(a[:2]))
 def test_reads_at_80_columns(args, tmp_path):
