@@ -176,3 +176,11 @@ def test_set_changes_fields_by_path_and_checks_them_as_a_file(tmp_path):
     assert sc.carbon_price_usd_per_t == 80
     with pytest.raises(WattscaleError, match="carbon_price_usd_per_t"):
         change(sc, {"carbon_price_usd_per_t": float("inf")})
+
+
+def test_a_result_shows_its_kpis_in_a_notebook(tmp_path):
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    result = wattscale.run_study("run", path)
+    html = result._repr_html_()
+    assert "Total energy cost" in html and (" M USD" in html or " k USD" in html)
+    assert len(repr(result)) < 1000  # a REPL is not flooded with the report

@@ -50,6 +50,17 @@ class StudyResult:
         return (f"StudyResult(study={self.study!r}, kpis={{{kpis}{more}}}, tables={list(self.tables)}, "
                 f"files={list(self.files)[:8]}, report={'yes' if self.report_html else 'no'})")
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the headline KPIs as a table (units in the names; money and shares as people read them)."""
+        import html
+
+        from wattscale.studies.simulation.kpi_registry import BY_KEY, format_kpi
+
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(BY_KEY[k].title if k in BY_KEY else k)}</th>"
+                       f"<td style='text-align:right'>{html.escape(_kpi_text(k, v, BY_KEY, format_kpi))}</td></tr>"
+                       for k, v in self.kpis.items())
+        return f"<b>{html.escape(self.study)}</b><table>{rows}</table>"
+
     def summary(self) -> dict:
         """summary.json: study, options, version, a hash of the inputs, KPIs and the study's own details."""
         from wattscale import __version__
@@ -89,6 +100,12 @@ def inputs_sha256(*parts: Any) -> str:
             part = part.model_dump(mode="json")
         digest.update(json.dumps(part, sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+def _kpi_text(key: str, value, registry: dict, format_kpi) -> str:
+    if key in registry or not isinstance(value, float):
+        return format_kpi(key, value)
+    return f"{value:,.4g}"
 
 
 def _table_bytes(frame: pd.DataFrame, fmt: TableFormat) -> bytes:
