@@ -5,7 +5,16 @@ from pathlib import Path
 
 import typer
 
-from wattscale.cli.common import OUTDIR, QUIET, console, df_table, print_notes, print_report_path, run_study_command
+from wattscale.cli.common import (
+    OUTDIR,
+    QUIET,
+    console,
+    df_table,
+    print_notes,
+    print_report_path,
+    run_study_command,
+    shown,
+)
 
 app = typer.Typer(help="Electrical networks (pandapower): power flow, N-1, fault restoration (FLISR), "
                        "reconfiguration and reliability.\n\nExample: wattscale grid heal ieee33 --fault 7",
@@ -27,7 +36,7 @@ def flow(network: str = NETWORK,
     s, per_step, violations = result.value
     print_notes(result.notes)
     for v in s.violations[:10]:
-        console.print(f"  [yellow]{df_escape(v)}[/]")
+        console.print(f"  [yellow]{shown(v, 200)}[/]")
     if per_step is not None:
         over = result.details["over_time"]
         console.print(f"over time: {len(per_step):,} steps, {over['steps_with_violations']:,} with "
@@ -96,9 +105,3 @@ def reliability(network: str = NETWORK,
                            caption="every index: indices.csv" + ("" if wide else "; --wide: ASAI, MAIFI")))
     print_notes(result.notes)
     print_report_path(out)
-
-
-def df_escape(value) -> str:
-    from rich.markup import escape
-
-    return escape(str(value))
