@@ -21,6 +21,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from test_bad_input import BASE as BAD_INPUT_BASE
 from wattscale.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,17 +31,8 @@ if not WATTSCALE.exists():  # pragma: no cover - tests run from an environment w
     WATTSCALE = ROOT / ".venv" / "bin" / "wattscale"
 
 PRICE = "sites[0].grid.price_usd_per_mwh"
-BASE = {  # a tiny valid scenario: 2 days at 1 h, constant prices (no data file unless a case adds one)
-    "name": "tiny",
-    "time": {"start": "2023-06-01", "duration": "2d", "step": "1h", "timezone": "UTC"},
-    "sites": [{
-        "name": "s",
-        "facility": {"it_load_mw": 10.0, "pue": 1.2},
-        "battery": {"power_mw": 2.0, "energy_mwh": 4.0},
-        "generators": [{"name": "g1", "capacity_mw": 5.0}],
-        "grid": {"import_limit_mw": 20.0, "price_usd_per_mwh": 40.0},
-    }],
-}
+BASE = copy.deepcopy(BAD_INPUT_BASE)  # the bad-input suite's tiny scenario, with a constant price (no data file)
+BASE["sites"][0]["grid"]["price_usd_per_mwh"] = 40.0
 TRAIN = {"kind": "training", "name": "job", "gpu": "H100", "gpus": 1024, "iteration_s": 5.0}
 INFER = {"kind": "inference", "name": "chat", "gpu": "H100", "gpus": 64, "arrivals": {"mean_rate_per_s": 10}}
 NAN, INF = float("nan"), float("inf")
