@@ -184,3 +184,15 @@ def test_a_result_shows_its_kpis_in_a_notebook(tmp_path):
     html = result._repr_html_()
     assert "Total energy cost" in html and (" M USD" in html or " k USD" in html)
     assert len(repr(result)) < 1000  # a REPL is not flooded with the report
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name: x\nsites: " + "[" * 2000 + "]" * 2000 + "\n", "nested too deeply"),
+    ("name: x\n" + "#" * 1_100_000 + "\n", "too large"),
+    ("a: &a [1, 2]\nb: [*a, *a, *a]\nc: 1\nc: 2\n", "appears twice"),
+    ("- just\n- a list\n", "does not contain a mapping"),
+])
+def test_scenario_text_meets_the_limits_a_file_does(text, words):
+    """A scenario given as text (as the service will receive it) is read with the same guards as a file."""
+    with pytest.raises(WattscaleError, match=words):
+        wattscale.run_study("run", text)

@@ -5,8 +5,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Scenario, Site
 from wattscale.timeseries.timeline import Timeline
@@ -67,7 +65,7 @@ def prepare(scenario, changes: dict | None = None) -> Campus:
 
         campus = prepare(scenario)
         return Campus(change(campus.scenario, changes, file=campus.file), file=campus.file)
-    from wattscale.scenario.load import load_scenario, scenario_from_dict
+    from wattscale.scenario.load import load_scenario, parse_yaml, scenario_from_dict
 
     if isinstance(scenario, Campus):
         return scenario
@@ -76,24 +74,9 @@ def prepare(scenario, changes: dict | None = None) -> Campus:
     if isinstance(scenario, dict):
         return Campus(scenario_from_dict(scenario))
     if isinstance(scenario, str) and "\n" in scenario:
-        return Campus(scenario_from_dict(_yaml_text(scenario)))
+        data = parse_yaml(scenario, file="<scenario text>", what="scenario", keys="keys such as 'time' and 'sites'")
+        return Campus(scenario_from_dict(data))
     if isinstance(scenario, (str, Path)):
         return Campus(load_scenario(scenario), file=str(scenario))
     raise ScenarioError(f"cannot read a scenario from a {type(scenario).__name__}",
                         expected="a file path, YAML text, a dictionary or a Scenario")
-
-
-def _yaml_text(text: str) -> dict:
-    from wattscale.scenario.load import _StrictLoader
-
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"YAML syntax error{where}: {getattr(exc, 'problem', None) or exc}",
-                            file="<scenario text>") from None
-    if not isinstance(data, dict):
-        raise ScenarioError("the text does not contain a mapping of scenario fields", file="<scenario text>",
-                            expected="keys such as 'time' and 'sites'")
-    return data

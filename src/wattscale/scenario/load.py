@@ -34,19 +34,29 @@ def read_yaml(path: Path, what: str, keys: str) -> dict:
         raise ScenarioError(f"{what} file is {size / 1e6:,.1f} MB, too large for a {what}", file=str(path),
                             expected=f"a YAML {what} file of at most {MAX_YAML_BYTES / 1e6:g} MB")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe loader
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError("file is not UTF-8 text", file=str(path), expected=f"a YAML {what} file") from None
+    return parse_yaml(text, file=str(path), what=what, keys=keys)
+
+
+def parse_yaml(text: str, *, file: str, what: str, keys: str) -> dict:
+    """The mapping in YAML ``text`` (from ``file``, or given as text), with the same limits as a file: size,
+    nesting, duplicate keys and alias expansion."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ScenarioError(f"{what} text is {len(text) / 1e6:,.1f} MB, too large for a {what}", file=file,
+                            expected=f"YAML of at most {MAX_YAML_BYTES / 1e6:g} MB")
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"YAML syntax error{where}: {excerpt(problem, 200)}", file=str(path)) from None
+        raise ScenarioError(f"YAML syntax error{where}: {excerpt(problem, 200)}", file=file) from None
     except RecursionError:
-        raise ScenarioError("YAML nested too deeply", file=str(path), expected=f"a YAML {what} file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError("file is not UTF-8 text", file=str(path), expected=f"a YAML {what} file") from None
+        raise ScenarioError("YAML nested too deeply", file=file, expected=f"a YAML {what} file") from None
     if not isinstance(data, dict):
-        raise ScenarioError(f"the file does not contain a mapping of {what} fields", file=str(path),
-                            expected=keys)
+        raise ScenarioError(f"the {what} does not contain a mapping of {what} fields", file=file, expected=keys)
     return data
 
 
