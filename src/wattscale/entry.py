@@ -4,19 +4,16 @@ from __future__ import annotations
 import signal
 import sys
 
+from wattscale.guards import interrupted, note_interrupt, stop_if_interrupted
+
 INTERRUPTED_EXIT_CODE = 130
-_interrupted = False
 _started = False  # until the command line is imported, an interrupt is only noted (raising inside the import
 #                   machinery is ignored by Python, with a traceback); main() acts on it right after
 
 
 def _on_interrupt(signum, frame) -> None:
-    global _interrupted
-    _interrupted = True
+    note_interrupt()
     if _started:
-        from wattscale.guards import note_interrupt
-
-        note_interrupt()
         raise KeyboardInterrupt
 
 
@@ -25,18 +22,15 @@ def main() -> None:  # pragma: no cover - exercised through the installed script
     signal.signal(signal.SIGINT, _on_interrupt)
     try:
         from wattscale.cli import app
-        from wattscale.guards import note_interrupt, stop_if_interrupted
 
         _started = True
-        if _interrupted:
-            note_interrupt()
         stop_if_interrupted()
         app()
         stop_if_interrupted()
     except KeyboardInterrupt:
         _stopped()
     except (SystemError, SystemExit):  # compiled kernels turn an interrupt into SystemError; typer exits itself
-        if _interrupted:
+        if interrupted():
             _stopped()
         raise
 

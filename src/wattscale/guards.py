@@ -45,6 +45,11 @@ def note_interrupt() -> None:
     _interrupted = True
 
 
+def interrupted() -> bool:
+    """Whether the user asked to stop."""
+    return _interrupted
+
+
 def stop_if_interrupted() -> None:
     """Raise KeyboardInterrupt if the user asked to stop, even when Python dropped the first one (an interrupt
     that lands inside the import machinery is ignored there)."""

@@ -144,7 +144,7 @@ def recover(outdir: Path) -> None:
     dead_partials = [p for p, pid in partials if not _alive(pid)]
     dead_olds = [p for p, pid in olds if not _alive(pid)]
     if not outdir.exists() and not outdir.is_symlink():
-        complete = [p for p in dead_partials if written_files(p) is not None and (p / MARKER).is_file()]
+        complete = [p for p in dead_partials if written_files(p) is not None]  # the marker is written last
         candidates = sorted(complete, key=lambda p: (p / MARKER).stat().st_mtime) or \
             sorted((p for p in dead_olds if written_files(p) is not None), key=lambda p: p.stat().st_mtime)
         if candidates:
@@ -153,6 +153,18 @@ def recover(outdir: Path) -> None:
     for p in dead_partials + dead_olds:
         if p.exists() and p != outdir:
             shutil.rmtree(p, ignore_errors=True)
+
+
+def json_default(obj):
+    """How results that are not plain JSON are written: numpy numbers as numbers, times as ISO text, models as
+    their JSON, anything else as its text."""
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    return str(obj)
 
 
 def strict_json(data: bytes | str) -> bytes:

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from wattscale.errors import ResultsError
-from wattscale.results_folder import write_folder
+from wattscale.results_folder import json_default, write_folder
 from wattscale.scenario.schema import Scenario
 from wattscale.timeseries.timeline import Timeline
 
@@ -35,7 +35,7 @@ class Results:
     def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:
         """Write ``outdir`` atomically: built in a temporary sibling, then swapped in whole."""
         files = {**self.files(), **(extra_files or {})}
-        files[SUMMARY] = json.dumps(self.summary(), indent=2, default=_json_default).encode()
+        files[SUMMARY] = json.dumps(self.summary(), indent=2, default=json_default).encode()
         return write_folder(outdir, files)
 
     def step_files(self) -> dict[str, str]:
@@ -63,14 +63,6 @@ class Results:
             "total": self.total,
             "extra": {k: v for k, v in self.extra.items() if k != "total"},
         }
-
-
-def _json_default(obj):
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 def load_results(path: str | Path) -> Results:

@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from wattscale.results_folder import write_folder
+from wattscale.results_folder import json_default, write_folder
 
 Progress = Callable[[str, float, "float | None"], None]  # (what is being done, done, total or None)
 TableFormat = Literal["parquet", "csv"]
@@ -76,7 +76,7 @@ class StudyResult:
             files[f"{name}.{self.table_format}"] = _table_bytes(frame, self.table_format)
         if report and self.report_html is not None:
             files["report.html"] = self.report_html
-        files["summary.json"] = json.dumps(self.summary(), indent=2, default=_json_default)
+        files["summary.json"] = json.dumps(self.summary(), indent=2, default=json_default)
         return write_folder(folder, files)
 
 
@@ -88,7 +88,6 @@ class Study:
     summary: str  # one line for 'wattscale studies'
     options: type[Options]
     run: Callable[..., StudyResult]
-    subject: ClassVar[str] = "scenario"
     takes: Literal["scenario", "network"] = "scenario"
 
 
@@ -114,15 +113,3 @@ def _table_bytes(frame: pd.DataFrame, fmt: TableFormat) -> bytes:
         frame.to_parquet(buf)
         return buf.getvalue()
     return frame.to_csv(index=not isinstance(frame.index, pd.RangeIndex)).encode()
-
-
-def _json_default(obj):
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, (pd.Timestamp, Path)):
-        return str(obj)
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json")
-    return str(obj)
