@@ -196,3 +196,14 @@ def test_scenario_text_meets_the_limits_a_file_does(text, words):
     """A scenario given as text (as the service will receive it) is read with the same guards as a file."""
     with pytest.raises(WattscaleError, match=words):
         wattscale.run_study("run", text)
+
+
+def test_a_report_is_rendered_only_when_asked_for(tmp_path):
+    """Sweeps run many cases without reading their reports: the report is built on first use, once."""
+    path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")
+    result = wattscale.run_study("run", path)
+    assert "_report" not in result.__dict__
+    html = result.report_html
+    assert html is result.report_html and "key performance indicators" in html.lower()
+    out = result.save(tmp_path / "res", report=False)
+    assert not (out / "report.html").exists() and (out / "steps_0.parquet").is_file()

@@ -37,18 +37,26 @@ class StudyResult:
     kpis: dict
     value: Any = None  # the study's own result object (Results, SwingStudyResult, ...)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    report_html: str | None = None
-    files: dict[str, bytes | str] = field(default_factory=dict)  # written as they are (ledger, keys, steps)
+    render_report: Callable[[], str] | None = None  # the report, rendered when first asked for (a sweep may not)
+    files: dict[str, bytes | str] = field(default_factory=dict)  # written as they are (ledger, keys)
+    more_files: Callable[[], dict[str, bytes | str]] | None = None  # files built only when saved (steps)
     details: dict = field(default_factory=dict)  # more of summary.json, beside the common keys
     notes: list[str] = field(default_factory=list)  # findings in a sentence each, for the terminal and the report
     inputs_sha256: str = ""
     table_format: TableFormat = "csv"
 
+    @property
+    def report_html(self) -> str | None:
+        """The study's report as one self-contained HTML page (rendered once, on first use)."""
+        if self.render_report is not None and "_report" not in self.__dict__:
+            self.__dict__["_report"] = self.render_report()
+        return self.__dict__.get("_report")
+
     def __repr__(self) -> str:
         kpis = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(self.kpis.items())[:6])
         more = f", ... ({len(self.kpis)} KPIs)" if len(self.kpis) > 6 else ""
         return (f"StudyResult(study={self.study!r}, kpis={{{kpis}{more}}}, tables={list(self.tables)}, "
-                f"files={list(self.files)[:8]}, report={'yes' if self.report_html else 'no'})")
+                f"files={list(self.files)[:8]}, report={'yes' if self.render_report else 'no'})")
 
     def _repr_html_(self) -> str:
         """In a notebook: the headline KPIs as a table (units in the names; money and shares as people read them)."""
@@ -71,7 +79,7 @@ class StudyResult:
 
     def save(self, folder: str | Path, *, report: bool = True) -> Path:
         """Write the results folder atomically (see ``wattscale.results_folder``); returns its path."""
-        files: dict[str, bytes | str] = dict(self.files)
+        files: dict[str, bytes | str] = {**self.files, **(self.more_files() if self.more_files else {})}
         for name, frame in self.tables.items():
             files[f"{name}.{self.table_format}"] = _table_bytes(frame, self.table_format)
         if report and self.report_html is not None:

@@ -104,7 +104,7 @@ def run_flow(net, options: FlowOptions, progress: Progress) -> StudyResult:
     kpis = {"losses_mw": s.losses_mw, "vm_min_pu": s.vm_min_pu, "max_loading_percent": s.max_loading_percent,
             "violations": len(s.violations)}
     return StudyResult("grid-flow", options, kpis=kpis, value=(s, per_step, violations), tables=tables,
-                       report_html=page(f"{net.name}: power flow", figures, report_tables, notes),
+                       render_report=lambda: page(f"{net.name}: power flow", figures, report_tables, notes),
                        details=details, notes=notes)
 
 
@@ -129,7 +129,7 @@ def run_contingency(net, options: ContingencyOptions, progress: Progress) -> Stu
             "cutting_load": int((df.load_cut_mw > 0).sum())}
     notes = [f"{len(df)} outages; {kpis['with_violations']} break a limit; {kpis['cutting_load']} cut off load."]
     return StudyResult("grid-contingency", options, kpis=kpis, value=df, tables={"n-1": df},
-                       report_html=page(f"{net.name}: N-1", [], [("N-1 outages", df)], notes),
+                       render_report=lambda: page(f"{net.name}: N-1", [], [("N-1 outages", df)], notes),
                        details=dict(kpis), notes=notes)
 
 
@@ -160,7 +160,7 @@ def run_heal(net, options: HealOptions, progress: Progress) -> StudyResult:
     kpis = {"ikss_ka": loc.ikss_ka, "restored_mw": r.mw("restored"), "islanded_mw": r.mw("islanded"),
             "lost_mw": r.mw("lost")}
     return StudyResult("grid-heal", options, kpis=kpis, value=r, tables={"actions": actions, "loads": r.loads},
-                       report_html=page(f"{net.name}: fault on {fault}", [fig],
+                       render_report=lambda: page(f"{net.name}: fault on {fault}", [fig],
                                         [("switching sequence", actions), ("loads", r.loads)], notes),
                        details={"fault": fault, "mode": mode, **kpis, "problems": r.problems}, notes=notes)
 
@@ -185,8 +185,9 @@ def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> Stu
     details = {k: v for k, v in r.__dict__.items() if k != "network"}
     kpis = {"losses_before_mw": r.losses_before_mw, "losses_after_mw": r.losses_after_mw}
     return StudyResult("grid-reconfigure", options, kpis=kpis, value=r,
-                       report_html=page(f"{net.name}: reconfiguration", [diagram(r.network, title="reconfigured")],
-                                        [], notes), details=details, notes=notes)
+                       render_report=lambda: page(f"{net.name}: reconfiguration",
+                                                  [diagram(r.network, title="reconfigured")], [], notes),
+                       details=details, notes=notes)
 
 
 def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> StudyResult:
@@ -240,6 +241,6 @@ def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> Stu
             if k in ("SAIFI", "SAIDI_h", "ENS_MWh")}
     return StudyResult("grid-reliability", options, kpis=kpis, value=results,
                        tables={"indices": df, "load_points": load_points},
-                       report_html=page(f"{net.name}: reliability", [fig],
+                       render_report=lambda: page(f"{net.name}: reliability", [fig],
                                         [("system indices", df), ("load points (FLISR)", lps["flisr"])], notes),
                        details={"analytical": results, "monte_carlo_years": years}, notes=notes)

@@ -42,7 +42,7 @@ def run_backtest(campus: Campus, options: BacktestOptions, progress: Progress) -
     table = study.table.reset_index(names="model")
     kpis = {f"{row.model}_{k}": getattr(row, k) for row in table.itertuples() for k in ("mae", "crps", "skill_crps")}
     return StudyResult("forecast-backtest", options, kpis=kpis, value=study,
-                       report_html=render_backtest_report(study), tables={"metrics": table},
+                       render_report=lambda: render_backtest_report(study), tables={"metrics": table},
                        files={"forecasts.csv": forecasts}, details=study.summary())
 
 
@@ -62,6 +62,7 @@ def run_value(campus: Campus, options: ValueOptions, progress: Progress) -> Stud
     study = run_value_study(campus, options.models, progress=tick)
     table = study.table.reset_index(names="forecaster")
     kpis = {f"{r.forecaster}_extra_cost_usd": r.extra_cost_usd for r in table.itertuples()}
-    return StudyResult("forecast-value", options, kpis=kpis, value=study, report_html=render_value_report(study),
+    return StudyResult("forecast-value", options, kpis=kpis, value=study,
+                       render_report=lambda: render_value_report(study),
                        tables={"value": table},
                        details={"scenario": campus.name, "runs": table.to_dict(orient="records")})

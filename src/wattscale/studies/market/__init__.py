@@ -36,5 +36,5 @@ def run_market(campus: Campus, options: MarketOptions, progress: Progress) -> St
     kpis = {"traded_mwh": summary["traded_mwh"], "welfare_usd": summary["welfare_usd"],
             "mean_price_usd_per_mwh": summary["mean_price_usd_per_mwh"],
             "ledger_entries": summary["ledger"]["entries"], "ledger_verified": summary["ledger"]["verified"]}
-    return StudyResult("market", options, kpis=kpis, value=study, report_html=render_market_report(study),
+    return StudyResult("market", options, kpis=kpis, value=study, render_report=lambda: render_market_report(study),
                        tables=tables, files=files, details=summary)

@@ -27,5 +27,6 @@ def run_simulation(campus: Campus, options: RunOptions, progress: Progress) -> S
         progress("simulating", done[0], total)
 
     results = attach_kpis(simulate(campus, progress=tick))
-    return StudyResult("run", options, kpis=dict(results.total), value=results, report_html=render_report(results),
-                       files=results.files(), details=results.summary())
+    return StudyResult("run", options, kpis=dict(results.total), value=results,
+                       render_report=lambda: render_report(results),
+                       more_files=results.files, details=results.summary())

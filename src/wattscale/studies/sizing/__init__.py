@@ -33,5 +33,5 @@ def run_size(campus: Campus, options: SizeOptions, progress: Progress) -> StudyR
     kpis = {"total_usd_per_year": c.total_usd_per_year, "co2_t_per_year": c.co2_t_per_year,
             "cfe_score": c.cfe_score, **{f"capacity_{k}": v for k, v in c.capacities.items()}}
     sized = yaml.safe_dump(study.sized.model_dump(mode="json", exclude_none=True), sort_keys=False)
-    return StudyResult("size", options, kpis=kpis, value=study, report_html=render_sizing_report(study),
+    return StudyResult("size", options, kpis=kpis, value=study, render_report=lambda: render_sizing_report(study),
                        files={"sized.yaml": sized}, details=study.summary())

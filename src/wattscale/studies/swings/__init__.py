@@ -46,5 +46,5 @@ def run_swings(campus: Campus, options: SwingOptions, progress: Progress) -> Stu
     kpis = {"mean_mw": w["mean_mw"], "dynamic_range_mw": w["dynamic_range_mw"],
             "raw_complies": result.options[0].complies, "chosen": summary["chosen"],
             "chosen_usd_per_year": result.chosen.total_cost_usd_per_year if result.chosen else None}
-    return StudyResult("swings", options, kpis=kpis, value=result, report_html=render_swing_report(result),
+    return StudyResult("swings", options, kpis=kpis, value=result, render_report=lambda: render_swing_report(result),
                        details=summary)
