@@ -98,3 +98,12 @@ def test_network_diagram_has_the_scale_its_lines_are_coloured_on():
     fig = diagram(net, title="t")
     scales = [t.marker.colorbar.title.text for t in fig.data if t.marker is not None and t.marker.showscale]
     assert len(scales) == 1 and "loading (%)" in scales[0] and f"{net.limits.max_loading_percent:g} %" in scales[0]
+
+
+def test_report_tables_never_show_scientific_notation():
+    import pandas as pd
+
+    from wattscale.studies.page import table_html
+
+    html = table_html(pd.DataFrame({"system_cost_usd": [1.226e7, 1.288e7], "share": [0.2757, 0.0]}))
+    assert "e+" not in html and "12,260,000" in html and "0.2757" in html

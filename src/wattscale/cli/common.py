@@ -15,6 +15,7 @@ from rich.text import Text
 
 from wattscale.errors import WattscaleError
 from wattscale.guards import stop_if_interrupted
+from wattscale.studies.page import number
 
 console = Console()
 err_console = Console(stderr=True)
@@ -115,16 +116,6 @@ def df_table(title: str, df: pd.DataFrame, limit: int = 40, caption: str | None 
     if len(df) > limit:
         t.caption = f"{len(df) - limit} more rows in the output folder"
     return t
-
-
-def number(value: float) -> str:
-    """A number for a table cell: whole thousands with separators from 10,000 up, else 4 significant digits;
-    never scientific notation a column could cut."""
-    if value != value:  # NaN
-        return "-"
-    if abs(value) >= 1e4:
-        return f"{value:,.0f}"
-    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
 def print_notes(notes: list[str]) -> None:

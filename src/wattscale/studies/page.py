@@ -35,9 +35,20 @@ class Figures:
 
 
 def table_html(df: pd.DataFrame, caption: str | None = None) -> str:
-    """A DataFrame as an HTML table (numbers to 4 significant digits), under an optional heading."""
+    """A DataFrame as an HTML table (numbers by ``number``), under an optional heading."""
     head = f"<h2>{html.escape(caption)}</h2>" if caption else ""
-    return head + df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+    return head + df.to_html(index=False, float_format=number, border=0)
+
+
+def number(value: float) -> str:
+    """A number for a table cell: whole thousands with separators from 10,000 up, else 4 significant digits;
+    never scientific notation a column could cut."""
+    if value != value:  # NaN
+        return "-"
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
 
 
 def page(title: str, figures: list[go.Figure], tables: list[tuple[str, pd.DataFrame]], notes: list[str]) -> str:
