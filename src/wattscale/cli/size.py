@@ -26,7 +26,7 @@ def size(scenario: Path = typer.Argument(..., help="scenario YAML file (settings
     table.add_column("capacity")
     table.add_column("chosen", justify="right")
     for key, value in c.capacities.items():
-        table.add_row(key, f"{max(value, 0.0):,.1f}")
+        table.add_row(key, f"{max(value, 0.0) + 0.0:,.1f}")
     table.add_row("[bold]cost, M USD/yr[/]", f"{c.total_usd_per_year / 1e6:,.2f}")
     table.add_row("CO2, kt/yr", f"{c.co2_t_per_year / 1e3:,.1f}")
     table.add_row("24/7 CFE", f"{c.cfe_score:.1%}" + (f" (engine {study.check['cfe_score_hourly']:.1%})"
