@@ -12,6 +12,7 @@ points, possibly outside the folder the user named. Links higher up the path are
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from wattscale.guards import excerpt, stop_if_interrupted
 
 MARKER = ".wattscale-results"
 MARKER_FORMAT = "wattscale-results"
+MARKER_TMP = MARKER + ".tmp"  # the marker being rewritten (a growing folder)
 PRIVATE_SUFFIX = ".pem"  # private keys: mode 0600 from the first byte, in 0700 folders
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_LIMIT = 100
@@ -78,6 +80,78 @@ def write_folder(outdir: str | Path, files: dict[str, bytes | str]) -> Path:
     return outdir
 
 
+class GrowingFolder:
+    """A results folder that grows as work finishes (a sweep's cases), under the same rules: opened only where
+    ``write_folder`` could write; every file is listed in the marker before it is created, written beside its
+    final name and renamed into place (``write``), or appended to with fsync (``append``). A crash leaves only
+    complete files and, at worst, a listed ``.tmp`` file the next run replaces."""
+
+    def __init__(self, outdir: str | Path) -> None:
+        self.path = absolute(outdir)
+        check_replaceable(self.path)
+        try:
+            recover(self.path)
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
+        self.listed: set[str] = written_files(self.path) or set()
+        if not (self.path / MARKER).exists():
+            self._list(set())
+
+    def exists(self, name: str) -> bool:
+        return name in self.listed and (self.path / name).is_file()
+
+    def clear(self) -> None:
+        """Remove every file wattscale wrote here (and nothing else: ``check_replaceable`` allowed no other)."""
+        for name in sorted(self.listed, reverse=True):
+            (self.path / name).unlink(missing_ok=True)
+        for root, dirs, _files in os.walk(self.path, topdown=False):
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    (Path(root) / d).rmdir()  # only empty folders
+        self.listed = set()
+        self._list(set())
+
+    def write(self, files: dict[str, bytes | str]) -> None:
+        """Write (or replace) ``files``, each whole: JSON as strict JSON."""
+        self._list(set(files) | {f"{name}.tmp" for name in files})
+        for name, data in files.items():
+            path, tmp = self.path / name, self.path / f"{name}.tmp"
+            tmp.unlink(missing_ok=True)
+            try:
+                _write_file(tmp, _content(name, data, self.path), private=name.endswith(PRIVATE_SUFFIX))
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _unwritable(self.path, exc) from None
+        _fsync_dir(self.path)
+
+    def append(self, name: str, text: str) -> None:
+        """Add ``text`` at the end of ``name`` and fsync it (a journal of finished work)."""
+        self._list({name})
+        try:
+            with open(self.path / name, "a", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
+
+    def _list(self, names: set[str]) -> None:
+        for name in names:
+            _check_relative(name, self.path)
+        if names <= self.listed and (self.path / MARKER).exists():
+            return
+        self.listed |= names
+        data = json.dumps({"format": MARKER_FORMAT, "files": sorted(self.listed)}, indent=1).encode()
+        tmp = self.path / MARKER_TMP
+        try:
+            tmp.unlink(missing_ok=True)
+            _write_file(tmp, data, private=False)
+            os.replace(tmp, self.path / MARKER)
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
+
+
 def absolute(path: str | Path) -> Path:
     """``path`` made absolute without following a link at its last part (``-o LINK`` is refused, not followed)."""
     path = Path(os.path.abspath(os.fspath(path)))
@@ -111,7 +185,7 @@ def check_replaceable(outdir: Path) -> None:
                            f"'{MARKER}'); it is left untouched",
                            file=str(outdir), expected="a new folder, an empty one or an earlier wattscale results "
                                                       "folder")
-    extra = sorted(present - listed - {MARKER})
+    extra = sorted(present - listed - {MARKER, MARKER_TMP})
     if extra:
         raise ResultsError(f"the output folder holds {len(extra)} file(s) wattscale did not write (e.g. "
                            f"'{excerpt(extra[0])}'); it is left untouched", file=str(outdir),

@@ -56,15 +56,27 @@ class Campus:
                                               catalog=self.catalog)
         return self._inputs[index]
 
+    def with_changes(self, changes: dict) -> Campus:
+        """This campus with scenario fields changed by dotted path (validated as a file is); the inputs a change
+        does not touch (a site's weather, prices and loads when only its battery or generators change) are
+        kept, not built again: a sweep over storage sizes reads its year of weather once."""
+        from wattscale.engine.inputs import same_series, with_site
+        from wattscale.scenario.changes import change
+
+        changed = Campus(change(self.scenario, changes, file=self.file), file=self.file)
+        old, new = self.scenario, changed.scenario
+        if (old.time, old.gpu_catalog) == (new.time, new.gpu_catalog):
+            for index, inputs in self._inputs.items():
+                if index < len(new.sites) and same_series(old.sites[index], new.sites[index]):
+                    changed._inputs[index] = with_site(inputs, new.sites[index])
+        return changed
+
 
 def prepare(scenario, changes: dict | None = None) -> Campus:
     """A Campus from a scenario file path, a YAML text, a dictionary, a Scenario or a Campus; ``changes`` (dotted
     path -> value, as ``wattscale.scenario.changes.change``) are applied and validated first."""
     if changes:
-        from wattscale.scenario.changes import change
-
-        campus = prepare(scenario)
-        return Campus(change(campus.scenario, changes, file=campus.file), file=campus.file)
+        return prepare(scenario).with_changes(changes)
     from wattscale.scenario.load import load_scenario, parse_yaml, scenario_from_dict
 
     if isinstance(scenario, Campus):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -143,6 +143,20 @@ def site_inputs(site: Site, timeline: Timeline, *, index: int = 0, scenario_file
         generators=sorted(site.generators, key=generator.marginal_cost_usd_per_mwh), weather_source=weather.source,
         workload_it_mw=workload_it, workload_gpus=workload_gpus, envelopes=envelopes, dr_soft_mw=soft, dr_payment_usd_per_mwh=pay,
         location=(lat, lon, alt))
+
+
+SERIES_FREE_FIELDS = {"battery", "generators"}  # site fields no input series is built from
+
+
+def same_series(old: Site, new: Site) -> bool:
+    """Whether two versions of a site build the same input series (they differ at most in storage and
+    generators)."""
+    return old.model_dump(exclude=SERIES_FREE_FIELDS) == new.model_dump(exclude=SERIES_FREE_FIELDS)
+
+
+def with_site(inputs: SiteInputs, site: Site) -> SiteInputs:
+    """``inputs`` for a version of their site that differs only in storage and generators (``same_series``)."""
+    return replace(inputs, site=site, generators=sorted(site.generators, key=generator.marginal_cost_usd_per_mwh))
 
 
 def _location(site: Site, weather: Weather, where: str, scenario_file: str | None) -> tuple[float, float, float]:

@@ -79,13 +79,17 @@ class StudyResult:
 
     def save(self, folder: str | Path, *, report: bool = True) -> Path:
         """Write the results folder atomically (see ``wattscale.results_folder``); returns its path."""
+        return write_folder(folder, self.folder_files(report=report))
+
+    def folder_files(self, *, report: bool = True) -> dict[str, bytes | str]:
+        """Every file of the results folder, by name: tables, files, the report and summary.json."""
         files: dict[str, bytes | str] = {**self.files, **(self.more_files() if self.more_files else {})}
         for name, frame in self.tables.items():
             files[f"{name}.{self.table_format}"] = _table_bytes(frame, self.table_format)
         if report and self.report_html is not None:
             files["report.html"] = self.report_html
         files["summary.json"] = json.dumps(self.summary(), indent=2, default=json_default)
-        return write_folder(folder, files)
+        return files
 
 
 @dataclass(frozen=True)
