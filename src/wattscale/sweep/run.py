@@ -93,7 +93,12 @@ def plan_sweep(sweep, *, progress: Progress | None = None) -> Plan:
     subject = _subject(spec, study, folder, file)
     cases = expand(spec, file=file)
     progress("loading the scenario" if study.takes == "scenario" else "loading the network", 0, None)
-    base = prepare_subject(study, subject)
+    try:
+        base = prepare_subject(study, subject)
+    except WattscaleError as exc:
+        if exc.file is not None:
+            raise
+        raise SweepError(exc.detail, file=file, field=study.takes, expected=exc.expected) from None
     base_hash = inputs_sha256(base.scenario if study.takes == "scenario" else _network_fingerprint(subject))
     keys, problems = [], []
     for n, case in enumerate(cases):
