@@ -136,8 +136,6 @@ def run_sweep(sweep, outdir: str | Path, *, client=None, keep_results: bool = Fa
     skipped = len({k for k in plan.keys}) - len(todo)
     start = time.perf_counter()
     study = get_study(plan.sweep.study)
-    if todo and study.takes == "scenario":
-        _build_shared_inputs(plan.base, next(iter(todo.values())))
     tasks = [CaseTask(study.name, case.changes, case.options(plan.sweep.options), keep_results)
              for case in todo.values()]
     keys = list(todo)
@@ -172,6 +170,8 @@ def run_case(task: CaseTask, base) -> dict:
     start = time.perf_counter()
     study = get_study(task.study)
     try:
+        if task.changes:
+            _build_shared_inputs(base, task.changes)
         subject = base.with_changes(task.changes) if task.changes else base
         result = execute(study, subject, make_options(study, task.options), None)
         row = {"status": "ok", "error": "", "kpis": _scalar_kpis(result.kpis)}
@@ -253,12 +253,12 @@ def _check_case(study, base, case: Case, shared_options: dict, base_hash: str) -
     return inputs_sha256(study.name, base_hash, case.changes, options)
 
 
-def _build_shared_inputs(base, first: Case) -> None:
-    """Build each site's inputs once, here, where a case's changes leave them as they are (they are scattered
-    with the scenario to every worker)."""
+def _build_shared_inputs(base, changes: dict) -> None:
+    """Build, once per worker, the base scenario's site inputs that ``changes`` leave as they are; every later
+    case on this worker (the scattered base is one object per worker) reuses them."""
     from wattscale.engine.inputs import same_series
 
-    changed = base.with_changes(first.changes).scenario if first.changes else base.scenario
+    changed = base.with_changes(changes).scenario
     if changed.time != base.scenario.time:
         return
     for index, site in enumerate(base.scenario.sites):
