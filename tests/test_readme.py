@@ -23,7 +23,7 @@ SHORTER = {
     "forecast backtest": ["--issue-every-h", "1440", "--refit-every-h", "1440", "--horizon-h", "24"],
     "forecast value": ["--model", "seasonal_naive", "--set", "time.end=2023-03-01"],
 }
-SLOW = ("forecast value", "forecast backtest", "make ercot", "size ", "grid reliability")
+SLOW = ("forecast value", "forecast backtest", "make ercot", "size ", "grid reliability", "sweep ")
 REALDATA = ("ercot", "forecast")
 
 
@@ -97,7 +97,7 @@ def test_quick_use_line(group, workdir):
         elif out:
             assert (workdir / out.group(1) / "summary.json").is_file(), f"{cmd} wrote no summary.json"
             assert (workdir / out.group(1) / "report.html").is_file(), f"{cmd} wrote no report.html"
-    writes = line.split()[1] in ("run", "swings", "size", "market", "forecast", "grid") and "models" not in line
+    writes = line.split()[1] in ("run", "swings", "size", "market", "forecast", "grid", "sweep") and "models" not in line
     if writes and "-o" not in line:
         written = list((workdir / "out").iterdir())
         assert len(written) == 1 and (written[0] / "summary.json").is_file(), written
