@@ -24,6 +24,10 @@ OUTDIR = typer.Option(None, "--outdir", "-o", help="results folder (default: a f
                                                    "scenario or network); written whole, and only ever replacing an "
                                                    "earlier wattscale results folder")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+WORKERS = typer.Option(0, "--workers", help="run the study's independent tasks on a Dask LocalCluster of N worker "
+                                           "processes (0: here)")
+SCHEDULER = typer.Option(None, "--scheduler", help="run the study's independent tasks on the Dask cluster at this "
+                                                   "address, e.g. tcp://10.0.0.5:8786")
 SET = typer.Option([], "--set", help="change a scenario field first, by its path: "
                                      "--set sites[0].battery.energy_mwh=400 (repeat; values read as YAML; checked "
                                      "as the file is)")
@@ -81,9 +85,11 @@ def progress_bar(quiet: bool):
 
 
 def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, quiet: bool, report: bool = True,
-                      changes: list[str] | None = None, **options):
+                      changes: list[str] | None = None, workers: int = 0, scheduler: str | None = None, **options):
     """Run study ``name`` as a command: options and input checked, the output folder checked before any work,
-    a progress bar, the results folder written; any mistake is one error line. Returns (result, folder)."""
+    a progress bar, the results folder written; any mistake is one error line. With ``workers`` or
+    ``scheduler``, the study's independent tasks run on a Dask cluster. Returns (result, folder)."""
+    from wattscale.parallel import using
     from wattscale.studies.registry import execute, get_study, make_options, prepare_subject
 
     try:
@@ -95,11 +101,25 @@ def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, q
         label = getattr(prepared, "name", None) if study.takes == "scenario" else Path(str(subject)).stem
         out = checked_outdir(outdir, label, suffix)
         with progress_bar(quiet) as progress:
-            result = execute(study, prepared, opts, progress, subject)
+            with _cluster(workers, scheduler, progress) as client, using(client):
+                result = execute(study, prepared, opts, progress, subject)
         out = result.save(out, report=report)
     except WattscaleError as exc:
         fail(exc, subject)
     return result, out
+
+
+@contextmanager
+def _cluster(workers: int, scheduler: str | None, progress):
+    """No cluster (None) unless asked for; else a Dask client (``wattscale.sweep.cluster.connect``)."""
+    if not workers and scheduler is None:
+        yield None
+        return
+    from wattscale.sweep.cluster import connect
+
+    progress("starting the cluster", 0, None)
+    with connect(workers=workers or None, scheduler=scheduler, warm_up=False) as client:
+        yield client
 
 
 def df_table(title: str, df: pd.DataFrame, limit: int = 40, caption: str | None = None) -> Table:

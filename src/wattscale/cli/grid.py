@@ -8,6 +8,8 @@ import typer
 from wattscale.cli.common import (
     OUTDIR,
     QUIET,
+    SCHEDULER,
+    WORKERS,
     console,
     df_table,
     print_notes,
@@ -49,10 +51,11 @@ def flow(network: str = NETWORK,
 @app.command()
 def contingency(network: str = NETWORK,
                 backend: str = typer.Option("auto", help="auto | pandapower | lightsim2grid"),
-                outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
+                outdir: Path = OUTDIR, workers: int = WORKERS, scheduler: str = SCHEDULER,
+                quiet: bool = QUIET) -> None:
     """N-1: every line and transformer out in turn; load cut off, lowest voltage, highest loading, violations."""
     result, out = run_study_command("grid-contingency", network, outdir=outdir, suffix="-contingency", quiet=quiet,
-                                    backend=backend)
+                                    workers=workers, scheduler=scheduler, backend=backend)
     df = result.value
     console.print(df_table(f"N-1 ({len(df)} outages)", df))
     print_report_path(out)
@@ -90,11 +93,12 @@ def reliability(network: str = NETWORK,
                 years: int = typer.Option(1000, help="Monte Carlo years (0: analytical only)"),
                 seed: int = typer.Option(0, help="random seed"),
                 wide: bool = typer.Option(False, "--wide", help="all indices (wider than 80 characters)"),
-                outdir: Path = OUTDIR, quiet: bool = QUIET) -> None:
+                outdir: Path = OUTDIR, workers: int = WORKERS, scheduler: str = SCHEDULER,
+                quiet: bool = QUIET) -> None:
     """SAIFI, SAIDI, CAIDI, ASAI, MAIFI, ENS and GPU-hours lost: analytical and Monte Carlo, with no switching,
     manual switching and FLISR (automated switching + islanding)."""
     result, out = run_study_command("grid-reliability", network, outdir=outdir, suffix="-reliability", quiet=quiet,
-                                    years=years, seed=seed)
+                                    workers=workers, scheduler=scheduler, years=years, seed=seed)
     df = result.tables["indices"]
     cols = {"method": "method", "restoration": "switching", "SAIFI": "SAIFI", "SAIDI_h": "SAIDI h",
             "CAIDI_h": "CAIDI h", "ENS_MWh": "ENS MWh", "GPU_hours_lost": "GPU-h lost"}

@@ -17,8 +17,10 @@ from wattscale.network.build import Network
 from wattscale.network.faults import switch_load_ka
 from wattscale.network.restoration import restore
 from wattscale.network.topology import energised, switch_graph
+from wattscale.parallel import map_tasks, seeds
 
 H_PER_YR = 8760.0
+CHUNK_YEARS = 1_000  # Monte Carlo years per task (and per seed: fixed, so results do not depend on the workers)
 
 
 @dataclass
@@ -37,31 +39,27 @@ class OutcomeTable:
 
 def outcome_table(network: Network, mode: str, *, progress: Callable[[int], None] | None = None) -> OutcomeTable:
     """Run the restoration for a fault on every element with a failure rate (and add each load's own
-    equipment, which interrupts only that load until repaired)."""
+    equipment, which interrupts only that load until repaired). The restorations are independent tasks: on the
+    Dask client in use (``wattscale.parallel``) they run across its workers."""
     net = network.net
     ld = net.load
     names, lam, rep, aff, sw = [], [], [], [], []
     pre = switch_load_ka(network)
     live = energised(network, switch_graph(network))
-    index = {name: k for k, name in enumerate(ld.name)}
-    for table in ("line", "trafo"):
+    elements = [(table, int(i)) for table in ("line", "trafo")
+                for i in net[table].index[net[table].in_service & (net[table].failures_per_yr > 0)]]
+    faulted = [e for e in elements if e in live]  # a de-energised element interrupts no one
+    outcomes = dict(zip(faulted, map_tasks(_restoration_outcome, faulted, shared=(network, mode, pre),
+                                           progress=(lambda what, done, total: progress(1)) if progress else None,
+                                           what="restorations")))
+    for table, i in elements:
         df = net[table]
-        for i in df.index[df.in_service & (df.failures_per_yr > 0)]:
-            a = np.zeros(len(ld), bool)
-            h = np.full(len(ld), np.nan)
-            if (table, int(i)) in live:  # a de-energised element interrupts no one
-                for row in restore(network, str(df.name[i]), mode, pre_ka=pre).loads.itertuples():
-                    if row.status != "unaffected":
-                        k = index[row.name]
-                        a[k] = True
-                        h[k] = row.restored_s / 3600 if row.status != "lost" else np.nan
-            names.append(f"{table} {df.name[i]}")
-            lam.append(float(df.failures_per_yr[i]))
-            rep.append(float(df.repair_h[i]))
-            aff.append(a)
-            sw.append(h)
-            if progress:
-                progress(1)
+        a, h = outcomes.get((table, i), (np.zeros(len(ld), bool), np.full(len(ld), np.nan)))
+        names.append(f"{table} {df.name[i]}")
+        lam.append(float(df.failures_per_yr[i]))
+        rep.append(float(df.repair_h[i]))
+        aff.append(a)
+        sw.append(h)
     for k in np.flatnonzero(ld.failures_per_yr.to_numpy() > 0):
         a = np.zeros(len(ld), bool)
         a[k] = True
@@ -134,23 +132,48 @@ class MonteCarlo:
         return abs(self.mean[key] - reference[key]) <= self.half_width[key] * (1 + slack) + 1e-12
 
 
-def monte_carlo(t: OutcomeTable, years: int, *, seed: int = 0, chunk_years: int = 10_000,
+def monte_carlo(t: OutcomeTable, years: int, *, seed: int = 0, chunk_years: int = CHUNK_YEARS,
                 progress: Callable[[int], None] | None = None) -> MonteCarlo:
     """Sequential Monte Carlo: each element alternates exponential times to failure and to repair through
     ``years`` simulated years; each failure interrupts its loads for the switching time or the sampled
-    repair; overlapping interruptions of one load merge into one."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for start in range(0, years, chunk_years):
-        n_years = min(chunk_years, years - start)
-        rows.append(_simulate(t, n_years, rng))
+    repair; overlapping interruptions of one load merge into one. The years run in chunks, each with its own
+    seed spawned from ``seed``: the same numbers here or across a Dask cluster's workers, whatever their count."""
+    sizes = [min(chunk_years, years - start) for start in range(0, years, chunk_years)]
+    chunks = list(zip(sizes, seeds(seed, len(sizes))))
+    done = [0]
+
+    def tick(what: str, n: int, total: int | None) -> None:
         if progress:
-            progress(n_years)
+            progress(sum(sizes[:n]) - done[0])
+            done[0] = sum(sizes[:n])
+
+    rows = map_tasks(_simulate_chunk, chunks, shared=t, progress=tick, what="years")
     per_year = pd.concat(rows, ignore_index=True)
     mean = {k: float(per_year[k].mean()) for k in per_year}
     mean["CAIDI_h"] = mean["SAIDI_h"] / mean["SAIFI"] if mean["SAIFI"] > 0 else 0.0
     hw = {k: float(1.96 * per_year[k].std(ddof=1) / np.sqrt(len(per_year))) for k in per_year}
     return MonteCarlo(years=years, mean=mean, half_width=hw, per_year=per_year)
+
+
+def _restoration_outcome(element: tuple[str, int], shared) -> tuple[np.ndarray, np.ndarray]:
+    """For a fault on ``element``: which loads are interrupted, and the hours until each is switched back."""
+    network, mode, pre = shared
+    table, i = element
+    ld = network.net.load
+    index = {name: k for k, name in enumerate(ld.name)}
+    a = np.zeros(len(ld), bool)
+    h = np.full(len(ld), np.nan)
+    for row in restore(network, str(network.net[table].name[i]), mode, pre_ka=pre).loads.itertuples():
+        if row.status != "unaffected":
+            k = index[row.name]
+            a[k] = True
+            h[k] = row.restored_s / 3600 if row.status != "lost" else np.nan
+    return a, h
+
+
+def _simulate_chunk(chunk: tuple[int, np.random.SeedSequence], t: OutcomeTable) -> pd.DataFrame:
+    years, seed = chunk
+    return _simulate(t, years, np.random.default_rng(seed))
 
 
 def _simulate(t: OutcomeTable, years: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -83,15 +83,21 @@ def prepare_subject(study: Study, subject, changes: dict | None = None):
 
 
 def run_study(name: str, subject, *, progress: Progress | None = None, options: dict | Options | None = None,
-              changes: dict | None = None, **kw) -> StudyResult:
+              changes: dict | None = None, client=None, **kw) -> StudyResult:
     """Run study ``name`` on ``subject`` (a scenario path, YAML text or Scenario; a network for grid studies).
 
     Options come as keywords or as ``options=``; e.g. ``run_study("swings", "examples/llm-campus.yaml",
     resolution_s=0.01)``; ``changes`` set scenario fields by dotted path first (``{"sites[0].battery.energy_mwh":
-    400}``), validated as a file is. Returns the study's result; ``result.save(folder)`` writes its results folder."""
+    400}``), validated as a file is. With ``client`` (a ``dask.distributed.Client``), a study that is many
+    independent tasks (Monte Carlo years, contingencies, restorations, backtest refits) runs them on its cluster,
+    with the same result. Returns the study's result; ``result.save(folder)`` writes its results folder."""
+    from wattscale.parallel import using
+
     study = get_study(name)
     opts = make_options(study, {**(options.model_dump() if isinstance(options, Options) else options or {}), **kw})
-    return execute(study, prepare_subject(study, subject, changes), opts, progress, subject)
+    prepared = prepare_subject(study, subject, changes)
+    with using(client):
+        return execute(study, prepared, opts, progress, subject)
 
 
 def execute(study: Study, prepared, options: Options, progress: Progress | None, subject=None) -> StudyResult:

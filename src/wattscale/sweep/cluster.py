@@ -49,9 +49,10 @@ class WarmUp(WorkerPlugin):
 
 
 @contextmanager
-def connect(*, workers: int | None = None, scheduler: str | None = None):
+def connect(*, workers: int | None = None, scheduler: str | None = None, warm_up: bool = True):
     """A Dask client: on the cluster at ``scheduler`` (``tcp://HOST:PORT``), else on a LocalCluster of
-    ``workers`` processes (default: one per core), each with one thread. ``workers=0``: no cluster (None)."""
+    ``workers`` processes (default: one per core), each with one thread. ``workers=0``: no cluster (None).
+    ``warm_up``: each worker first runs a one-day campus (worth it before many runs of a scenario)."""
     if scheduler is None and workers == 0:
         yield None
         return
@@ -76,7 +77,8 @@ def connect(*, workers: int | None = None, scheduler: str | None = None):
             client = Client(cluster)
         with client:
             check_versions(client)
-            client.register_plugin(WarmUp())
+            if warm_up:
+                client.register_plugin(WarmUp())
             yield client
     finally:
         if cluster is not None:

@@ -5,6 +5,7 @@ a refit is due, and forecasts the next ``horizon_steps``; the forecasts are then
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pandas as pd
 from wattscale.decisions.forecast import metrics
 from wattscale.decisions.forecast.interface import NO_COVARIATES, Covariates, Forecaster, check_history
 from wattscale.errors import ForecastError
+from wattscale.parallel import map_tasks
 
 REFERENCE = "seasonal_naive"
 
@@ -60,8 +62,44 @@ def issue_times(series: pd.Series, *, first_issue: int, horizon_steps: int, issu
 
 def run(series: pd.Series, model: Forecaster, issues: np.ndarray, horizon_steps: int, *, refit_every_steps: int,
         covariates: Covariates = NO_COVARIATES, progress: Callable[[int], None] | None = None) -> Backtest:
-    """Backtest ``model`` on ``series`` from each issue position (see :func:`issue_times`)."""
+    """Backtest ``model`` on ``series`` from each issue position (see :func:`issue_times`). The issues between
+    two refits are one task (a whole model's issues when its fits build on the one before): on the Dask client in
+    use (``wattscale.parallel``) they run across its workers, with the same forecasts."""
     check_history(series, 2, model=model.name)
+    blocks = refit_blocks(issues, refit_every_steps)
+    if model.warm_starts:
+        blocks = [np.asarray(issues)]
+    sizes = [len(b) for b in blocks]
+
+    def tick(what: str, done: int, total: int | None) -> None:
+        if progress is not None:
+            progress(sizes[done - 1])
+
+    parts = map_tasks(_run_block, blocks, shared=(series, model, horizon_steps, refit_every_steps, covariates),
+                      progress=tick, what=model.name)
+    forecasts = pd.concat([frame for frames, *_ in parts for frame in frames]).rename_axis("time").reset_index()
+    fit_s, predict_s, fits = (sum(p[k] for p in parts) for k in (1, 2, 3))
+    result = Backtest(model.name, forecasts, model.levels, fit_s, predict_s, fits)
+    result.scores = result.score()
+    return result
+
+
+def refit_blocks(issues: np.ndarray, refit_every_steps: int) -> list[np.ndarray]:
+    """The issues split where the model is fitted again: the first issue, then each issue at least
+    ``refit_every_steps`` after the last fit."""
+    starts, last = [], None
+    for k, i in enumerate(issues):
+        if last is None or i - last >= refit_every_steps:
+            starts.append(k)
+            last = i
+    return [np.asarray(b) for b in np.split(np.asarray(issues), starts[1:])]
+
+
+def _run_block(issues: np.ndarray, shared) -> tuple[list[pd.DataFrame], float, float, int]:
+    """Forecasts from each issue of a block, with a copy of the unfitted model (fitted at the block's first
+    issue, and again as the refit interval says)."""
+    series, model, horizon_steps, refit_every_steps, covariates = shared
+    model = copy.deepcopy(model)
     rows, fit_s, predict_s, fits, last_fit = [], 0.0, 0.0, 0, None
     actual = series.to_numpy(dtype=float)
     for i in issues:
@@ -79,12 +117,7 @@ def run(series: pd.Series, model: Forecaster, issues: np.ndarray, horizon_steps:
         frame.insert(0, "lead", np.arange(horizon_steps))
         frame.insert(0, "issue_time", f.issue_time)
         rows.append(frame)
-        if progress is not None:
-            progress(1)
-    forecasts = pd.concat(rows).rename_axis("time").reset_index()
-    result = Backtest(model.name, forecasts, model.levels, fit_s, predict_s, fits)
-    result.scores = result.score()
-    return result
+    return rows, fit_s, predict_s, fits
 
 
 def skill_table(results: list[Backtest]) -> pd.DataFrame:

@@ -51,6 +51,7 @@ class Forecaster:
 
     name = "forecaster"
     min_history_days: float = 1.0
+    warm_starts: bool = False  # a fit builds on the one before (a backtest then runs its refits in order)
 
     def __init__(self, quantiles: tuple[float, ...] = QUANTILES) -> None:
         self.levels = tuple(sorted(quantiles))

@@ -30,6 +30,7 @@ def require_torch():
 class NHits(Forecaster):
     name = "nhits"
     min_history_days = 21.0
+    warm_starts = True  # a refit continues training the network it has
 
     def __init__(self, quantiles: tuple[float, ...] = QUANTILES, *, horizon_steps: int | None = None,
                  context_days: float = 7.0, window_days: float = 365.0, hidden: int = 256, steps: int = 600,

@@ -1,0 +1,77 @@
+"""Studies that are many independent tasks give the same numbers on a Dask cluster (real worker processes) as here,
+whatever the number of workers: Monte Carlo years (seeds spawned per chunk), N-1 outages, restorations and
+backtest refits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.test_studies import short
+from wattscale.parallel import completed, map_tasks, seeds, using
+from wattscale.studies.registry import run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+NETWORKS = ROOT / "examples" / "networks"
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as c:
+        yield c
+
+
+def square(x: int, offset: int = 0) -> int:
+    if x == 3:
+        raise ValueError("three")
+    return x * x + offset
+
+
+def test_map_tasks_keeps_order_and_reports_the_failing_task(client):
+    with using(client):
+        assert map_tasks(square, [5, 1, 4], shared=10) == [35, 11, 26]
+        with pytest.raises(ValueError, match="three"):
+            map_tasks(square, [1, 3, 2])
+    got = {i: (v, type(e).__name__ if e else None) for i, v, e in completed(square, [2, 3], client=client, window=1)}
+    assert got == {0: (4, None), 1: (None, "ValueError")}
+
+
+def test_spawned_seeds_do_not_depend_on_how_many_are_drawn_later():
+    a = [np.random.default_rng(s).random(3) for s in seeds(7, 4)]
+    b = [np.random.default_rng(s).random(3) for s in seeds(7, 9)][:4]
+    assert all((x == y).all() for x, y in zip(a, b))
+    assert not (a[0] == a[1]).all()
+
+
+def test_reliability_monte_carlo_is_the_same_on_a_cluster(client):
+    path = NETWORKS / "rbts-bus2.yaml"
+    here = run_study("grid-reliability", path, years=2500, seed=3)
+    there = run_study("grid-reliability", path, years=2500, seed=3, client=client)
+    pd.testing.assert_frame_equal(here.tables["indices"], there.tables["indices"])
+    mc = here.tables["indices"].query("method == 'MC 2,500 yr'")
+    assert len(mc) == 3 and (mc.SAIFI > 0).all()
+
+
+def test_contingency_is_the_same_on_a_cluster(client):
+    here = run_study("grid-contingency", "ieee33")
+    there = run_study("grid-contingency", "ieee33", client=client)
+    pd.testing.assert_frame_equal(here.value, there.value)
+    from wattscale.network.build import load_network
+
+    net = load_network("ieee33").net
+    assert len(here.value) == net.line.in_service.sum() + net.trafo.in_service.sum()  # each element out once
+
+
+def test_backtest_is_the_same_on_a_cluster(client, tmp_path):
+    path = short("llm-campus.yaml", tmp_path, days=40, start="2023-06-15")
+    options = {"target": "price", "models": ["lgbm"], "issue_every_h": 48, "refit_every_h": 96, "horizon_h": 24,
+               "train_days": 28}
+    here = run_study("forecast-backtest", path, **options)
+    there = run_study("forecast-backtest", path, client=client, **options)
+    for a, b in zip(here.value.results, there.value.results):
+        assert a.fits == b.fits > 1
+        pd.testing.assert_frame_equal(a.forecasts, b.forecasts)
