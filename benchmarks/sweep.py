@@ -59,8 +59,9 @@ def main() -> None:
             for r in range(args.repeats):
                 for name, sweep in SWEEPS.items():
                     seq_plan, par_plan = plan_sweep(sweep), plan_sweep(sweep)  # each with its own scenario copy
-                    times[name]["seq"].append(timed(lambda: run_sweep(seq_plan, work / f"seq{r}")))
-                    times[name]["par"].append(timed(lambda: run_sweep(par_plan, work / f"par{r}", client=client)))
+                    times[name]["seq"].append(timed(lambda p=seq_plan, o=work / f"seq{r}": run_sweep(p, o)))
+                    times[name]["par"].append(timed(lambda p=par_plan, o=work / f"par{r}": run_sweep(p, o,
+                                                                                               client=client)))
                 overhead.append(timed(lambda: list(completed(plus_one, range(TRIVIAL), client=client))) / TRIVIAL)
                 peer_overhead.append(timed(lambda: client.gather(client.map(plus_one, range(TRIVIAL), pure=False)))
                                      / TRIVIAL)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.test_studies import short
+
 from wattscale.parallel import completed, map_tasks, seeds, using
 from wattscale.studies.registry import run_study
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from tests.test_bad_input import WATTSCALE, error_text, invoke
 from tests.test_studies import short
+
 from wattscale.errors import WattscaleError
 from wattscale.sweep import plan_sweep, read_table, run_sweep
 from wattscale.sweep.report import pareto_front
@@ -214,7 +214,7 @@ def test_a_worker_killed_mid_sweep_loses_no_case_and_runs_none_twice(tmp_path):
             time.sleep(0.05)
             assert sweep.poll() is None, sweep.communicate()
         workers[0].send_signal(signal.SIGKILL)
-        stdout, err = sweep.communicate(timeout=300)
+        _, err = sweep.communicate(timeout=300)
         assert sweep.returncode == 0, err
         keys = journal_keys(out)
         assert len(keys) == len(set(keys)) == 12

@@ -300,7 +300,7 @@ def _tree(folder: Path) -> set[str]:
         found.update(str(rel / d) for d in dirs if (Path(root) / d).is_symlink())  # a link is never ours
         if not files and not dirs and rel != Path("."):
             found.add(str(rel) + "/")  # an empty sub-folder is not ours either
-    return {f[2:] if f.startswith("./") else f for f in found}
+    return {f.removeprefix("./") for f in found}
 
 
 def _hidden(parent: Path, pattern: str) -> list[tuple[Path, int]]:

@@ -82,7 +82,7 @@ def _against_parameters(ok: pd.DataFrame, kpi: str, params: list[str]) -> go.Fig
             data = data.sort_values(x) if numeric_x else data
             fig.add_trace(go.Scatter(x=data[x], y=data[kpi], mode="markers+lines", name=f"{group} = {value}"))
     fig.update_layout(title=f"{_title(kpi)} against {x}", xaxis_title=x, yaxis_title=_title(kpi), height=380,
-                      legend_title_text=None, margin=dict(t=50, b=40))
+                      legend_title_text=None, margin={"t": 50, "b": 40})
     return fig
 
 
@@ -96,9 +96,9 @@ def _pareto_figure(ok: pd.DataFrame, params: list[str]) -> go.Figure | None:
     front = pareto_front(data[cost].to_numpy(), data[co2].to_numpy())
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=data[cost], y=data[co2], mode="markers", name="cases", text=labels,
-                             marker=dict(color="#9aa5b1", size=8)))
+                             marker={"color": "#9aa5b1", "size": 8}))
     fig.add_trace(go.Scatter(x=data[cost].iloc[front], y=data[co2].iloc[front], mode="markers+lines",
-                             name="Pareto front", text=labels.iloc[front], marker=dict(color="#c0392b", size=10)))
+                             name="Pareto front", text=labels.iloc[front], marker={"color": "#c0392b", "size": 10}))
     fig.update_layout(title=f"Pareto front: {_title(cost)} against {_title(co2)}", xaxis_title=_title(cost),
-                      yaxis_title=_title(co2), height=420, margin=dict(t=50, b=40))
+                      yaxis_title=_title(co2), height=420, margin={"t": 50, "b": 40})
     return fig
