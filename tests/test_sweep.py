@@ -29,7 +29,7 @@ DASK = Path(sys.executable).parent / "dask"
 
 def sweep_file(tmp_path: Path, *, scenario: str = "llm-campus.yaml", days: int = 7, step: str = "1h",
                parameters: dict | None = None, **fields) -> Path:
-    path = short(scenario, tmp_path, days=days, step=step, start="2023-07-16")
+    path = short(scenario, tmp_path, days=days, step=step, start="2023-07-17")
     data = yaml.safe_load(path.read_text())
     data["sites"][0]["grid"].pop("demand_response", None)  # an event outside the short window
     path.write_text(yaml.safe_dump(data))
@@ -163,7 +163,7 @@ def test_local_cluster_and_no_cluster_give_the_same_table(tmp_path):
 
 
 def test_interrupted_sweep_resumes_without_running_a_case_twice(tmp_path):
-    path = sweep_file(tmp_path, scenario="llm-campus-mpc.yaml", days=3,
+    path = sweep_file(tmp_path, scenario="llm-campus-mpc.yaml", days=2,
                       parameters={"sites[0].battery.energy_mwh": [400, 800, 1200, 1600],
                                   "carbon_price_usd_per_t": [0, 100]})
     out = tmp_path / "out"
@@ -192,7 +192,7 @@ def test_interrupted_sweep_resumes_without_running_a_case_twice(tmp_path):
 @pytest.mark.slow
 def test_a_worker_killed_mid_sweep_loses_no_case_and_runs_none_twice(tmp_path):
     """A real scheduler and two workers on 127.0.0.1; one worker is SIGKILLed while cases run."""
-    path = sweep_file(tmp_path, scenario="llm-campus-mpc.yaml", days=3,
+    path = sweep_file(tmp_path, scenario="llm-campus-mpc.yaml", days=2,
                       parameters={"sites[0].battery.energy_mwh": [400, 800, 1200, 1600],
                                   "carbon_price_usd_per_t": [0, 50, 100]})
     port = free_port()
