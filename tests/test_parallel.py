@@ -83,3 +83,19 @@ def test_backtest_is_the_same_on_a_cluster(client, tmp_path):
     for a, b in zip(here.value.results, there.value.results):
         assert a.fits == b.fits > 1
         pd.testing.assert_frame_equal(a.forecasts, b.forecasts)
+
+
+def test_admm_site_sub_problems_on_a_cluster_take_the_same_steps(client):
+    """Each site's programme lives on a worker (a Dask actor), re-filled every round: the same iterates."""
+    from tests.test_market import shared_campus
+    from wattscale.decisions.market.admm import coordinate
+    from wattscale.decisions.operate.dispatch import plan_dispatch
+
+    problem = shared_campus(3)
+    central = plan_dispatch(problem)
+    here = coordinate(problem, tolerance=1e-3, central=central, threads=1)
+    with using(client):
+        there = coordinate(problem, tolerance=1e-3, central=central)
+    assert here.converged and there.iterations == here.iterations > 1
+    assert there.objective_usd == pytest.approx(here.objective_usd, rel=1e-9)
+    np.testing.assert_allclose(there.site_draw_mw, here.site_draw_mw, rtol=1e-7, atol=1e-6)

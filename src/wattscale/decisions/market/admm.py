@@ -23,6 +23,7 @@ from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, grid_ex
 from wattscale.decisions.operate.lp import Programme
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms
 from wattscale.errors import MarketError
+from wattscale.parallel import current_client
 
 BALANCE = 5.0  # re-scale the step when the residuals differ by more than this (relative)
 MAX_STEP = 10.0  # by at most this factor at a time
@@ -117,7 +118,9 @@ def coordinate(problem: DispatchProblem, *, tolerance: float = 1e-3, max_iterati
                rho: float | None = None, threads: int | None = None, central: DispatchPlan | None = None,
                progress: Callable[[AdmmStep], None] | None = None) -> AdmmResult:
     """Run ADMM on a multi-site problem with a shared ``connection`` until the objective is within ``tolerance``
-    of the central optimum and the coupling residual is below ``tolerance`` times the mean total load."""
+    of the central optimum and the coupling residual is below ``tolerance`` times the mean total load. With a
+    Dask client in use (``wattscale.parallel``), the site sub-problems are solved on its workers, with the same
+    iterates."""
     if problem.connection is None or len(problem.sites) < 1:
         raise MarketError("price-coordinated dispatch needs sites behind one shared connection",
                           field="market.shared_connection", expected="a shared connection with its limits")
@@ -129,7 +132,13 @@ def coordinate(problem: DispatchProblem, *, tolerance: float = 1e-3, max_iterati
     central_s = time.perf_counter() - t0
     f_star = central.objective_usd
     t1 = time.perf_counter()
-    sites = [_Site(problem, i) for i in range(len(problem.sites))]
+    client = current_client()
+    on_cluster = client is not None and len(problem.sites) > 1
+    if on_cluster:  # each site's programme lives on a worker as a Dask actor: built there once, re-filled each round
+        sites = [f.result() for f in [client.submit(_Site, problem, i, actor=True, pure=False)
+                                      for i in range(len(problem.sites))]]
+    else:
+        sites = [_Site(problem, i) for i in range(len(problem.sites))]
     conn = _Connection(problem)
     N, n = len(sites), problem.n_steps
     mean_load = float(sum(s.load_mw.mean() for s in problem.sites))
@@ -142,7 +151,7 @@ def coordinate(problem: DispatchProblem, *, tolerance: float = 1e-3, max_iterati
     zbar = np.zeros(n)
     history: list[AdmmStep] = []
     threads = (os.cpu_count() or 1) if threads is None else threads  # HiGHS lets go of the GIL while it solves
-    pool = ThreadPoolExecutor(threads) if threads > 1 and N > 1 else None
+    pool = ThreadPoolExecutor(threads) if threads > 1 and N > 1 and not on_cluster else None
     new_rho = True
     converged = False
     objective = float("nan")
@@ -151,8 +160,11 @@ def coordinate(problem: DispatchProblem, *, tolerance: float = 1e-3, max_iterati
         for k in range(1, max_iterations + 1):
             xbar = x.mean(axis=0)
             coefs = [-rho * (x[i] - xbar + zbar - u) for i in range(N)]
-            solve = lambda i: sites[i].solve(coefs[i], rho, new_rho)  # noqa: E731
-            results = list(pool.map(solve, range(N)) if pool else map(solve, range(N)))
+            if on_cluster:  # every site's call goes out before any answer is awaited
+                results = [c.result() for c in [sites[i].solve(coefs[i], rho, new_rho) for i in range(N)]]
+            else:
+                solve = lambda i: sites[i].solve(coefs[i], rho, new_rho)  # noqa: E731
+                results = list(pool.map(solve, range(N)) if pool else map(solve, range(N)))
             x = np.array([r[0] for r in results])
             own = sum(r[1] for r in results)
             xbar = x.mean(axis=0)
