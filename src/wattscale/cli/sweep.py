@@ -26,6 +26,7 @@ def sweep(sweep_file: Path = typer.Argument(..., help="sweep YAML file (study, s
     """Run every case of a sweep and write cases.parquet (one row per case), report.html and summary.json."""
     from wattscale.errors import WattscaleError
     from wattscale.sweep import plan_sweep, run_sweep
+    from wattscale.sweep.run import pending
     from wattscale.sweep.cluster import connect
 
     try:
@@ -35,6 +36,8 @@ def sweep(sweep_file: Path = typer.Argument(..., help="sweep YAML file (study, s
         with progress_bar(quiet) as progress:
             plan = plan_sweep(sweep_file, progress=progress)
             out = checked_outdir(outdir, plan.name, "-sweep")
+            if not pending(plan, out, keep_results=keep_results):  # all done before: no cluster to start
+                workers, scheduler = 0, None
             progress("starting the cluster" if workers != 0 else "cases", 0, None)
             with connect(workers=workers, scheduler=scheduler) as client:
                 result = run_sweep(plan, out, client=client, keep_results=keep_results, progress=progress)
@@ -42,9 +45,10 @@ def sweep(sweep_file: Path = typer.Argument(..., help="sweep YAML file (study, s
         fail(exc, sweep_file)
     console.print(cases_table(result))
     where = f"{result.extra['workers']} worker(s)" if result.extra.get("workers") else "this process"
+    ran = f"{result.ran} ran in {result.seconds:,.1f} s on {where}" if result.ran else "none left to run"
     done = f"; {result.skipped} done before" if result.skipped else ""
     console.print(f"{len(result.cases)} cases: {len(result.cases) - result.failed} ok, {result.failed} failed "
-                  f"({result.ran} ran in {result.seconds:,.1f} s on {where}{done})", highlight=False)
+                  f"({ran}{done})", highlight=False)
     if result.failed:
         err_console.print(f"[yellow]{result.failed} case(s) failed[/]: their messages are in the report and in "
                           "cases.parquet; run the sweep again to retry those the cluster lost")

@@ -22,7 +22,7 @@ from wattscale.parallel import completed
 from wattscale.results_folder import GrowingFolder, json_default
 from wattscale.studies.base import Progress, inputs_sha256, no_progress
 from wattscale.studies.registry import execute, get_study, make_options, prepare_subject
-from wattscale.sweep.spec import Case, SweepError, SweepFile, expand, read_sweep, sweep_from_dict
+from wattscale.sweep.spec import OPTION_PREFIX, Case, SweepError, SweepFile, expand, read_sweep, sweep_from_dict
 
 JOURNAL = "cases.jsonl"
 TABLE = "cases.parquet"
@@ -111,8 +111,9 @@ def plan_sweep(sweep, *, progress: Progress | None = None) -> Plan:
     if problems:
         case, exc = problems[0]
         more = f"; {len(problems) - 1} more case(s) fail too" if len(problems) > 1 else ""
-        raise SweepError(f"case {case.index} of {len(cases)} ({case.label()}): {exc.detail}{more}", file=file,
-                         field=exc.field, expected=exc.expected)
+        field = f"parameters.{exc.field}" if (exc.field or "").startswith(OPTION_PREFIX) else exc.field
+        raise SweepError(f"case {case.index} of {len(cases)} (counting from 0; {case.label()}): {exc.detail}{more}",
+                         file=file, field=field, expected=exc.expected)
     return Plan(spec, text, file, base, cases, keys)
 
 
@@ -125,15 +126,9 @@ def run_sweep(sweep, outdir: str | Path, *, client=None, keep_results: bool = Fa
     progress = progress or no_progress
     plan = sweep if isinstance(sweep, Plan) else plan_sweep(sweep, progress=progress)
     folder = open_folder(outdir, plan)
-    done = _journal(folder)
-    todo: dict[str, Case] = {}
-    for case, key in zip(plan.cases, plan.keys):
-        entry = done.get(key)
-        fresh = entry is None or entry.get("retry") or (keep_results and not folder.exists(_case_dir(case, key) +
-                                                                                           "/summary.json"))
-        if fresh and key not in todo:
-            todo[key] = case
-    skipped = len({k for k in plan.keys}) - len(todo)
+    done = _journal(folder.path)
+    todo = _pending(plan, done, folder.path, keep_results)
+    skipped = len(set(plan.keys)) - len(todo)
     start = time.perf_counter()
     study = get_study(plan.sweep.study)
     tasks = [CaseTask(study.name, case.changes, case.options(plan.sweep.options), keep_results)
@@ -162,6 +157,21 @@ def run_sweep(sweep, outdir: str | Path, *, client=None, keep_results: bool = Fa
     result = SweepResult(folder.path, table, ran=len(tasks), skipped=skipped, seconds=seconds)
     _write_results(folder, plan, result, client)
     return result
+
+
+def pending(plan: Plan, outdir: str | Path, *, keep_results: bool = False) -> int:
+    """How many of the sweep's cases an earlier run into ``outdir`` has not done (all, for a new folder)."""
+    return len(_pending(plan, _journal(Path(outdir)), Path(outdir), keep_results))
+
+
+def _pending(plan: Plan, done: dict[str, dict], folder: Path, keep_results: bool) -> dict[str, Case]:
+    todo: dict[str, Case] = {}
+    for case, key in zip(plan.cases, plan.keys):
+        entry = done.get(key)
+        kept = (folder / _case_dir(case, key) / "summary.json").is_file()
+        if (entry is None or entry.get("retry") or (keep_results and not kept)) and key not in todo:
+            todo[key] = case
+    return todo
 
 
 def run_case(task: CaseTask, base) -> dict:
@@ -266,12 +276,15 @@ def _build_shared_inputs(base, changes: dict) -> None:
             base.inputs(site.name)
 
 
-def _journal(folder: GrowingFolder) -> dict[str, dict]:
+def _journal(folder: Path) -> dict[str, dict]:
     """The cases an earlier run finished (the last line of a key wins; a line cut by a crash is ignored)."""
+    from wattscale.results_folder import written_files
+
     done: dict[str, dict] = {}
-    if not folder.exists(JOURNAL):
+    path = folder / JOURNAL
+    if JOURNAL not in (written_files(folder) or set()) or path.is_symlink() or not path.is_file():
         return done
-    with open(folder.path / JOURNAL, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         for line in f:
             try:
                 entry = json.loads(line)
