@@ -91,6 +91,7 @@ def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, q
     ``scheduler``, the study's independent tasks run on a Dask cluster. Returns (result, folder)."""
     from wattscale.parallel import using
     from wattscale.studies.registry import execute, get_study, make_options, prepare_subject
+    from wattscale.sweep.cluster import connect
 
     try:
         from wattscale.scenario.changes import parse_assignments
@@ -101,25 +102,14 @@ def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, q
         label = getattr(prepared, "name", None) if study.takes == "scenario" else Path(str(subject)).stem
         out = checked_outdir(outdir, label, suffix)
         with progress_bar(quiet) as progress:
-            with _cluster(workers, scheduler, progress) as client, using(client):
+            if workers or scheduler:
+                progress("starting the cluster", 0, None)
+            with connect(workers=workers, scheduler=scheduler, warm_up=False) as client, using(client):
                 result = execute(study, prepared, opts, progress, subject)
         out = result.save(out, report=report)
     except WattscaleError as exc:
         fail(exc, subject)
     return result, out
-
-
-@contextmanager
-def _cluster(workers: int, scheduler: str | None, progress):
-    """No cluster (None) unless asked for; else a Dask client (``wattscale.sweep.cluster.connect``)."""
-    if not workers and scheduler is None:
-        yield None
-        return
-    from wattscale.sweep.cluster import connect
-
-    progress("starting the cluster", 0, None)
-    with connect(workers=workers or None, scheduler=scheduler, warm_up=False) as client:
-        yield client
 
 
 def df_table(title: str, df: pd.DataFrame, limit: int = 40, caption: str | None = None) -> Table:

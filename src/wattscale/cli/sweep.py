@@ -63,10 +63,8 @@ def cases_table(result) -> Table:
     from wattscale.studies.simulation.kpi_registry import BY_KEY, format_kpi
     from wattscale.sweep.report import headline_kpis
 
-    frame = result.cases
-    params = list(frame.columns[1:frame.columns.get_loc("status")])
-    ok = frame[frame.status == "ok"]
-    kpis = headline_kpis(ok, exclude=set(params) | {"case", "status", "error", "seconds", "key"})[:2]
+    frame, params = result.cases, result.parameters
+    kpis = headline_kpis(frame[frame.status == "ok"], params)[:2]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("case", justify="right", no_wrap=True)
     for p in params:  # the last name of the path, its words free to wrap

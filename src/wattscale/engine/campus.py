@@ -56,19 +56,24 @@ class Campus:
                                               catalog=self.catalog)
         return self._inputs[index]
 
-    def with_changes(self, changes: dict) -> Campus:
+    def with_changes(self, changes: dict, *, share: bool = False) -> Campus:
         """This campus with scenario fields changed by dotted path (validated as a file is); the inputs a change
         does not touch (a site's weather, prices and loads when only its battery or generators change) are
-        kept, not built again: a sweep over storage sizes reads its year of weather once."""
+        kept, not built again. ``share``: first build those inputs here, so that every later change of this
+        campus reuses them too (a sweep over storage sizes reads its year of weather once per worker)."""
         from wattscale.engine.inputs import same_series, with_site
         from wattscale.scenario.changes import change
 
         changed = Campus(change(self.scenario, changes, file=self.file), file=self.file)
         old, new = self.scenario, changed.scenario
-        if (old.time, old.gpu_catalog) == (new.time, new.gpu_catalog):
-            for index, inputs in self._inputs.items():
-                if index < len(new.sites) and same_series(old.sites[index], new.sites[index]):
-                    changed._inputs[index] = with_site(inputs, new.sites[index])
+        if (old.time, old.gpu_catalog) != (new.time, new.gpu_catalog):
+            return changed
+        for index, site in enumerate(old.sites):
+            if index < len(new.sites) and same_series(site, new.sites[index]):
+                if share:
+                    self.inputs(site.name)
+                if index in self._inputs:
+                    changed._inputs[index] = with_site(self._inputs[index], new.sites[index])
         return changed
 
 

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from wattscale.studies.page import page
 from wattscale.studies.simulation.kpi_registry import BY_KEY, MONEY
+from wattscale.sweep.spec import CASE_COLUMNS
 
 PREFERRED = ("total_cost_usd", "co2_t", "system_cost_usd", "cfe_score_hourly", "unserved_mwh", "compute_shed_mwh",
              "saidi_h_per_customer_yr", "saifi_per_customer_yr", "ens_mwh_per_yr")
@@ -22,7 +23,7 @@ def sweep_report(plan, table: pd.DataFrame) -> str:
     """The report as one self-contained HTML page."""
     params = list(plan.sweep.parameters)
     ok = table[table.status == "ok"]
-    kpis = headline_kpis(ok, exclude=set(params) | {"case", "status", "error", "seconds", "key"})
+    kpis = headline_kpis(ok, params)
     figures = [_against_parameters(ok, k, params) for k in kpis]
     pareto = _pareto_figure(ok, params)
     if pareto is not None:
@@ -42,8 +43,9 @@ def sweep_report(plan, table: pd.DataFrame) -> str:
     return page(title, figures, tables, notes)
 
 
-def headline_kpis(ok: pd.DataFrame, *, exclude: set[str]) -> list[str]:
-    """Up to four KPIs that vary across the cases, the study's usual headline first."""
+def headline_kpis(ok: pd.DataFrame, parameters: list[str]) -> list[str]:
+    """Up to four KPIs that vary across the cases (``ok``, rows of the table of cases), the usual headline first."""
+    exclude = {*parameters, *CASE_COLUMNS}
     numeric = [c for c in ok.columns if c not in exclude and pd.api.types.is_numeric_dtype(ok[c])]
     varying = [c for c in numeric if ok[c].nunique(dropna=True) > 1] or numeric
     ordered = [k for k in PREFERRED if k in varying] + [k for k in varying if k not in PREFERRED]

@@ -62,6 +62,7 @@ class SweepResult:
 
     folder: Path
     cases: pd.DataFrame
+    parameters: list[str]
     ran: int
     skipped: int
     seconds: float
@@ -154,7 +155,8 @@ def run_sweep(sweep, outdir: str | Path, *, client=None, keep_results: bool = Fa
             flushed = time.monotonic()
     table = case_table(plan, done)
     seconds = time.perf_counter() - start
-    result = SweepResult(folder.path, table, ran=len(tasks), skipped=skipped, seconds=seconds)
+    result = SweepResult(folder.path, table, list(plan.sweep.parameters), ran=len(tasks), skipped=skipped,
+                         seconds=seconds)
     _write_results(folder, plan, result, client)
     return result
 
@@ -180,9 +182,7 @@ def run_case(task: CaseTask, base) -> dict:
     start = time.perf_counter()
     study = get_study(task.study)
     try:
-        if task.changes:
-            _build_shared_inputs(base, task.changes)
-        subject = base.with_changes(task.changes) if task.changes else base
+        subject = base.with_changes(task.changes, share=True) if task.changes else base
         result = execute(study, subject, make_options(study, task.options), None)
         row = {"status": "ok", "error": "", "kpis": _scalar_kpis(result.kpis)}
         if task.keep:
@@ -261,19 +261,6 @@ def _check_case(study, base, case: Case, shared_options: dict, base_hash: str) -
                              expected="options.<name>")
         change(base.scenario, case.changes, file=base.file)
     return inputs_sha256(study.name, base_hash, case.changes, options)
-
-
-def _build_shared_inputs(base, changes: dict) -> None:
-    """Build, once per worker, the base scenario's site inputs that ``changes`` leave as they are; every later
-    case on this worker (the scattered base is one object per worker) reuses them."""
-    from wattscale.engine.inputs import same_series
-
-    changed = base.with_changes(changes).scenario
-    if changed.time != base.scenario.time:
-        return
-    for index, site in enumerate(base.scenario.sites):
-        if index < len(changed.sites) and same_series(site, changed.sites[index]):
-            base.inputs(site.name)
 
 
 def _journal(folder: Path) -> dict[str, dict]:

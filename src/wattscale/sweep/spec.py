@@ -20,6 +20,7 @@ from wattscale.guards import excerpt
 
 MAX_CASES = 1_000_000
 OPTION_PREFIX = "options."
+CASE_COLUMNS = ("case", "status", "error", "seconds", "key")  # the table of cases, beside parameters and KPIs
 DISTRIBUTIONS = ("uniform", "loguniform", "normal", "integers")
 
 
