@@ -315,6 +315,29 @@ class Grid(Model):
         return _constant_within(v, "cfe_share", 0.0, 1.0)
 
 
+class RideThrough(Model):
+    """A campus's electrical front end in a voltage dip: when its UPS leaves the grid for backup (battery, then
+    generators), when it comes back, and the dip count that locks it onto backup (``wattscale gridcode``)."""
+
+    transfer_below_pu: float = Field(0.85, gt=0, lt=1, description="a dip below this voltage counts, and the UPS "
+                                     "transfers to backup if it lasts longer than transfer_after_s")
+    transfer_after_s: float = Field(0.02, ge=0, le=60, description="how long the voltage may stay below the "
+                                    "threshold before the UPS transfers")
+    retransfer_after_s: float = Field(30.0, ge=0, le=86400, description="voltage back above the threshold this "
+                                      "long: the campus returns to the grid (a dip in between restarts the wait)")
+    lockout_dips: int | None = Field(None, ge=1, le=1000, description="this many dips within lockout_window_s lock "
+                                     "the campus onto backup (none: never)")
+    lockout_window_s: float = Field(60.0, gt=0, le=86400)
+    return_after_lockout_s: float | None = Field(None, ge=0, le=30 * 86400, description="time on backup after a "
+                                                 "lockout before a manual return (none: not within the study)")
+    return_ramp_s: float = Field(0.0, ge=0, le=86400, description="the load comes back over this time (0: at once)")
+    ups_autonomy_s: float = Field(300.0, ge=0, le=86400, description="UPS battery time at full load")
+    generator_start_s: float = Field(10.0, ge=0, le=3600, description="backup generators start and take the load "
+                                     "after this")
+    load_mw: float | None = Field(None, ge=0, le=MAX_MW, description="load the grid sees (default: the site's "
+                                  "facility load at gridcode.start)")
+
+
 class Site(Model):
     name: Name
     location: Location | None = Field(None, description="default: the weather file's station")
@@ -325,6 +348,8 @@ class Site(Model):
     battery: Battery | None = None
     generators: list[Generator] = Field(default_factory=list, max_length=MAX_GENERATORS)
     grid: Grid
+    ride_through: RideThrough | None = Field(None, description="UPS transfer and lockout in voltage dips "
+                                             "(wattscale gridcode)")
 
     @model_validator(mode="after")
     def _unique_generators(self):
@@ -428,6 +453,59 @@ class SwingStudy(Model):
         if self.duration_s / self.resolution_s > 50_000_000:
             raise ValueError("more than 50 million samples: shorten duration_s or coarsen resolution_s")
         return self
+
+
+# ---------------------------------------------------------------- grid code and system frequency
+class FastFrequencyResponse(Model):
+    """Fast frequency response (a battery's): power against frequency deviation, up to a capacity."""
+
+    capacity_mw: float = Field(gt=0, le=MAX_GRID_MW)
+    full_at_hz: float = Field(0.5, gt=0, le=5, description="full output at this deviation (linear from the "
+                                                         "deadband)")
+    deadband_hz: float = Field(0.0, ge=0, le=1)
+    time_s: float = Field(0.1, gt=0, le=60, description="response time constant")
+
+    @model_validator(mode="after")
+    def _band(self):
+        return check_below(self, "deadband_hz", "full_at_hz")
+
+
+class PowerSystem(Model):
+    """The grid as an aggregate system-frequency-response model (Anderson and Mirheydar 1990), per unit on the
+    online generation ``base_mw``: inertia, load damping, governors with droop and (optionally) reheat."""
+
+    name: str = Field("system", max_length=100)
+    base_mw: float = Field(gt=0, le=MAX_GRID_MW * 10, description="online generation: the per-unit base")
+    frequency_hz: float = Field(60.0, ge=16, le=400)
+    inertia_s: float = Field(gt=0, le=100, description="inertia constant H on base_mw, s")
+    damping: float = Field(1.0, ge=0, le=100, description="load damping D: per-unit power per per-unit frequency")
+    droop: float | None = Field(0.05, gt=0, le=1, description="governor droop R, per unit (none: no governors)")
+    governor_share: float = Field(1.0, gt=0, le=1, description="share of base_mw whose governors respond")
+    governor_time_s: float = Field(0.5, gt=0, le=120, description="governor and turbine time constant")
+    reheat_time_s: float = Field(0.0, ge=0, le=120, description="reheater time constant (0: no reheat)")
+    high_pressure_fraction: float = Field(0.3, gt=0, le=1, description="share of turbine power before the "
+                                          "reheater")
+    ffr: FastFrequencyResponse | None = None
+    deviation_limit_hz: float = Field(0.5, gt=0, le=10, description="largest frequency deviation allowed (for the "
+                                      "largest load loss the system can take)")
+
+
+class GridCode(Model):
+    """A voltage disturbance at the campuses (``wattscale gridcode``): the dips, the envelope they must ride through,
+    the window simulated."""
+
+    disturbances: Path = Field(description="CSV of dips: time_s, depth_pu (drop below 1 pu), duration_s")
+    envelope: Path | None = Field(None, description="CSV no-trip curve: voltage_pu, duration_s (ride through a dip "
+                                  "to voltage_pu lasting up to duration_s)")
+    start: str | None = Field(None, description="when the disturbance begins (campus loads at that hour; default: "
+                              "the timeline's start)")
+    after_s: float = Field(120.0, ge=0, le=86400, description="time simulated after the last dip ends")
+    resolution_s: float = Field(0.01, ge=1e-3, le=1.0)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _str(cls, v):
+        return None if v is None else check_time(str(v))
 
 
 # ---------------------------------------------------------------- capacity sizing
@@ -585,6 +663,8 @@ class Scenario(Model):
     swings: SwingStudy | None = None
     sizing: Sizing | None = None
     market: Market | None = None
+    power_system: PowerSystem | None = Field(None, description="the grid's frequency response (gridcode, swings)")
+    gridcode: GridCode | None = None
 
     def site(self, name: str | None = None, *, field: str = "site", file: str | None = None) -> tuple[int, Site]:
         """The site called ``name`` (None: the first) and its index; an unknown name is one clear error naming

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from wattscale.errors import ScenarioError, WattscaleError
-from wattscale.studies import forecast, grid, market, simulation, sizing, swings
+from wattscale.studies import forecast, grid, gridcode, market, simulation, sizing, swings
 from wattscale.studies.base import Options, Progress, Study, StudyResult, inputs_sha256, no_progress
 
 STUDIES: dict[str, Study] = {}
@@ -23,6 +23,8 @@ for _study in (
           simulation.run_simulation),
     Study("swings", "sub-second power swings of a site's workloads against grid limits, and mitigations",
           swings.SwingOptions, swings.run_swings),
+    Study("gridcode", "campuses in a sequence of voltage dips: who leaves the grid, MW lost, system frequency",
+          gridcode.GridcodeOptions, gridcode.run_gridcode),
     Study("size", "least-cost PV, wind, battery, generators and grid connection; Pareto sweep", sizing.SizeOptions,
           sizing.run_size),
     Study("market", "sites trade peer to peer on a signed ledger; ADMM behind a shared connection; VPP calls",
