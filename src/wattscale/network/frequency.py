@@ -164,6 +164,6 @@ def largest_step_mw(system: PowerSystem, limit_hz: float | None = None, *, horiz
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if peak(mid) <= limit else (lo, mid)
-        if hi - lo <= 1e-6 * system.base_mw:
+        if hi - lo <= 1e-8 * max(lo, 1.0):
             break
     return lo

@@ -37,7 +37,7 @@ class Figures:
 def table_html(df: pd.DataFrame, caption: str | None = None) -> str:
     """A DataFrame as an HTML table (numbers by ``number``), under an optional heading."""
     head = f"<h2>{html.escape(caption)}</h2>" if caption else ""
-    return head + df.to_html(index=False, float_format=number, border=0)
+    return head + df.to_html(index=False, float_format=number, border=0, na_rep="-")
 
 
 def number(value: float) -> str:

@@ -37,10 +37,14 @@ def _dips_figure(r: GridcodeResult) -> go.Figure:
                                  line=dict(color="#4cb5ae", width=1.5), fillcolor="rgba(76,181,174,0.18)",
                                  name=f"must ride through ({html.escape(r.envelope.name)})"))
     moved = {i for c in r.campuses for i in c.outcome.causing_dips}
-    fig.add_trace(go.Scatter(x=[d.duration_s for d in r.dips], y=[d.voltage_pu for d in r.dips], mode="markers+text",
-                             text=[str(i + 1) for i in range(len(r.dips))], textposition="top center",
-                             marker=dict(size=11, color=["#d1495b" if i in moved else "#222222"
-                                                         for i in range(len(r.dips))]),
+    points: dict[tuple[float, float], list[int]] = {}  # dips of the same depth and length share a marker
+    for i, d in enumerate(r.dips):
+        points.setdefault((d.duration_s, d.voltage_pu), []).append(i)
+    fig.add_trace(go.Scatter(x=[k[0] for k in points], y=[k[1] for k in points], mode="markers+text",
+                             text=[", ".join(str(i + 1) for i in v) for v in points.values()],
+                             textposition="top center",
+                             marker=dict(size=11, color=["#d1495b" if moved.intersection(v) else "#222222"
+                                                         for v in points.values()]),
                              name="dip (red: moved a campus off the grid)"))
     fig.update_layout(title="Dips against the ride-through envelope (number: order in the sequence)",
                       xaxis=dict(title="duration (s)", type="log"), yaxis=dict(title="voltage during the dip (pu)",
@@ -110,17 +114,25 @@ def _verdict(r: GridcodeResult) -> str:
     return " ".join(f"<p>{p}</p>" for p in parts)
 
 
+def _shown(frame):
+    """Yes and no for flags, a dash where there is no value."""
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == bool or out[c].map(lambda v: isinstance(v, bool) or v is None).all():
+            out[c] = out[c].map({True: "yes", False: "no", None: "-"})
+    return out.rename(columns=lambda c: c.replace("_", " "))
+
+
 def render_gridcode_report(r: GridcodeResult) -> str:
     figures = Figures()
-    campus_cols = ["campus", "load_mw", "left_grid", "left_at_s", "back_at_s", "off_grid_s", "locked_out",
-                   "dips_seen", "met_envelope", "transfer_below_pu", "transfer_after_s", "lockout", "backup_mw",
-                   "unserved_mwh"]
-    campuses = r.campus_table()[campus_cols]
+    campuses = _shown(r.campus_table()[["campus", "load_mw", "left_at_s", "back_at_s", "off_grid_s", "locked_out",
+                                        "met_envelope", "transfer_below_pu", "transfer_after_s", "lockout",
+                                        "backup_mw", "unserved_mwh"]])
     body = [f"<h1>{html.escape(r.scenario)}: ride-through and system frequency</h1>",
             f"<p>{len(r.dips)} dips from {r.start:%Y-%m-%d %H:%M %Z}, simulated for {r.time_s[-1]:,.0f} s at "
             f"{r.step_s * 1000:g} ms.</p>", _verdict(r),
             figures.html(_timeline_figure(r)), figures.html(_dips_figure(r)),
-            table_html(campuses, "Campuses"), table_html(r.dip_table(), "Dips")]
+            table_html(campuses, "Campuses"), table_html(_shown(r.dip_table()), "Dips")]
     if r.system is not None:
         s = r.system
         gov = "none" if s.droop is None else (f"droop {s.droop:g} on {s.governor_share:.0%} of generation, "
