@@ -430,6 +430,16 @@ class SwingCosts(Model):
     supercapacitor_cycle_life: float = Field(1e6, gt=0, le=1e12)
 
 
+class PowerSmoothing(Model):
+    """GPU power smoothing as a swing mitigation (NVIDIA management library parameters); a ramp left out is sized:
+    the fastest that meets the limits."""
+
+    floor_fraction_of_tdp: float = Field(0.0, ge=0, le=1, description="power floor as a share of TDP")
+    ramp_up_w_per_s: float | None = Field(None, gt=0, le=1e7, description="per GPU (none: sized)")
+    ramp_down_w_per_s: float | None = Field(None, gt=0, le=1e7, description="per GPU (none: sized)")
+    hysteresis_ms: float = Field(0.0, ge=0, le=60_000, description="hold before ramping down")
+
+
 class SwingStudy(Model):
     """Sub-second swing analysis of one site's workloads (``wattscale swings``)."""
 
@@ -440,6 +450,7 @@ class SwingStudy(Model):
                                                                     "band)")
     limits: Path | None = Field(None, description="limits YAML (bands, ramps, dynamic range)")
     costs: SwingCosts = SwingCosts()
+    power_smoothing: PowerSmoothing = PowerSmoothing()
 
     @field_validator("start", mode="before")
     @classmethod

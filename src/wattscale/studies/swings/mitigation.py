@@ -14,6 +14,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from wattscale.compute.phases import PhaseMix
+from wattscale.compute.smoothing import Smoothing, smooth_gpu_power
 from wattscale.studies.swings.analysis import Limits, SwingAnalysis, analyse
 
 HOURS_PER_YEAR = 8760.0
@@ -93,6 +94,17 @@ class Load:
     @property
     def training_gpus(self) -> int:
         return sum(m.n_gpus for m in self.mixes if m.burn_phases)
+
+    def smoothed_mw(self, setting: Smoothing) -> tuple[np.ndarray, float, float]:
+        """Facility power (MW) with every GPU smoothed by ``setting``; the share of work that waited for the
+        ramp-up limit, and the share still waiting at the end."""
+        out = np.full(self.mixes[0].n_samples, self.constant_mw)
+        asked = waited = left = 0.0
+        for m in self.mixes:
+            s = smooth_gpu_power(m.gpu_power_w() / m.n_gpus, self.step_s, m.tdp_w, setting)
+            out += (s.power_w * m.n_gpus + m.fixed_w) * 1e-6
+            asked, waited, left = asked + s.asked_j * m.n_gpus, waited + s.waited_j * m.n_gpus, left + s.left_j * m.n_gpus
+        return out, waited / max(asked, 1e-300), left / max(asked, 1e-300)
 
 
 def floor_levels(load: Load, fraction: float) -> list[dict[str, float]]:
@@ -195,7 +207,31 @@ def _energy_cost(load: Load, power_mw: np.ndarray, base_mwh: float, costs: Costs
     return extra_mwh / base_mwh, extra_mwh * HOURS_PER_YEAR / hours * costs.energy_price_usd_per_mwh
 
 
-def compare(load: Load, limits: Limits, costs: Costs = Costs()) -> list[Option]:
+def smoothing_option(load: Load, limits: Limits, costs: Costs, setting: Smoothing, sized: bool, base_mwh: float
+                     ) -> Option:
+    """GPU power smoothing at ``setting``; with ``sized``, its unset (infinite) ramps become the fastest common rate
+    that meets the limits (bisection on a log scale from 1 W/s to 1 MW/s per GPU)."""
+    def at(rate: float) -> Smoothing:
+        return Smoothing(setting.floor_fraction_of_tdp,
+                         rate if not np.isfinite(setting.ramp_up_w_per_s) else setting.ramp_up_w_per_s,
+                         rate if not np.isfinite(setting.ramp_down_w_per_s) else setting.ramp_down_w_per_s,
+                         setting.hysteresis_ms)
+
+    if sized:  # x = -log10(rate): the smoother, the more likely to pass
+        def passes(x: float) -> bool:
+            return analyse(load.smoothed_mw(at(10 ** -x))[0], load.step_s, limits, rms=False).passed
+
+        x = _smallest(passes, -6.0, 0.0, 0.01)
+        setting = at(10 ** -(0.0 if x is None else x))
+    power, waited, _ = load.smoothed_mw(setting)
+    frac, energy_cost = _energy_cost(load, power, base_mwh, costs)
+    lost = waited * load.training_gpus * HOURS_PER_YEAR * costs.gpu_hour_value_usd
+    return Option("power smoothing", setting.describe(), power, analyse(power, load.step_s, limits), frac, waited,
+                  annual_cost_usd={"energy": energy_cost, "throughput lost": lost})
+
+
+def compare(load: Load, limits: Limits, costs: Costs = Costs(), smoothing: Smoothing | None = Smoothing()
+            ) -> list[Option]:
     """The unmitigated waveform and every mitigation, sized for ``limits``; cheapest compliant first."""
     step = load.step_s
     base = load.power_mw()
@@ -232,6 +268,9 @@ def compare(load: Load, limits: Limits, costs: Costs = Costs()) -> list[Option]:
         # half the setting, the rest by storage
         half = level_option(name, setting.format(x / 2), levels(x / 2), slowdown_per_unit * x / 2)
         combinations.append(with_storage(half))
+    if smoothing is not None:
+        sized = not (np.isfinite(smoothing.ramp_up_w_per_s) and np.isfinite(smoothing.ramp_down_w_per_s))
+        options.append(smoothing_option(load, limits, costs, smoothing, sized, base_mwh))
     options += [c for c in combinations if c is not None and c.storage.tech != "none"]
     options[1:] = sorted(options[1:], key=lambda o: (not o.complies, o.total_cost_usd_per_year))
     return options

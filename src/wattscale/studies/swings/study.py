@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 
 from wattscale.compute.fleet import workload_mix
+from wattscale.compute.smoothing import Smoothing
 from wattscale.engine.campus import Campus, prepare
 from wattscale.engine.inputs import site_inputs
 from wattscale.errors import ScenarioError
 from wattscale.guards import check_memory, swing_bytes
 from wattscale.scenario.base import local_time
-from wattscale.scenario.schema import Scenario, SwingCosts, SwingStudy
+from wattscale.scenario.schema import PowerSmoothing, Scenario, SwingCosts, SwingStudy
 from wattscale.studies.swings.analysis import Limits, read_limits
 from wattscale.studies.swings.mitigation import BATTERY, SUPERCAPACITOR, Costs, Load, Option, cheapest, compare
 from wattscale.timeseries.timeline import Timeline
@@ -70,6 +71,12 @@ def costs_of(c: SwingCosts) -> Costs:
                                   usd_per_kwh=c.supercapacitor_usd_per_kwh, cycle_life=c.supercapacitor_cycle_life)))
 
 
+def smoothing_of(p: PowerSmoothing) -> Smoothing:
+    """The scenario's smoothing setting; a ramp left out is infinite here, and sized by ``compare``."""
+    inf = float("inf")
+    return Smoothing(p.floor_fraction_of_tdp, p.ramp_up_w_per_s or inf, p.ramp_down_w_per_s or inf, p.hysteresis_ms)
+
+
 def run_swing_study(campus: Campus | Scenario | str, *, study: SwingStudy | None = None) -> SwingStudyResult:
     """Build the site's waveform over the study window and compare mitigations against the limits."""
     campus = prepare(campus)
@@ -116,5 +123,5 @@ def run_swing_study(campus: Campus | Scenario | str, *, study: SwingStudy | None
     it_mean = other_it + sum(float(p.mean()) for p in per_workload.values())
     constant = other_it + (float(inputs.pue[0]) - 1.0) * it_mean
     load = Load(tuple(mixes), constant, study.resolution_s)
-    options = compare(load, limits, costs_of(study.costs))
+    options = compare(load, limits, costs_of(study.costs), smoothing_of(study.power_smoothing))
     return SwingStudyResult(scenario.name, site_name, start, study, limits, load, per_workload, stats, options)
