@@ -198,3 +198,18 @@ def test_bad_gridcode_input_is_one_clear_error_and_writes_nothing(tmp_path, exam
 def test_a_scenario_without_a_gridcode_section_is_refused(examples_dir, tmp_path):
     res = CliRunner().invoke(app, ["gridcode", str(examples_dir / "llm-campus.yaml"), "-o", str(tmp_path / "o")])
     assert res.exit_code == 2 and "gridcode" in res.output and not (tmp_path / "o").exists()
+
+
+def test_swings_report_the_frequency_their_waveform_causes(examples_dir):
+    import wattscale
+
+    system = {"name": "island", "base_mw": 5000, "inertia_s": 3, "damping": 1, "droop": 0.05}
+    r = wattscale.run_study("swings", examples_dir / "llm-campus.yaml", changes={"power_system": system},
+                            limits=examples_dir / "grid-limits.yaml", duration_s=300)
+    peaks = r.details["frequency_peak_deviation_hz"]
+    assert set(peaks) == {o["name"] for o in r.details["options"]} and "power smoothing" in peaks
+    # the flattest waveform (a high power floor) disturbs frequency far less than the raw one
+    assert abs(peaks["power floor"]) < 0.2 * abs(peaks["none"])
+    raw = r.value.options[0].power_mw
+    step = PowerSystem(**system)
+    assert abs(peaks["none"]) <= abs(settling_deviation_hz(step, np.abs(raw - raw[0]).max())) * 2.5

@@ -106,6 +106,13 @@ def _checks_table(r: SwingStudyResult) -> str:
     return f"<table><tr><th>check</th><th>limit</th>{head}</tr>" + "".join(rows) + "</table>"
 
 
+def _frequency_line(r: SwingStudyResult) -> str:
+    if not r.frequency_hz:
+        return ""
+    parts = ", ".join(f"{html.escape(k)} {v * 1000:+,.2f} mHz" for k, v in r.frequency_hz.items())
+    return f"<p>Peak frequency deviation of the system these swings cause (power_system section): {parts}.</p>"
+
+
 def render_swing_report(r: SwingStudyResult) -> str:
     chosen = r.chosen
     verdict = (f"Cheapest compliant option: <b>{html.escape(chosen.name)}</b> ({html.escape(chosen.setting)}), "
@@ -120,7 +127,7 @@ def render_swing_report(r: SwingStudyResult) -> str:
 <p>Window {r.start:%Y-%m-%d %H:%M:%S %Z}, {r.study.duration_s:g} s at {r.study.resolution_s * 1000:g} ms;
 limits: {html.escape(r.limits.name)}. {verdict}</p>
 <ul>{work}</ul>
-<h2>Mitigations</h2>{_options_table(r)}
+<h2>Mitigations</h2>{_options_table(r)}{_frequency_line(r)}
 <h2>Checks (value per option; red = violates)</h2>{_checks_table(r)}
 {''.join(parts)}
 <p class="note">Ramps compare adjacent window means. Band amplitudes are the largest

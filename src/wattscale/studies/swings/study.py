@@ -32,6 +32,7 @@ class SwingStudyResult:
     workload_mw: dict[str, np.ndarray]
     workload_stats: dict[str, dict]
     options: list[Option]
+    frequency_hz: dict[str, float] | None = None  # each option's peak frequency deviation, with power_system
 
     @property
     def chosen(self) -> Option | None:
@@ -50,6 +51,7 @@ class SwingStudyResult:
                          "band_amplitude_mw": base.band_amplitude_mw, "band_rms_mw": base.band_rms_mw},
             "options": [option_summary(o) for o in self.options],
             "chosen": chosen.name if chosen else None,
+            "frequency_peak_deviation_hz": self.frequency_hz,
         }
 
 
@@ -124,4 +126,11 @@ def run_swing_study(campus: Campus | Scenario | str, *, study: SwingStudy | None
     constant = other_it + (float(inputs.pue[0]) - 1.0) * it_mean
     load = Load(tuple(mixes), constant, study.resolution_s)
     options = compare(load, limits, costs_of(study.costs), smoothing_of(study.power_smoothing))
-    return SwingStudyResult(scenario.name, site_name, start, study, limits, load, per_workload, stats, options)
+    frequency = None
+    if scenario.power_system is not None:  # the grid settled at the window's first sample, then the swings
+        from wattscale.network.frequency import simulate_frequency
+
+        frequency = {o.name: simulate_frequency(scenario.power_system, o.power_mw - o.power_mw[0],
+                                                study.resolution_s).peak_deviation_hz for o in options}
+    return SwingStudyResult(scenario.name, site_name, start, study, limits, load, per_workload, stats, options,
+                            frequency)
