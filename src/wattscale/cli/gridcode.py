@@ -45,7 +45,7 @@ def campus_table(r) -> Table:
     end = float(r.time_s[-1])
     for c in r.campuses:
         o = c.outcome
-        back = "-" if not o.left_grid else ("not by %s" % f"{end:,.0f}" if o.returns_s[-1] is None
+        back = "-" if not o.left_grid else (f"not by {end:,.0f}" if o.returns_s[-1] is None
                                             else f"{o.returns_s[-1]:,.1f}")
         env = {None: "-", True: "[green]met[/]", False: "[red]broken[/]"}[c.met_envelope]
         t.add_row(escape(c.site), f"{o.load_mw:,.0f}", f"{o.leaves_s[0]:,.2f}" if o.left_grid else "[green]stayed[/]",
@@ -60,6 +60,7 @@ def frequency_lines(r) -> list[str]:
     if r.frequency is None:
         return ["no power_system section: frequency not simulated"]
     m = r.frequency.metrics()
-    return [f"frequency: peak {m['peak_deviation_hz'] * 1000:+,.1f} mHz (limit +/-{r.system.deviation_limit_hz * 1000:,.0f}"
-            f" mHz), RoCoF {m['rocof_500ms_hz_per_s'] * 1000:,.1f} mHz/s over 500 ms",
+    limit_mhz = r.system.deviation_limit_hz * 1000
+    return [(f"frequency: peak {m['peak_deviation_hz'] * 1000:+,.1f} mHz (limit +/-{limit_mhz:,.0f} mHz), "
+             f"RoCoF {m['rocof_500ms_hz_per_s'] * 1000:,.1f} mHz/s over 500 ms"),
             f"largest sudden load loss within the limit: {r.largest_loss_mw:,.0f} MW"]

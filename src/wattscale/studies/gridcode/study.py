@@ -7,8 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wattscale.energy.ride_through import (Dip, Envelope, Outcome, met_envelope, read_dips, read_envelope,
-                                           ride_through, voltage_pu)
+from wattscale.energy.ride_through import (
+    Dip,
+    Envelope,
+    Outcome,
+    met_envelope,
+    read_dips,
+    read_envelope,
+    ride_through,
+    voltage_pu,
+)
 from wattscale.engine.campus import Campus
 from wattscale.errors import ScenarioError
 from wattscale.guards import check_memory
