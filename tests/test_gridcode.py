@@ -154,6 +154,14 @@ def test_gridcode_example_end_to_end(examples_dir, tmp_path):
     np.testing.assert_allclose(timeline["lost_mw"], campuses["load_mw"].sum() - draws, atol=1e-6)
     html = (out / "report.html").read_text()
     assert "Dips against the ride-through envelope" in html and "System frequency" in html
+    # fast frequency response from the batteries of the campuses that stayed on the grid
+    stayed = campuses.loc[~campuses["left_grid"], "campus"].tolist()
+    assert stayed == ["manassas-gridcode"] and summary["system"]["ffr"]["capacity_mw"] == 150.0
+    without = CliRunner().invoke(app, ["gridcode", str(examples_dir / "gridcode-virginia-2024.yaml"), "-o",
+                                       str(tmp_path / "no-ffr"), "-q", "--set", "power_system.ffr=null"])
+    assert without.exit_code == 0, without.output
+    k0 = json.loads((tmp_path / "no-ffr" / "summary.json").read_text())["kpis"]
+    assert k0["peak_deviation_hz"] > k["peak_deviation_hz"] and k0["largest_sudden_loss_mw"] < k["largest_sudden_loss_mw"]
 
 
 def _run(tmp_path, examples_dir, edit_yaml=None, dips=None, envelope=None):
@@ -184,8 +192,11 @@ def _run(tmp_path, examples_dir, edit_yaml=None, dips=None, envelope=None):
     (dict(edit_yaml=lambda t: t.replace("droop: 0.05", "droop: 0")), ["power_system.droop", "greater than 0"]),
     (dict(edit_yaml=lambda t: t.replace("gridcode/virginia-2024-dips.csv", "missing.csv")), ["missing.csv",
                                                                                               "not found"]),
+    (dict(edit_yaml=lambda t: t.replace("ffr: {campus_batteries: true,", "ffr: {campus_batteries: true, "
+                                                                     "capacity_mw: 100,")),
+     ["power_system.ffr", "capacity_mw or campus_batteries"]),
 ], ids=["envelope-not-monotonic", "dip-deeper-than-1", "negative-duration", "overlapping-dips", "missing-column",
-        "zero-inertia", "zero-droop", "missing-file"])
+        "zero-inertia", "zero-droop", "missing-file", "ffr-twice"])
 def test_bad_gridcode_input_is_one_clear_error_and_writes_nothing(tmp_path, examples_dir, case, words):
     res, out = _run(tmp_path, examples_dir, **case)
     assert res.exit_code == 2, res.output

@@ -65,6 +65,16 @@ class FrequencyTrace:
                 "final_deviation_hz": float(f[-1])}
 
 
+def with_ffr_mw(system: PowerSystem, capacity_mw: float) -> PowerSystem:
+    """``system`` with its fast frequency response sized ``capacity_mw`` (none at 0)."""
+    if system.ffr is None:
+        return system
+    if capacity_mw <= 0:
+        return system.model_copy(update={"ffr": None})
+    return system.model_copy(update={"ffr": system.ffr.model_copy(update={"capacity_mw": float(capacity_mw),
+                                                                          "campus_batteries": False})})
+
+
 def _matrices(system: PowerSystem) -> tuple[np.ndarray, np.ndarray]:
     """Continuous state-space ``dx/dt = A x + B [dPload, ffr target]``; x = [df, g, r, Pffr] (those present)."""
     h, d = system.inertia_s, system.damping
@@ -123,6 +133,8 @@ def _run(ad, bd, a, b, load_pu, ffr_cap_pu, ffr_deadband_pu, ffr_full_pu):  # pr
 def simulate_frequency(system: PowerSystem, load_change_mw: np.ndarray, step_s: float) -> FrequencyTrace:
     """Frequency deviation after ``load_change_mw`` (MW above the steady load at each step; a load lost is
     negative), held over each ``step_s``; the system starts in steady state."""
+    if system.ffr is not None and system.ffr.capacity_mw is None:
+        raise ValueError("fast frequency response from campus batteries: size it first (with_ffr_mw)")
     a, b = _matrices(system)
     ad, bd = (np.ascontiguousarray(m) for m in _discrete(a, b, step_s))
     base, f0 = system.base_mw, system.frequency_hz

@@ -470,7 +470,9 @@ class SwingStudy(Model):
 class FastFrequencyResponse(Model):
     """Fast frequency response (a battery's): power against frequency deviation, up to a capacity."""
 
-    capacity_mw: float = Field(gt=0, le=MAX_GRID_MW)
+    capacity_mw: float | None = Field(None, gt=0, le=MAX_GRID_MW, description="its power (or campus_batteries)")
+    campus_batteries: bool = Field(False, description="the campuses' batteries give it: in gridcode those of the "
+                                   "campuses that stay on the grid, in swings the site's")
     full_at_hz: float = Field(0.5, gt=0, le=5, description="full output at this deviation (linear from the "
                                                          "deadband)")
     deadband_hz: float = Field(0.0, ge=0, le=1)
@@ -478,6 +480,8 @@ class FastFrequencyResponse(Model):
 
     @model_validator(mode="after")
     def _band(self):
+        if (self.capacity_mw is None) == (not self.campus_batteries):
+            raise ValueError("give capacity_mw or campus_batteries: true (one of them)")
         return check_below(self, "deadband_hz", "full_at_hz")
 
 

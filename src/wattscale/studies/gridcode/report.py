@@ -140,7 +140,8 @@ def render_gridcode_report(r: GridcodeResult) -> str:
                                                                           if s.reheat_time_s else ""))
         body.append(f"<h2>System</h2><p>{html.escape(s.name)}: {s.base_mw:,.0f} MW online at {s.frequency_hz:g} Hz, "
                     f"H = {s.inertia_s:g} s, D = {s.damping:g}, governors: {html.escape(gov)}"
-                    + (f", fast frequency response {s.ffr.capacity_mw:,.0f} MW" if s.ffr else "") + ".</p>")
+                    + (f", fast frequency response {s.ffr.capacity_mw:,.0f} MW (full at {s.ffr.full_at_hz:g} Hz)"
+                       if s.ffr else "") + ".</p>")
     body.append("<p class='note'>Each campus's UPS moves it onto backup when a dip below its threshold lasts longer "
                 "than its transfer time, and locks it there after its count of dips within its window. Frequency is "
                 "the aggregate system-frequency-response model (Anderson and Mirheydar 1990) driven by the load lost; "

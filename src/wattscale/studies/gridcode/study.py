@@ -20,7 +20,7 @@ from wattscale.energy.ride_through import (
 from wattscale.engine.campus import Campus
 from wattscale.errors import ScenarioError
 from wattscale.guards import check_memory
-from wattscale.network.frequency import FrequencyTrace, largest_step_mw, simulate_frequency
+from wattscale.network.frequency import FrequencyTrace, largest_step_mw, simulate_frequency, with_ffr_mw
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import GridCode, PowerSystem, RideThrough
 
@@ -170,6 +170,9 @@ def run_gridcode_study(campus: Campus, code: GridCode) -> GridcodeResult:
     draw = np.array(draws)
     system = scenario.power_system
     frequency = largest = None
+    if system is not None and system.ffr is not None and system.ffr.campus_batteries:
+        stayed = {c.site for c in results if not c.outcome.left_grid}
+        system = with_ffr_mw(system, sum(s.battery.power_mw for _, s in sites if s.name in stayed and s.battery))
     if system is not None:
         lost = sum(c.outcome.load_mw for c in results) - draw.sum(axis=0)
         frequency = simulate_frequency(system, -lost, code.resolution_s)

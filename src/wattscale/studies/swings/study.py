@@ -128,9 +128,12 @@ def run_swing_study(campus: Campus | Scenario | str, *, study: SwingStudy | None
     options = compare(load, limits, costs_of(study.costs), smoothing_of(study.power_smoothing))
     frequency = None
     if scenario.power_system is not None:  # the grid settled at the window's first sample, then the swings
-        from wattscale.network.frequency import simulate_frequency
+        from wattscale.network.frequency import simulate_frequency, with_ffr_mw
 
-        frequency = {o.name: simulate_frequency(scenario.power_system, o.power_mw - o.power_mw[0],
+        system = scenario.power_system
+        if system.ffr is not None and system.ffr.campus_batteries:
+            system = with_ffr_mw(system, site.battery.power_mw if site.battery else 0.0)
+        frequency = {o.name: simulate_frequency(system, o.power_mw - o.power_mw[0],
                                                 study.resolution_s).peak_deviation_hz for o in options}
     return SwingStudyResult(scenario.name, site_name, start, study, limits, load, per_workload, stats, options,
                             frequency)
