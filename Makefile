@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-app
 TESTED := $(VENV)/.installed-test
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot swings mpc size heal market forecast clean
+.PHONY: demo test test-fast bench ercot swings gridcode mpc size heal market forecast clean
 
 # the demo needs wattscale alone; the tests add pytest, PyPSA and the CPU build of torch
 $(STAMP): pyproject.toml
@@ -33,6 +33,9 @@ test-fast: $(TESTED)
 
 swings: $(STAMP)
 	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
+
+gridcode: $(STAMP)
+	$(BIN)/wattscale gridcode examples/gridcode-virginia-2024.yaml -o out/gridcode-virginia-2024
 
 mpc: $(STAMP)
 	$(BIN)/wattscale run examples/llm-campus-mpc.yaml -o out/llm-campus-mpc
