@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from wattscale.energy.ride_through import voltage_pu
 from wattscale.studies.gridcode.study import GridcodeResult
 from wattscale.studies.page import Figures, html_page, table_html
 
@@ -62,8 +63,6 @@ def _timeline_figure(r: GridcodeResult) -> go.Figure:
     t = r.time_s
     edges = sorted({0.0, float(t[-1]), *[d.time_s for d in r.dips], *[d.end_s for d in r.dips]})
     tv = np.repeat(edges, 2)[1:-1]
-    from wattscale.energy.ride_through import voltage_pu
-
     vv = np.repeat(voltage_pu(r.dips, np.array(edges[:-1])), 2)
     fig.add_trace(go.Scatter(x=tv, y=vv, mode="lines", line=dict(color="#222222", width=1.2), name="voltage",
                              showlegend=False), row=1, col=1)
