@@ -156,7 +156,8 @@ def test_gridcode_example_end_to_end(examples_dir, tmp_path):
     assert "Dips against the ride-through envelope" in html and "System frequency" in html
     # fast frequency response from the batteries of the campuses that stayed on the grid
     stayed = campuses.loc[~campuses["left_grid"], "campus"].tolist()
-    assert stayed == ["manassas-gridcode"] and summary["system"]["ffr"]["capacity_mw"] == 150.0
+    assert stayed == ["manassas-gridcode"] and summary["ffr_capacity_mw"] == 150.0
+    assert summary["system"]["ffr"]["campus_batteries"] is True  # the section as given
     without = CliRunner().invoke(app, ["gridcode", str(examples_dir / "gridcode-virginia-2024.yaml"), "-o",
                                        str(tmp_path / "no-ffr"), "-q", "--set", "power_system.ffr=null"])
     assert without.exit_code == 0, without.output
@@ -241,3 +242,28 @@ def test_the_aggregate_model_agrees_with_andes_on_a_single_machine():
         assert np.abs(here - andes_hz).max() < 1e-4 * abs(andes_hz).max() + 5e-5
         assert ours.peak_deviation_hz == pytest.approx(andes_hz.max(), rel=1e-4)
         assert andes_hz[-1] == pytest.approx(settling_deviation_hz(system, -loss_pu * system.base_mw), rel=1e-3)
+
+
+def test_a_dip_at_a_threshold_voltage_compares_as_written():
+    """Depth 0.55 is 0.45 pu: not below a 0.45 pu threshold, and on the envelope's 0.45 pu row."""
+    dip = Dip(0.0, 0.55, 0.2)
+    assert dip.voltage_pu == 0.45
+    o = ride_through("x", RideThrough(transfer_below_pu=0.45, transfer_after_s=0.01), 10.0, [dip])
+    assert not o.left_grid and o.dips_seen == 0
+    env = Envelope((0.0, 0.45), (0.1, 0.3))
+    assert env.required_s(dip.voltage_pu) == 0.3 and env.inside(dip)
+
+
+def test_returns_after_the_study_are_not_returns_and_a_lockout_counts_from_when_it_acts():
+    dips = [Dip(0.0, 0.5, 0.1), Dip(5.0, 0.5, 0.1)]
+    o = ride_through("x", RideThrough(transfer_after_s=0.02, retransfer_after_s=30), 1.0, dips)
+    assert o.returns_s == [pytest.approx(35.1)] and o.back_by(20.0) is None and o.back_by(40.0) == pytest.approx(35.1)
+    locked = ride_through("y", RideThrough(transfer_after_s=0.5, lockout_dips=2, lockout_window_s=60,
+                                           return_after_lockout_s=100), 1.0, dips)
+    # the second dip (0.1 s, shorter than the 0.5 s transfer time) locks it when it ends, at 5.1 s
+    assert locked.leaves_s == [pytest.approx(5.1)] and locked.returns_s == [pytest.approx(105.1)]
+    assert locked.locking_dip == 1 and locked.leaving_dips == [1]
+
+
+def test_a_system_with_nothing_to_restore_frequency_takes_no_sustained_loss():
+    assert largest_step_mw(SYSTEM.model_copy(update={"damping": 0.0, "droop": None})) == 0.0

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from wattscale.cli.common import OUTDIR, QUIET, SET, console, print_report_path, run_study_command, shown
+from wattscale.network.frequency import LARGEST_LOSS_HORIZON_S
 
 
 def gridcode(scenario: Path = typer.Argument(..., help="scenario YAML with a gridcode section and sites with "
@@ -28,6 +29,7 @@ def gridcode(scenario: Path = typer.Argument(..., help="scenario YAML with a gri
                                     quiet=quiet, disturbances=disturbances, envelope=envelope, start=start,
                                     after_s=after_s)
     console.print(campus_table(result.value))
+    console.print(loss_line(result.value), highlight=False)
     for line in frequency_lines(result.value):
         console.print(line, highlight=False)
     print_report_path(out)
@@ -37,23 +39,28 @@ def campus_table(r) -> Table:
     """One row per campus, at 80 columns: load, when it left and came back, lockout, envelope."""
     from rich import box
 
-    t = Table(title=f"{shown(r.scenario)}: {len(r.dips)} dips over {r.dips[-1].end_s:,.0f} s",
-              box=box.SIMPLE_HEAD, pad_edge=False)
+    span = r.dips[-1].end_s - r.dips[0].time_s
+    t = Table(title=f"{shown(r.scenario)}: {len(r.dips)} dips over {span:,.3g} s", box=box.SIMPLE_HEAD,
+              pad_edge=False)
     for name, justify in (("campus", "left"), ("MW", "right"), ("left at s", "right"), ("back at s", "right"),
-                          ("locked", "left"), ("envelope", "left")):
+                          ("times", "right"), ("locked", "left"), ("envelope", "left")):
         t.add_column(name, justify=justify, no_wrap=name != "campus", max_width=24 if name == "campus" else None)
     end = float(r.time_s[-1])
     for c in r.campuses:
         o = c.outcome
-        back = "-" if not o.left_grid else (f"not by {end:,.0f}" if o.returns_s[-1] is None
-                                            else f"{o.returns_s[-1]:,.1f}")
+        back_s = o.back_by(end)
+        back = "-" if not o.left_grid else (f"not by {end:,.0f}" if back_s is None else f"{back_s:,.1f}")
         env = {None: "-", True: "[green]met[/]", False: "[red]broken[/]"}[c.met_envelope]
         t.add_row(escape(c.site), f"{o.load_mw:,.0f}", f"{o.leaves_s[0]:,.2f}" if o.left_grid else "[green]stayed[/]",
-                  back, "[red]yes[/]" if o.locked_out else "no", env)
-    k = r.kpis()
-    t.caption = (f"{k['campuses_left_grid']} of {k['campuses']} left the grid; peak loss {k['peak_load_lost_mw']:,.0f} "
-                 f"MW, {k['load_lost_at_end_mw']:,.0f} MW still off at the end")
+                  back, str(len(o.leaves_s)), "[red]yes[/]" if o.locked_out else "no", env)
     return t
+
+
+def loss_line(r) -> str:
+    k = r.kpis()
+    return (f"{k['campuses_left_grid']} of {k['campuses']} campuses left the grid; peak loss "
+            f"{k['peak_load_lost_mw']:,.0f} MW, {k['load_lost_at_end_mw']:,.0f} MW still off at "
+            f"{float(r.time_s[-1]):,.0f} s")
 
 
 def frequency_lines(r) -> list[str]:
@@ -61,6 +68,8 @@ def frequency_lines(r) -> list[str]:
         return ["no power_system section: frequency not simulated"]
     m = r.frequency.metrics()
     limit_mhz = r.system.deviation_limit_hz * 1000
-    return [(f"frequency: peak {m['peak_deviation_hz'] * 1000:+,.1f} mHz (limit +/-{limit_mhz:,.0f} mHz), "
+    over = "" if abs(m["peak_deviation_hz"]) <= r.system.deviation_limit_hz else " [red]beyond the limit[/]"
+    return [(f"frequency: peak {m['peak_deviation_hz'] * 1000:+,.1f} mHz (limit +/-{limit_mhz:,.0f} mHz){over}, "
              f"RoCoF {m['rocof_500ms_hz_per_s'] * 1000:,.1f} mHz/s over 500 ms"),
-            f"largest sudden load loss within the limit: {r.largest_loss_mw:,.0f} MW"]
+            f"largest sudden load loss within the limit (over {LARGEST_LOSS_HORIZON_S:g} s): "
+            f"{r.largest_loss_mw:,.0f} MW"]

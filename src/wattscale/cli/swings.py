@@ -1,6 +1,8 @@
 """``wattscale swings``: a site's sub-second power swings against grid limits, and the mitigations."""
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import typer
@@ -25,8 +27,10 @@ def swings(scenario: Path = typer.Argument(..., help="scenario YAML file with wo
                                     site=site,
                                     start=start, duration_s=duration_s, resolution_s=resolution_s, limits=limits)
     console.print(swings_table(result.value))
-    for line in swings_settings(result.value):
-        console.print(f"  [dim]{escape(line)}[/]", highlight=False)
+    for line in swings_settings(result.value):  # a long setting continues indented under its name
+        glued = re.sub(r"(?<=\d) (?=[A-Za-z])", "\u00a0", line)  # a number stays with its unit
+        wrapped = textwrap.fill(glued, width=max(40, console.width - 1), initial_indent="  ", subsequent_indent="    ")
+        console.print(f"[dim]{escape(wrapped.replace(chr(0xa0), ' '))}[/]", highlight=False)
     print_report_path(out)
 
 

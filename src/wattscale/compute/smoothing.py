@@ -26,8 +26,8 @@ class Smoothing:
         def rate(v: float) -> str:
             return "free" if not np.isfinite(v) else f"{v:,.0f} W/s"
 
-        return (f"floor {self.floor_fraction_of_tdp:.0%} of TDP, up {rate(self.ramp_up_w_per_s)}, down "
-                f"{rate(self.ramp_down_w_per_s)}, hysteresis {self.hysteresis_ms:g} ms")
+        return (f"floor {self.floor_fraction_of_tdp:.0%} of TDP; per GPU up {rate(self.ramp_up_w_per_s)}, down "
+                f"{rate(self.ramp_down_w_per_s)}; hysteresis {self.hysteresis_ms:g} ms")
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,16 @@ class Dip:
 
     @property
     def voltage_pu(self) -> float:
-        return 1.0 - self.depth_pu
+        return _clean(1.0 - self.depth_pu)  # 1 - 0.55 is 0.45, not 0.44999999999999996
 
     @property
     def end_s(self) -> float:
-        return self.time_s + self.duration_s
+        return _clean(self.time_s + self.duration_s)
+
+
+def _clean(x: float) -> float:
+    """``x`` without the last bits of binary rounding (to 1e-9), so that 0.45 pu compares as 0.45 pu."""
+    return round(x, 9)
 
 
 @dataclass(frozen=True)
@@ -69,14 +74,30 @@ class Outcome:
     leaves_s: list[float] = field(default_factory=list)
     returns_s: list[float | None] = field(default_factory=list)  # None: still on backup at the end
     causes: list[str] = field(default_factory=list)
-    causing_dips: list[int] = field(default_factory=list)
+    leaving_dips: list[int] = field(default_factory=list)  # the dip that moved it off, per stay on backup
+    locking_dip: int | None = None  # the dip that locked it onto backup
     dips_seen: int = 0
-    locked_out: bool = False
     return_ramp_s: float = 0.0
 
     @property
     def left_grid(self) -> bool:
         return bool(self.leaves_s)
+
+    @property
+    def locked_out(self) -> bool:
+        return self.locking_dip is not None
+
+    @property
+    def causing_dips(self) -> list[int]:
+        """Every dip that moved the campus off the grid or locked it there."""
+        extra = [] if self.locking_dip is None or self.locking_dip in self.leaving_dips else [self.locking_dip]
+        return self.leaving_dips + extra
+
+    def back_by(self, end_s: float) -> float | None:
+        """When the campus was last back on the grid, if it was by ``end_s`` (None: still off, or never left)."""
+        if not self.leaves_s or self.returns_s[-1] is None or self.returns_s[-1] > end_s:
+            return None
+        return self.returns_s[-1]
 
     def off_grid_s(self, end_s: float) -> float:
         return float(sum((end_s if r is None else min(r, end_s)) - max(0.0, min(t, end_s))
@@ -85,6 +106,7 @@ class Outcome:
     def connected(self, time_s: np.ndarray) -> np.ndarray:
         """Share of the load drawn from the grid at each time (0 on backup, ramping back on return)."""
         on = np.ones(len(time_s))
+        time_s = np.round(time_s, 9)
         for t, r in zip(self.leaves_s, self.returns_s):
             if r is None:
                 on[time_s >= t] = 0.0
@@ -97,7 +119,9 @@ class Outcome:
 
 
 def ride_through(name: str, setting: RideThrough, load_mw: float, dips: list[Dip]) -> Outcome:
-    """The campus's path through ``dips`` (sorted, not overlapping) under ``setting``."""
+    """The campus's path through ``dips`` (sorted, not overlapping) under ``setting``. A lockout acts when the UPS
+    acts on the locking dip (``transfer_after_s`` into it, or its end if shorter); the manual return counts from
+    then, and dips while locked change nothing."""
     out = Outcome(name, load_mw, return_ramp_s=setting.return_ramp_s)
     seen = [i for i, d in enumerate(dips) if d.voltage_pu < setting.transfer_below_pu]
     recent: deque[float] = deque()
@@ -109,23 +133,23 @@ def ride_through(name: str, setting: RideThrough, load_mw: float, dips: list[Dip
         while recent and recent[0] < dip.time_s - setting.lockout_window_s:
             recent.popleft()
         lockout = setting.lockout_dips is not None and len(recent) >= setting.lockout_dips
+        acts = _clean(dip.time_s + min(setting.transfer_after_s, dip.duration_s))
         if not off and (dip.duration_s > setting.transfer_after_s or lockout):
-            out.leaves_s.append(dip.time_s + min(setting.transfer_after_s, dip.duration_s))
+            out.leaves_s.append(acts)
             out.returns_s.append(None)
             out.causes.append(f"dip {i + 1} to {dip.voltage_pu:.2f} pu for {dip.duration_s:g} s")
-            out.causing_dips.append(i)
+            out.leaving_dips.append(i)
             off, locked = True, False
         if not off:
             continue
         if lockout and not locked:
-            locked = out.locked_out = True
-            if out.causing_dips[-1] != i:
-                out.causing_dips.append(i)
+            locked = True
+            out.locking_dip = i
             out.causes[-1] += f"; locked onto backup by {len(recent)} dips within {setting.lockout_window_s:g} s"
             out.returns_s[-1] = (None if setting.return_after_lockout_s is None
-                                 else dip.time_s + setting.return_after_lockout_s)
+                                 else _clean(acts + setting.return_after_lockout_s))
         elif not locked:
-            out.returns_s[-1] = dip.end_s + setting.retransfer_after_s
+            out.returns_s[-1] = _clean(dip.end_s + setting.retransfer_after_s)
         back = out.returns_s[-1]
         if back is not None and (k + 1 == len(seen) or dips[seen[k + 1]].time_s >= back):
             off = False

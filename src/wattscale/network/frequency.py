@@ -24,6 +24,7 @@ from scipy.linalg import expm
 from wattscale.scenario.schema import PowerSystem
 
 ROCOF_WINDOW_S = 0.5  # the window grid operators measure the rate of change of frequency over (ENTSO-E)
+LARGEST_LOSS_HORIZON_S = 60.0  # the largest sudden loss keeps frequency within its limit over this long
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,14 @@ def settling_deviation_hz(system: PowerSystem, load_change_mw: float) -> float:
     return -load_change_mw / system.base_mw / beta * system.frequency_hz
 
 
-def largest_step_mw(system: PowerSystem, limit_hz: float | None = None, *, horizon_s: float = 60.0,
+def largest_step_mw(system: PowerSystem, limit_hz: float | None = None, *, horizon_s: float = LARGEST_LOSS_HORIZON_S,
                     step_s: float = 0.01) -> float:
     """The largest sudden load loss (MW) after which frequency stays within ``limit_hz`` of nominal over
-    ``horizon_s`` (default limit: ``system.deviation_limit_hz``); a load gain of the same size mirrors it."""
+    ``horizon_s`` (default limit: ``system.deviation_limit_hz``); a load gain of the same size mirrors it. A system
+    with nothing to restore frequency (no damping, governors or fast response) drifts after any loss: 0 MW."""
     limit = system.deviation_limit_hz if limit_hz is None else limit_hz
+    if system.damping == 0 and system.droop is None and system.ffr is None:
+        return 0.0
     n = int(round(horizon_s / step_s))
 
     def peak(mw: float) -> float:

@@ -52,4 +52,6 @@ def run_gridcode(campus: Campus, options: GridcodeOptions, progress: Progress) -
                        render_report=lambda: render_gridcode_report(result), notes=notes,
                        details={"start": result.start.isoformat(), "disturbances": str(code.disturbances),
                                 "envelope": str(code.envelope) if code.envelope else None,
-                                "system": result.system.model_dump() if result.system else None})
+                                "system": campus.scenario.power_system.model_dump() if result.system else None,
+                                "ffr_capacity_mw": (result.system.ffr.capacity_mw if result.system and result.system.ffr
+                                                    else 0.0)})

@@ -88,10 +88,12 @@ class GridcodeResult:
         rows = []
         for c in self.campuses:
             o, s = c.outcome, c.setting
+            back = o.back_by(end)
             rows.append({"campus": c.site, "load_mw": o.load_mw, "left_grid": o.left_grid,
                          "left_at_s": o.leaves_s[0] if o.left_grid else np.nan,
-                         "back_at_s": (np.nan if not o.left_grid or o.returns_s[-1] is None else o.returns_s[-1]),
-                         "off_grid_s": o.off_grid_s(end), "locked_out": o.locked_out, "dips_seen": o.dips_seen,
+                         "back_at_s": np.nan if back is None else back, "times_off": len(o.leaves_s),
+                         "off_grid_s": round(o.off_grid_s(end), 9), "locked_out": o.locked_out,
+                         "dips_seen": o.dips_seen,
                          "met_envelope": c.met_envelope, "why": "; ".join(o.causes) or "rode through",
                          "transfer_below_pu": s.transfer_below_pu, "transfer_after_s": s.transfer_after_s,
                          "lockout": (f"{s.lockout_dips} dips in {s.lockout_window_s:g} s" if s.lockout_dips
@@ -103,12 +105,12 @@ class GridcodeResult:
     def dip_table(self) -> pd.DataFrame:
         rows = []
         for i, d in enumerate(self.dips):
-            moved = [c.site for c in self.campuses if i in c.outcome.causing_dips]
             row = {"dip": i + 1, "time_s": d.time_s, "voltage_pu": d.voltage_pu, "duration_s": d.duration_s}
             if self.envelope is not None:
                 row["must_ride_through_s"] = self.envelope.required_s(d.voltage_pu)
                 row["inside_envelope"] = self.envelope.inside(d)
-            row["campuses_moved_off"] = ", ".join(moved)
+            row["campuses_moved_off"] = ", ".join(c.site for c in self.campuses if i in c.outcome.leaving_dips)
+            row["campuses_locked_out"] = ", ".join(c.site for c in self.campuses if c.outcome.locking_dip == i)
             rows.append(row)
         return pd.DataFrame(rows)
 
