@@ -314,3 +314,34 @@ def test_the_engine_hands_the_controller_its_forecast_not_the_truth():
     Recorder.seen = []
     simulate_site(inputs, Recorder())  # no forecaster: perfect foresight
     assert all(np.array_equal(load, truth_load[s: s + len(load)]) for s, load in Recorder.seen)
+
+
+def test_extra_constraints_bind_cost_what_they_should_and_survive_a_re_plan():
+    """Your own row: no charging from the grid at night (import <= load before 8 h). The battery then cannot
+    buy cheap night energy, so the plan pays the day price for what it would have shifted."""
+    from wattscale.decisions.operate.problem import BatteryTerms
+
+    n = 24
+    price = np.where(np.arange(n) < 8, 20.0, 80.0)
+    grid = GridTerms(up=np.ones(n, bool), import_limit_mw=np.full(n, 100.0), export_limit_mw=np.zeros(n),
+                     price_usd_per_mwh=price, export_price_usd_per_mwh=price, intensity_kg_per_mwh=np.zeros(n))
+    battery = BatteryTerms(power_mw=20, energy_min_mwh=4, energy_max_mwh=76, charge_efficiency=1.0,
+                           discharge_efficiency=1.0, keep_per_step=1.0, soc_initial_mwh=4)
+    site = SiteProblem("campus", load_mw=np.full(n, 60.0), pv_mw=np.zeros(n), wind_mw=np.zeros(n), grid=grid,
+                       battery=battery)
+    problem = DispatchProblem([site], step_h=1.0)
+
+    def no_night_charging(prog, p):
+        imp = prog.variable("0.import")
+        prog.con("mine.night", lambda: imp.isel(t=slice(0, 8)), "<=", p.sites[0].load_mw[:8])
+
+    free = plan_dispatch(problem)
+    held = plan_dispatch(problem, extra_constraints=no_night_charging)
+    assert free.sites[0].import_mw[:8].max() > 60.0 + 1.0  # the free plan charges at night
+    assert held.sites[0].import_mw[:8].max() <= 60.0 + 1e-6
+    # closed form: 72 MWh of shifting (the battery's usable energy, lossless) no longer bought at 20 but at 80
+    assert held.objective_usd - free.objective_usd == pytest.approx(72.0 * (80.0 - 20.0), rel=1e-6)
+    d = Dispatch(problem, extra=no_night_charging)
+    assert d.plan().objective_usd == pytest.approx(held.objective_usd)
+    again = d.plan(problem)  # re-filled in place: the extra row is still there
+    assert again.sites[0].import_mw[:8].max() <= 60.0 + 1e-6

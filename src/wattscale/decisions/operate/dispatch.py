@@ -20,6 +20,7 @@ one grid connection; each site's own grid terms then limit its tie to that conne
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +31,13 @@ from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, Site
 from wattscale.errors import PlanningError
 
 SHORT_TOL_MW = 1e-6
+
+
+#: your own constraints on a dispatch or sizing programme: ``extra(prog, problem)`` is called after the model is
+#: formulated (and again, for its numbers, on every re-plan); add rows with ``prog.con(name, lambda: ..., sign,
+#: rhs)`` over ``prog.variable(name)`` (``prog.variable_names`` lists them: site i's are ``"{i}.import"``,
+#: ``"{i}.discharge"``, ...) or reach the linopy model as ``prog.model``, as PyPSA's ``extra_functionality`` does
+ExtraConstraints = Callable[["Programme", DispatchProblem], None]
 
 
 class CapacityHook(Protocol):
@@ -82,11 +90,12 @@ class Dispatch:
     """A dispatch programme for one problem structure; ``plan(problem)`` re-solves with new numbers."""
 
     def __init__(self, problem: DispatchProblem, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
-                 capacity: "CapacityHook | None" = None) -> None:
+                 capacity: "CapacityHook | None" = None, extra: ExtraConstraints | None = None) -> None:
         import time
 
         self.problem = problem
         self.capacity = capacity
+        self.extra = extra
         t0 = time.perf_counter()
         self.programme = Programme(self._formulate, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
         self.build_s = time.perf_counter() - t0
@@ -108,6 +117,8 @@ class Dispatch:
             prog.con("tie.balance", lambda: imp - exp - sum(f[0] - f[1] for f in flows), "==", np.zeros(n))
         if self.capacity is not None:
             self.capacity.constrain(prog)
+        if self.extra is not None:
+            self.extra(prog, p)
 
     def _site(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict) -> tuple:
         p = self.problem
@@ -293,13 +304,15 @@ def grid_exchange(prog: Programme, pre: str, g: GridTerms, p: DispatchProblem, s
     return imp, exp
 
 
-def plan_dispatch(problem: DispatchProblem, *, time_limit_s: float = 300.0, mip_rel_gap: float = 1e-6) -> DispatchPlan:
-    """Solve ``problem`` once; raise a clear ``PlanningError`` when load must be shed and that is not allowed."""
-    dispatch = Dispatch(problem, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+def plan_dispatch(problem: DispatchProblem, *, time_limit_s: float = 300.0, mip_rel_gap: float = 1e-6,
+                  extra_constraints: ExtraConstraints | None = None) -> DispatchPlan:
+    """Solve ``problem`` once (with your ``extra_constraints``, see ``ExtraConstraints``); raise a clear
+    ``PlanningError`` when load must be shed and that is not allowed."""
+    dispatch = Dispatch(problem, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, extra=extra_constraints)
     plan = dispatch.plan()
     if plan.status == "infeasible" and not problem.allow_unserved:
         relaxed = Dispatch(replace(problem, allow_unserved=True), time_limit_s=time_limit_s,
-                           mip_rel_gap=mip_rel_gap).plan()
+                           mip_rel_gap=mip_rel_gap, extra=extra_constraints).plan()
         raise PlanningError("the must-serve load cannot be met: " + shortfall_report(problem, relaxed),
                             field="dispatch")
     if not plan.sites:

@@ -102,6 +102,11 @@ class Programme:
         """A declared linopy variable (build time)."""
         return self._vars[name][0]
 
+    @property
+    def variable_names(self) -> list[str]:
+        """The names of the declared variables, in order."""
+        return list(self._vars)
+
     def _check_shape(self, name: str, shape: tuple) -> None:
         if name not in self._vars or self._vars[name][1].shape != shape:
             raise ValueError(f"programme structure changed at variable {name}: rebuild instead of update")

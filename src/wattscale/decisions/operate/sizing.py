@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan
+from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, ExtraConstraints
 from wattscale.decisions.operate.lp import INF, Programme
 from wattscale.decisions.operate.problem import DispatchProblem
 from wattscale.errors import PlanningError
@@ -123,11 +123,15 @@ def _share(values: np.ndarray):
 class Sizer:
     """A sizing programme; ``solve(carbon_price, cfe_target)`` re-solves it with other prices or targets."""
 
-    def __init__(self, sizing: SizingProblem, *, time_limit_s: float = 600.0) -> None:
+    def __init__(self, sizing: SizingProblem, *, time_limit_s: float = 600.0,
+                 extra_constraints: ExtraConstraints | None = None) -> None:
+        """``extra_constraints(prog, problem)`` adds your own rows (see ``ExtraConstraints``); the capacities are
+        ``prog.variable("size.<key>")`` (pv_mw, wind_mw, battery_mw, battery_mwh, grid_mw, gen:<name>)."""
         if sizing.dispatch.step_h != 1.0 or len(sizing.dispatch.sites) != 1:
             raise PlanningError("sizing needs one site on hourly steps", field="sizing")
         self.sizing = sizing
-        self.dispatch = Dispatch(sizing.dispatch, time_limit_s=time_limit_s, capacity=_Capacities(sizing))
+        self.dispatch = Dispatch(sizing.dispatch, time_limit_s=time_limit_s, capacity=_Capacities(sizing),
+                                 extra=extra_constraints)
 
     def solve(self, *, carbon_price_usd_per_t: float | None = None, cfe_target: float | None = None) -> SizingResult:
         s = self.sizing
