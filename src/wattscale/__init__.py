@@ -5,7 +5,7 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-__all__ = ["load_results", "load_scenario", "run_scenario", "run_study", "simulate", "__version__"]
+__all__ = ["figures", "load_results", "load_scenario", "run_scenario", "run_study", "simulate", "__version__"]
 
 
 def load_scenario(path: str | Path):
@@ -44,3 +44,11 @@ def run_study(name: str, subject, **options):
     from wattscale.studies import run_study as _run
 
     return _run(name, subject, **options)
+
+
+def figures(results) -> dict:
+    """Every figure of a run's report as a plotly figure, by ``"<site>: <title>"``: ``results`` from
+    ``run_scenario``, ``load_results`` or ``run_study("run", ...).value``."""
+    from wattscale.studies.simulation.report import report_figures
+
+    return report_figures(getattr(results, "value", results))

@@ -14,11 +14,14 @@ SCENARIO = typer.Argument(..., help="scenario YAML file", show_default=False)
 
 
 def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
-        report: bool = typer.Option(True, help="write OUTDIR/report.html"), set_: list[str] = SET,
+        report: bool = typer.Option(True, help="write OUTDIR/report.html"),
+        netcdf: bool = typer.Option(False, "--netcdf", help="also write OUTDIR/steps.nc (xarray over site and "
+                                    "time, units in attrs)"), set_: list[str] = SET,
         quiet: bool = QUIET) -> None:
     """Simulate SCENARIO, print its KPIs and write per-step Parquet, summary.json and report.html to OUTDIR
     (default: out/<scenario name>)."""
-    result, out = run_study_command("run", scenario, outdir=outdir, changes=set_, suffix="", quiet=quiet, report=report)
+    result, out = run_study_command("run", scenario, outdir=outdir, changes=set_, suffix="", quiet=quiet, report=report,
+                                    netcdf=netcdf)
     results = result.value
     console.print(kpi_table(results))
     for site, fleet in results.extra.get("workloads", {}).items():

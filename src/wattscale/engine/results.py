@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -31,6 +32,41 @@ class Results:
     def total(self) -> dict:
         """KPIs over all sites (filled by ``wattscale.studies.simulation.kpi.attach_kpis``)."""
         return self.extra.get("total", {})
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the KPIs, one column per site (and all sites together)."""
+        import html
+
+        columns = {**self.kpis, **({"all sites": self.total} if len(self.kpis) > 1 and self.total else {})}
+        names = [k for k in dict.fromkeys(k for kp in columns.values() for k in kp)
+                 if any(_scalar(kp.get(k)) for kp in columns.values())]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       + "".join(f"<td style='text-align:right'>{_cell(kp.get(k))}</td>" for kp in columns.values())
+                       + "</tr>" for k in names)
+        return (f"<b>{html.escape(self.scenario.name)}</b>: {self.timeline.n_steps:,} steps of "
+                f"{self.timeline.step_s:g} s from {self.timeline.start}<table><tr><th></th>{head}</tr>{rows}</table>")
+
+    def to_xarray(self):
+        """The steps as an ``xarray.Dataset`` over (site, time): one variable per column (NaN where a site lacks
+        it), its unit in ``attrs["units"]`` from the column's name; time in UTC, the zone in the dataset's attrs."""
+        import xarray as xr
+
+        frames = {name: frame.tz_convert("UTC").tz_localize(None) for name, frame in self.steps.items()}
+        columns = list(dict.fromkeys(c for f in frames.values() for c in f.columns))
+        index = next(iter(frames.values())).index
+        data = {}
+        for c in columns:
+            values = np.stack([f[c].to_numpy(dtype=float) if c in f else np.full(len(index), np.nan)
+                               for f in frames.values()])
+            data[c] = xr.Variable(("site", "time"), values, attrs={"units": unit_of(c)})
+        return xr.Dataset(data, coords={"site": list(frames), "time": index.rename("time")},
+                          attrs={"scenario": self.scenario.name, "timezone": str(self.timeline.tz),
+                                 "step_s": float(self.timeline.step_s), "source": "wattscale"})
+
+    def netcdf_bytes(self) -> bytes:
+        """``to_xarray()`` as a NetCDF file (NetCDF 3, written by scipy: no other library needed)."""
+        return bytes(self.to_xarray().to_netcdf(engine="scipy"))
 
     def save(self, outdir: str | Path, *, extra_files: dict[str, bytes] | None = None) -> Path:
         """Write ``outdir`` atomically: built in a temporary sibling, then swapped in whole."""
@@ -63,6 +99,36 @@ class Results:
             "total": self.total,
             "extra": {k: v for k, v in self.extra.items() if k != "total"},
         }
+
+
+#: units by the ending of a column's name
+UNITS = (("_mw", "MW"), ("_mwh", "MWh"), ("_usd_per_mwh", "USD/MWh"), ("_usd_per_h", "USD/h"),
+         ("_kg_per_mwh", "kg/MWh"), ("_mmbtu", "MMBtu"), ("_c", "degC"), ("_starts", "1"), ("_share", "1"),
+         ("pue", "1"), ("grid_available", "1"))
+
+
+def unit_of(column: str) -> str:
+    """The unit a column's name carries (``grid_import_mw`` -> MW); '1' for counts, shares and flags."""
+    for ending, unit in sorted(UNITS, key=lambda u: -len(u[0])):
+        if column.endswith(ending):
+            return unit
+    return ""
+
+
+def _scalar(v) -> bool:
+    return isinstance(v, (int, float, str, bool))
+
+
+def _cell(v) -> str:
+    import html
+
+    if v is None or not _scalar(v):
+        return "-"
+    if isinstance(v, bool) or isinstance(v, str):
+        return html.escape(str(v))
+    if v != v:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
 
 
 def load_results(path: str | Path) -> Results:

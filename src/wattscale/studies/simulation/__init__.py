@@ -1,12 +1,17 @@
 """The ``run`` study: simulate every site over the timeline, with KPIs and the interactive report."""
 from __future__ import annotations
 
+from pydantic import Field
+
 from wattscale.engine.campus import Campus
 from wattscale.studies.base import Options, Progress, StudyResult
 
 
 class RunOptions(Options):
-    """No options: the scenario says everything (controller, timeline, sites)."""
+    """The scenario says everything (controller, timeline, sites); ``netcdf`` adds the steps as one NetCDF file."""
+
+    netcdf: bool = Field(False, description="also write steps.nc: every site's steps as an xarray Dataset over "
+                         "(site, time), units in attrs")
 
 
 def run_simulation(campus: Campus, options: RunOptions, progress: Progress) -> StudyResult:
@@ -29,4 +34,6 @@ def run_simulation(campus: Campus, options: RunOptions, progress: Progress) -> S
     results = attach_kpis(simulate(campus, progress=tick))
     return StudyResult("run", options, kpis=dict(results.total), value=results,
                        render_report=lambda: render_report(results),
-                       more_files=results.files, details=results.summary())
+                       more_files=lambda: {**results.files(), **({"steps.nc": results.netcdf_bytes()}
+                                                                  if options.netcdf else {})},
+                       details=results.summary())

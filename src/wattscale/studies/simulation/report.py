@@ -137,6 +137,17 @@ def kpi_table_html(kpis_by_name: dict[str, dict]) -> str:
     return f"<table class='kpi'><tr><th>KPI</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def report_figures(results: Results) -> dict[str, go.Figure]:
+    """Every figure of the run report as a plotly figure, by its title (``"<site>: <what> ..."``; show one with
+    ``.show()``, save it with ``.write_html(path)``)."""
+    out = {}
+    for site in results.scenario.sites:
+        for k, fig in enumerate(site_figures(results.steps[site.name], site, site.name, results.timeline.step_h)):
+            fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=60, b=40))
+            out[fig.layout.title.text or f"{site.name}: figure {k + 1}"] = fig
+    return out
+
+
 def render_report(results: Results) -> str:
     """The whole report as one HTML string (plotly.js inlined once, no network needed)."""
     sc, tl = results.scenario, results.timeline

@@ -1,0 +1,62 @@
+"""What a notebook user gets from a run: the KPI table, the report's figures, the steps as xarray and NetCDF."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+import wattscale
+from wattscale.cli import app
+from wattscale.engine.results import unit_of
+
+SHORT = {"time.start": "2023-07-17", "time.duration": "3d", "time.end": None}
+
+
+@pytest.fixture(scope="module")
+def run(examples_dir, tmp_path_factory):
+    """One short run through the command line with --netcdf, then read back as a notebook user would."""
+    out = tmp_path_factory.mktemp("nb") / "run"
+    sets = [x for k, v in SHORT.items() for x in ("--set", f"{k}={'null' if v is None else v}")]
+    res = CliRunner().invoke(app, ["run", str(examples_dir / "llm-campus.yaml"), "-q", "-o", str(out), "--netcdf",
+                                   *sets])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_a_run_in_a_notebook(run):
+    """The KPI table, the report's own figures, the steps as xarray and as the NetCDF file written."""
+    res = wattscale.load_results(run)
+    html = res._repr_html_()
+    total = res.kpis["campus"]
+    for key in ("load_mwh", "grid_import_mwh", "cfe_score_hourly"):
+        assert f">{key}<" in html
+    assert f"{total['load_mwh']:,.0f}" in html  # as people read it, thousands separated
+    assert "<th>campus</th>" in html and "nan" not in html.lower().replace("financ", "")
+
+    figs = wattscale.figures(res)
+    assert len(figs) >= 5 and all(hasattr(f, "to_plotly_json") for f in figs.values())
+    report = (run / "report.html").read_text()
+    for title in figs:
+        assert json.dumps(title)[1:-1] in report  # every figure listed is in the report, under its title
+    stacked = next(f for t, f in figs.items() if "supply stacked" in t)
+    assert stacked.layout.barmode in (None, "stack", "relative") and stacked.layout.yaxis.title.text
+
+    frame = res.steps["campus"]
+    ds = res.to_xarray()
+    assert ds.sizes == {"site": 1, "time": len(frame)}
+    for column in ("grid_import_mw", "battery_soc_mwh", "price_usd_per_mwh", "gen_gt1_starts"):
+        np.testing.assert_array_equal(ds[column].sel(site="campus").values, frame[column].to_numpy(float))
+    assert ds["grid_import_mw"].attrs["units"] == "MW" and ds["battery_soc_mwh"].attrs["units"] == "MWh"
+    assert ds["price_usd_per_mwh"].attrs["units"] == "USD/MWh" and unit_of("temp_air_c") == "degC"
+    # time in UTC: the same instants as the tz-aware index
+    np.testing.assert_array_equal(ds["time"].values, frame.index.tz_convert("UTC").tz_localize(None).values)
+    assert ds.attrs["timezone"] == "America/New_York"
+    written = xr.open_dataset(run / "steps.nc", engine="scipy")  # the file --netcdf wrote
+    np.testing.assert_array_equal(written["grid_import_mw"].values, ds["grid_import_mw"].values)
+    assert written["load_mw"].attrs["units"] == "MW"
+    back = xr.open_dataset(io.BytesIO(res.netcdf_bytes()), engine="scipy")
+    np.testing.assert_array_equal(back["battery_soc_mwh"].values, ds["battery_soc_mwh"].values)
