@@ -60,3 +60,24 @@ def test_a_run_in_a_notebook(run):
     assert written["load_mw"].attrs["units"] == "MW"
     back = xr.open_dataset(io.BytesIO(res.netcdf_bytes()), engine="scipy")
     np.testing.assert_array_equal(back["battery_soc_mwh"].values, ds["battery_soc_mwh"].values)
+
+
+@pytest.mark.parametrize("lat, lon, market", [(31.0, -97.0, "ercot"), (37.3, -121.9, "caiso"), (39.0, -77.5, "pjm")])
+def test_init_writes_a_valid_starter_for_the_nearest_market(tmp_path, lat, lon, market):
+    path = tmp_path / "my-campus.yaml"
+    res = CliRunner().invoke(app, ["init", str(path), "--latitude", str(lat), "--longitude", str(lon), "--it-mw",
+                                   "120"])
+    assert res.exit_code == 0, res.output
+    scenario = wattscale.load_scenario(path)  # a valid scenario, as written
+    site = scenario.sites[0]
+    assert site.facility.it_load_mw == 120 and site.location.latitude == lat
+    assert site.grid.price_usd_per_mwh.default.startswith(market)
+    assert site.grid.intensity_kg_per_mwh.default.startswith(market) and "#" in path.read_text()
+    again = CliRunner().invoke(app, ["init", str(path), "--latitude", "0", "--longitude", "0"])
+    assert again.exit_code == 2 and "left untouched" in again.output
+    assert wattscale.load_scenario(path).sites[0].facility.it_load_mw == 120  # not overwritten
+
+
+def test_init_refuses_a_bad_location_and_writes_nothing(tmp_path):
+    res = CliRunner().invoke(app, ["init", str(tmp_path / "x.yaml"), "--latitude", "95", "--longitude", "0"])
+    assert res.exit_code == 2 and "--latitude" in res.output and not list(tmp_path.iterdir())

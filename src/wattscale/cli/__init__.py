@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wattscale.cli import catalog, forecast, grid, gridcode, ledger, market, simulate, size, sweep, swings
+from wattscale.cli import catalog, forecast, grid, gridcode, ledger, market, simulate, size, starter, sweep, swings
 from wattscale.cli.common import fail
 from wattscale.errors import WattscaleError
 
@@ -27,7 +27,7 @@ def options(max_memory_gb: float = typer.Option(
         fail(exc)
 
 
-for command in (simulate.run, simulate.validate, swings.swings, gridcode.gridcode, size.size, market.market, sweep.sweep, catalog.studies,
+for command in (starter.init, simulate.run, simulate.validate, swings.swings, gridcode.gridcode, size.size, market.market, sweep.sweep, catalog.studies,
                 catalog.gpus, catalog.defaults, catalog.schema):
     app.command()(command)
 app.add_typer(grid.app, name="grid")

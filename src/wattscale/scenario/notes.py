@@ -17,7 +17,7 @@ def default_notes(scenario: Scenario) -> list[str]:
         if site.weather == "default":
             where = ""
             if site.location is not None:
-                km = _distance_km((site.location.latitude, site.location.longitude), GREENSBORO)
+                km = distance_km((site.location.latitude, site.location.longitude), GREENSBORO)
                 where = f", {km:,.0f} km from the site" if km > FAR_KM else ""
             notes.append(f"site {site.name}: weather is the bundled typical year of Greensboro, NC{where} "
                          "(set 'weather:' to a file for the site's own)")
@@ -31,7 +31,7 @@ def default_notes(scenario: Scenario) -> list[str]:
     return notes
 
 
-def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     (la1, lo1), (la2, lo2) = (map(math.radians, a)), (map(math.radians, b))
     h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(h))
