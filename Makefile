@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
 
 test: $(TESTED)
+	@[ -n "$$WATTSCALE_CHROMIUM" ] || scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -n auto
 
 test-fast: $(TESTED)

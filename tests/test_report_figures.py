@@ -66,6 +66,10 @@ def reports(tmp_path_factory) -> dict[str, str]:
     data.pop("swings", None)
     july.write_text(yaml.safe_dump(data))
     out["run"] = wattscale.run_study("run", july).report_html
+    out["swings"] = wattscale.run_study("swings", july, duration_s=120).report_html
+    out["gridcode"] = wattscale.run_study("gridcode", ROOT / "examples/gridcode-virginia-2024.yaml").report_html
+    out["heal"] = wattscale.run_study("grid-heal", str(ROOT / "examples/networks/campus-ring.yaml"),
+                                      fault="T1").report_html
     return out
 
 
@@ -107,3 +111,45 @@ def test_report_tables_never_show_scientific_notation():
 
     html = table_html(pd.DataFrame({"system_cost_usd": [1.226e7, 1.288e7], "share": [0.2757, 0.0]}))
     assert "e+" not in html and "12,260,000" in html and "0.2757" in html
+
+
+# ---------------------------------------------------------------- in a real browser
+def chromium() -> str:
+    """The headless browser (installed by scripts/ensure-chromium.sh, which 'make test' runs)."""
+    import os
+    import shutil
+
+    found = os.environ.get("WATTSCALE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("no chromium: run scripts/ensure-chromium.sh (or set WATTSCALE_CHROMIUM)")
+    return found
+
+
+def open_in_browser(page: Path, tmp: Path) -> tuple[list[str], str]:
+    """(console messages, the page's DOM after its scripts ran) for ``page`` in headless Chromium."""
+    import subprocess
+
+    run = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0",
+                          "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    return console, run.stdout
+
+
+def test_the_browser_check_finds_a_script_error(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>console.error('boom'); notAFunction();</script></body></html>")
+    console, _ = open_in_browser(page, tmp_path)
+    assert any("boom" in line for line in console) and any("notAFunction" in line for line in console)
+
+
+@pytest.mark.parametrize("name", ["run", "market", "reliability", "swings", "gridcode", "heal"])
+def test_reports_open_in_a_browser_without_console_errors_and_draw_every_figure(reports, name, tmp_path):
+    page = tmp_path / f"{name}.html"
+    page.write_text(reports[name], encoding="utf-8")
+    console, dom = open_in_browser(page, tmp_path)
+    assert console == [], f"{name}: the browser console says {console[:3]}"
+    drawn = len(re.findall(r'class="plotly-graph-div js-plotly-plot"', dom))
+    assert drawn == len(figures(reports[name])) > 0, f"{name}: {drawn} of {len(figures(reports[name]))} figures drawn"
