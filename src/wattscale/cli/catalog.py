@@ -8,9 +8,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from wattscale.cli.common import console
+from wattscale.cli.common import WIDE, console
 
-WIDE = typer.Option(False, "--wide", help="more columns (wider than 80 characters)")
 
 
 def studies() -> None:
@@ -53,8 +52,10 @@ def defaults(wide: bool = WIDE) -> None:
     if wide:
         table.add_column("time zone", no_wrap=True)
     for name, rows in profile_table().groupby("profile"):
-        v = rows["value"]
-        cells = [name, rows["unit"].iloc[0], f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}"]
+        v, unit = rows["value"], rows["unit"].iloc[0]
+        if unit == "fraction":  # a share reads as a percentage
+            v, unit = 100 * v, "%"
+        cells = [name, unit, f"{v.mean():.2f}", f"{v.min():.2f}", f"{v.max():.2f}"]
         table.add_row(*cells, *([rows["timezone"].iloc[0]] if wide else []))
     console.print(table)
 

@@ -24,6 +24,7 @@ OUTDIR = typer.Option(None, "--outdir", "-o", help="results folder (default: a f
                                                    "scenario or network); written whole, and only ever replacing an "
                                                    "earlier wattscale results folder")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+WIDE = typer.Option(False, "--wide", help="more columns (wider than 80 characters)")
 WORKERS = typer.Option(0, "--workers", help="run the study's independent tasks on a Dask LocalCluster of N worker "
                                            "processes (0: here)")
 SCHEDULER = typer.Option(None, "--scheduler", help="run the study's independent tasks on the Dask cluster at this "
@@ -112,17 +113,27 @@ def run_study_command(name: str, subject, *, outdir: Path | None, suffix: str, q
     return result, out
 
 
+SHORT_TEXT = 24  # text cells up to this long are kept whole; longer ones wrap
+
+
 def df_table(title: str, df: pd.DataFrame, limit: int = 40, caption: str | None = None) -> Table:
-    """A DataFrame as a compact terminal table (numbers by ``number``; at most ``limit`` rows); headers may
-    break at spaces, cells never."""
+    """A DataFrame as a compact terminal table (numbers by ``number``; at most ``limit`` rows). Numbers and short
+    words are never cut; long text (a note, a reason) wraps at spaces to fit the terminal; headers may break at
+    spaces."""
     from rich import box
 
     t = Table(title=title, box=box.SIMPLE_HEAD, caption=caption)
-    for c in df.columns:
-        t.add_column(escape(str(c)), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left",
-                     no_wrap=True)
-    for row in df.head(limit).itertuples(index=False):
-        t.add_row(*[number(v) if isinstance(v, float) else shown(v) for v in row])
+    rows = [[number(v) if isinstance(v, float) else shown(v, 400) for v in row] for row in df.head(limit).itertuples(
+        index=False)]
+    for j, c in enumerate(df.columns):
+        numeric = pd.api.types.is_numeric_dtype(df[c])
+        header = str(c).replace("_", " ")  # vm_min_pu reads as 'vm min pu' and may break at its spaces
+        widest = max([len(r[j]) for r in rows] + [max((len(w) for w in header.split()), default=1)])
+        short = numeric or widest <= SHORT_TEXT  # kept whole: at least as wide as its widest cell and word
+        t.add_column(escape(header), justify="right" if numeric else "left",
+                     min_width=widest if short else min(widest, SHORT_TEXT), overflow="fold")
+    for row in rows:
+        t.add_row(*row)
     if len(df) > limit:
         t.caption = f"{len(df) - limit} more rows in the output folder"
     return t

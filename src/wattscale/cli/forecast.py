@@ -50,6 +50,9 @@ def backtest(scenario: Path = SCENARIO,
     study = result.value
     cols = ["mae", "crps", "skill_mae", "skill_crps", "fit_s"]  # all scores: metrics.csv
     table = study.table[cols].rename(columns={"fit_s": "fit s"}).reset_index(names="model")
+    for c in ("skill_mae", "skill_crps"):  # shares as people read them
+        table[c] = [f"{v:+.1%}" if v == v else "-" for v in table[c]]
+    table = table.rename(columns={"skill_mae": "skill MAE", "skill_crps": "skill CRPS"})
     console.print(df_table(f"{target} at {shown(study.site)} ({study.unit}): {study.summary()['issues']} issue "
                            f"times, {study.horizon_steps} steps ahead", table))
     print_report_path(out)

@@ -9,6 +9,7 @@ from wattscale.cli.common import (
     OUTDIR,
     QUIET,
     SCHEDULER,
+    WIDE,
     WORKERS,
     console,
     df_table,
@@ -52,12 +53,17 @@ def flow(network: str = NETWORK,
 def contingency(network: str = NETWORK,
                 backend: str = typer.Option("auto", help="auto | pandapower | lightsim2grid"),
                 outdir: Path = OUTDIR, workers: int = WORKERS, scheduler: str = SCHEDULER,
-                quiet: bool = QUIET) -> None:
+                wide: bool = WIDE, quiet: bool = QUIET) -> None:
     """N-1: every line and transformer out in turn; load cut off, lowest voltage, highest loading, violations."""
     result, out = run_study_command("grid-contingency", network, outdir=outdir, suffix="-contingency", quiet=quiet,
                                     workers=workers, scheduler=scheduler, backend=backend)
     df = result.value
-    console.print(df_table(f"N-1 ({len(df)} outages)", df))
+    if not wide:
+        df = df.drop(columns=[c for c in ("max_loading_element", "violations") if c in df]).rename(columns={
+            "load_cut_mw": "load cut MW", "vm_min_pu": "lowest V pu", "vm_min_bus": "at bus",
+            "max_loading_percent": "max loading %", "worst": "worst violation"})
+    console.print(df_table(f"N-1 ({len(result.value)} outages)", df,
+                           caption=None if wide else "--wide: every column"))
     print_report_path(out)
 
 
@@ -75,8 +81,9 @@ def heal(network: str = NETWORK,
     actions = result.tables["actions"]
     print_notes(result.notes)
     console.print(df_table("switching sequence", actions.assign(t_s=actions.t_s.round(2))))
-    console.print(df_table("loads", r.loads[r.loads.status != "unaffected"][["name", "bus", "p_mw", "status",
-                                                                             "restored_s", "via", "reason"]]))
+    hit = r.loads[r.loads.status != "unaffected"]
+    console.print(df_table("loads", hit[["name", "p_mw", "status", "restored_s"]].assign(
+        why=(hit.via.fillna("") + " " + hit.reason.fillna("")).str.strip())))
     print_report_path(out)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from wattscale.cli.common import console, df_table, fail
+from wattscale.cli.common import WIDE, console, df_table, fail
 from wattscale.decisions.market import entries  # noqa: F401 - a market ledger's kinds of entry
 from wattscale.errors import WattscaleError
 
@@ -66,7 +66,7 @@ def verify(ledger: Path = LEDGER, operator_key: str = OPERATOR_KEY, trust: Path 
 @app.command()
 def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this kind: participant, order, match, "
                                                                       "settlement"),
-         limit: int = typer.Option(30, help="at most this many entries")) -> None:
+         limit: int = typer.Option(30, help="at most this many entries"), wide: bool = WIDE) -> None:
     """List the ledger's entries (as stored: run 'verify' to know they hold)."""
     import pandas as pd
 
@@ -82,10 +82,11 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
                     continue
                 b = rec["body"]
                 rows.append({"seq": seq, "kind": rec["kind"], "id": b.get("id", b.get("name", b.get("operator"))),
-                             "who": b.get("participant", b.get("buy_order", "")),
+                             **({"who": b.get("participant", b.get("buy_order", ""))} if wide else {}),
                              "MWh": b.get("quantity_mwh", b.get("energy_mwh")),
                              "USD/MWh or USD": b.get("price_usd_per_mwh", b.get("amount_usd")),
-                             "signed by": ",".join(sorted(rec["signatures"]))})
+                             **({"signed by": ", ".join(sorted(rec["signatures"]))} if wide
+                                else {"signed": len(rec["signatures"])})})
                 if len(rows) >= limit:
                     break
     except WattscaleError as exc:
@@ -93,7 +94,7 @@ def show(ledger: Path = LEDGER, kind: str = typer.Option(None, help="only this k
     except MALFORMED as exc:
         fail(LedgerError(f"cannot read the entries, the ledger is malformed ({exc.__class__.__name__}); run "
                          "'wattscale ledger verify'", file=str(ledger)))
-    console.print(df_table(f"{ledger}", pd.DataFrame(rows)))
+    console.print(df_table(f"{ledger}", pd.DataFrame(rows), caption=None if wide else "--wide: who, and who signed"))
 
 
 @app.command()

@@ -41,13 +41,15 @@ def table_html(df: pd.DataFrame, caption: str | None = None) -> str:
 
 
 def number(value: float) -> str:
-    """A number for a table cell: whole thousands with separators from 10,000 up, else 4 significant digits;
-    never scientific notation a column could cut."""
+    """A number for a table cell: whole thousands with separators from 10,000 up, else 4 significant digits, and
+    '< 0.001' below that; never scientific notation a column could cut."""
     if value != value:  # NaN
         return "-"
     if abs(value) >= 1e4:
         return f"{value:,.0f}"
-    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    if 0 < abs(value) < 1e-3:  # too small to matter beside its column, and no room for an exponent
+        return "< 0.001" if value > 0 else "> -0.001"
+    return f"{value:.4g}"
 
 
 
