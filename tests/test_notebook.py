@@ -55,6 +55,9 @@ def test_a_run_in_a_notebook(run):
     # time in UTC: the same instants as the tz-aware index
     np.testing.assert_array_equal(ds["time"].values, frame.index.tz_convert("UTC").tz_localize(None).values)
     assert ds.attrs["timezone"] == "America/New_York"
+    # the fleet sized for its SLO is written into scenario.yaml, so a re-run does not size it again
+    chat = next(w for w in res.scenario.sites[0].facility.workloads if w.name == "chat")
+    assert chat.gpus == res.extra["workloads"]["campus"]["chat"]["gpus"] > 0
     written = xr.open_dataset(run / "steps.nc", engine="scipy")  # the file --netcdf wrote
     np.testing.assert_array_equal(written["grid_import_mw"].values, ds["grid_import_mw"].values)
     assert written["load_mw"].attrs["units"] == "MW"

@@ -85,8 +85,21 @@ class Results:
             buf = io.BytesIO()
             self.steps[name].to_parquet(buf)
             files[fname] = buf.getvalue()
-        files["scenario.yaml"] = yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False).encode()
+        files["scenario.yaml"] = yaml.safe_dump(self.scenario_as_run().model_dump(mode="json"),
+                                                sort_keys=False).encode()
         return files
+
+    def scenario_as_run(self) -> Scenario:
+        """The scenario with every fleet sized for its SLO written in (``gpus``), so that re-running it gives the
+        same fleets without sizing them again."""
+        fleets = self.extra.get("workloads", {})
+        sites = []
+        for site in self.scenario.sites:
+            sized = fleets.get(site.name, {})
+            workloads = [w.model_copy(update={"gpus": int(sized[w.name]["gpus"])})
+                         if w.gpus is None and w.name in sized else w for w in site.facility.workloads]
+            sites.append(site.model_copy(update={"facility": site.facility.model_copy(update={"workloads": workloads})}))
+        return self.scenario.model_copy(update={"sites": sites})
 
     def summary(self) -> dict:
         """summary.json's body: the timeline, per-site KPIs, all-site totals and the controllers' logs."""
