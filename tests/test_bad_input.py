@@ -600,3 +600,12 @@ def test_size_names_an_unknown_site(tmp_path):
     path = scenario(tmp_path, lambda d: d.update(sizing={"site": "north"}))
     msg = error_text(invoke("size", str(path), "-o", str(tmp_path / "o"), "-q"))
     assert_names(msg, "sizing.site", "no site named 'north'", "one of s")
+
+
+def test_a_variable_path_inside_braces_says_to_quote_it(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\ntime: {start: 2023-01-01, duration: 2d}\nsites:\n  - name: a\n"
+                    "    weather: {file: ${WATTSCALE_DATA}/x.epw, format: epw}\n"
+                    "    facility: {it_load_mw: 10}\n    grid: {import_limit_mw: 20}\n")
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2 and "line 5" in res.output and 'file: "${WATTSCALE_DATA}/x.epw"' in res.output

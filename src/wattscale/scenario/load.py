@@ -52,7 +52,12 @@ def parse_yaml(text: str, *, file: str, what: str, keys: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"YAML syntax error{where}: {excerpt(problem, 200)}", file=file) from None
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        hint = None
+        if "${" in line and "{" in line.replace("${", ""):  # {file: ${WATTSCALE_DATA}/x.csv}: braces inside braces
+            hint = ('quotes around a path with ${...} inside { }, e.g. {file: "${WATTSCALE_DATA}/x.epw"}, or the '
+                    "block form (file: on its own line)")
+        raise ScenarioError(f"YAML syntax error{where}: {excerpt(problem, 200)}", file=file, expected=hint) from None
     except RecursionError:
         raise ScenarioError("YAML nested too deeply", file=file, expected=f"a YAML {what} file") from None
     if not isinstance(data, dict):
