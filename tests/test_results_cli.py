@@ -165,3 +165,17 @@ def test_contradictory_price_thresholds_are_refused(examples_dir, tmp_path):
     path.write_text(yaml.safe_dump(data))
     result = runner.invoke(app, ["validate", str(path), "--no-data"])
     assert result.exit_code == 2 and "must not exceed" in result.output
+
+
+def test_run_start_and_end_run_part_of_the_timeline(tmp_path):
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "examples" / "llm-campus.yaml"
+    res = CliRunner().invoke(app, ["run", str(scenario), "--start", "2023-07-17", "--end", "2023-07-19", "-q",
+                                   "--no-report", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    timeline = json.loads((tmp_path / "o" / "summary.json").read_text())["timeline"]
+    assert timeline["n_steps"] == 2 * 24 * 12 and timeline["start"].startswith("2023-07-17T00:00")
+    bad = CliRunner().invoke(app, ["run", str(scenario), "--start", "2023-07-17", "--end", "2023-07-10", "-q",
+                                   "-o", str(tmp_path / "p")])
+    assert bad.exit_code == 2 and "time.end" in bad.output and not (tmp_path / "p").exists()

@@ -16,12 +16,16 @@ SCENARIO = typer.Argument(..., help="scenario YAML file", show_default=False)
 def run(scenario: Path = SCENARIO, outdir: Path = OUTDIR,
         report: bool = typer.Option(True, help="write OUTDIR/report.html"),
         netcdf: bool = typer.Option(False, "--netcdf", help="also write OUTDIR/steps.nc (xarray over site and "
-                                    "time, units in attrs)"), set_: list[str] = SET,
-        quiet: bool = QUIET) -> None:
+                                    "time, units in attrs)"),
+        start: str = typer.Option(None, help="run from this time instead (e.g. 2023-07-15; the scenario's duration "
+                                  "is kept unless --end is given)", show_default=False),
+        end: str = typer.Option(None, help="run until this time instead (e.g. 2023-07-22)", show_default=False),
+        set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Simulate SCENARIO, print its KPIs and write per-step Parquet, summary.json and report.html to OUTDIR
     (default: out/<scenario name>)."""
-    result, out = run_study_command("run", scenario, outdir=outdir, changes=set_, suffix="", quiet=quiet, report=report,
-                                    netcdf=netcdf)
+    window = [*([f"time.start={start}"] if start else []), *([f"time.end={end}", "time.duration=null"] if end else [])]
+    result, out = run_study_command("run", scenario, outdir=outdir, changes=[*window, *set_], suffix="", quiet=quiet,
+                                    report=report, netcdf=netcdf)
     results = result.value
     console.print(kpi_table(results))
     for site, fleet in results.extra.get("workloads", {}).items():
