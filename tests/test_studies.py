@@ -120,6 +120,17 @@ def test_progress_says_what_it_does_before_the_inputs_are_built(tmp_path):
     assert calls.index(steps[0]) > 0
 
 
+def test_reliability_progress_is_one_share_that_only_grows_and_counts_its_parts():
+    calls = []
+    wattscale.run_study("grid-reliability", str(ROOT / "examples/networks/campus-ring.yaml"), years=1500,
+                        progress=lambda what, done, total: calls.append((what, done, total)))
+    shares = [done for _, done, total in calls if total == 1.0]
+    assert len(shares) == len(calls) and shares[-1] == pytest.approx(1.0)
+    assert all(b >= a - 1e-12 for a, b in zip(shares, shares[1:])) and max(shares) <= 1.0 + 1e-12
+    texts = " | ".join(what for what, _, _ in calls)
+    assert "restoration 'manual': fault 10 of 10" in texts and "Monte Carlo year 1,500 of 1,500" in texts
+
+
 def test_the_fleet_a_run_simulated_is_reported(tmp_path):
     """An inference fleet sized for its SLO shows its size in the summary, and its IT load matches the steps."""
     path = short("llm-campus.yaml", tmp_path, days=2, start="2023-07-17")

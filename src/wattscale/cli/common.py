@@ -64,9 +64,12 @@ def checked_outdir(outdir: Path | None, name: str, suffix: str = "") -> Path:
 
 
 class CountColumn(ProgressColumn):
-    """``done/total``, or ``done`` while the total is not known."""
+    """``done/total``, ``done`` while the total is not known, or a percentage when the total is 1 (a share of
+    work whose parts are counted in the description)."""
 
     def render(self, task) -> Text:
+        if task.total == 1.0:
+            return Text(f"{100 * task.completed:3.0f} %")
         total = f"/{task.total:,.0f}" if task.total is not None else ""
         return Text(f"{task.completed:,.0f}{total}")
 

@@ -37,10 +37,12 @@ class OutcomeTable:
     momentary_h: float
 
 
-def outcome_table(network: Network, mode: str, *, progress: Callable[[int], None] | None = None) -> OutcomeTable:
+def outcome_table(network: Network, mode: str, *, progress: Callable[[int, int], None] | None = None
+                  ) -> OutcomeTable:
     """Run the restoration for a fault on every element with a failure rate (and add each load's own
     equipment, which interrupts only that load until repaired). The restorations are independent tasks: on the
-    Dask client in use (``wattscale.parallel``) they run across its workers."""
+    Dask client in use (``wattscale.parallel``) they run across its workers. ``progress(done, total)`` counts
+    them."""
     net = network.net
     ld = net.load
     names, lam, rep, aff, sw = [], [], [], [], []
@@ -50,7 +52,8 @@ def outcome_table(network: Network, mode: str, *, progress: Callable[[int], None
                 for i in net[table].index[net[table].in_service & (net[table].failures_per_yr > 0)]]
     faulted = [e for e in elements if e in live]  # a de-energised element interrupts no one
     outcomes = dict(zip(faulted, map_tasks(_restoration_outcome, faulted, shared=(network, mode, pre),
-                                           progress=(lambda what, done, total: progress(1)) if progress else None,
+                                           progress=(lambda what, done, total: progress(done, total))
+                                           if progress else None,
                                            what="restorations")))
     for table, i in elements:
         df = net[table]

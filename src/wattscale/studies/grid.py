@@ -190,6 +190,9 @@ def run_reconfigure(net, options: ReconfigureOptions, progress: Progress) -> Stu
                        details=details, notes=notes)
 
 
+YEAR_WEIGHT = 1e-3  # a Monte Carlo year against one restoration (a few power flows), in time
+
+
 def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> StudyResult:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -200,9 +203,21 @@ def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> Stu
     years, seed = options.years, options.seed
     results, mcs, lps = {}, {}, {}
     modes = ("none", "manual", "flisr")
-    for i, mode in enumerate(modes):
-        progress(f"restoration '{mode}': every fault", i, len(modes))
-        tab = outcome_table(net, mode)
+    # one bar over everything, as a share: each mode's restorations (the first mode counts them), then its Monte
+    # Carlo years; a year weighs YEAR_WEIGHT of a restoration, about what it costs
+    faults, finished = [1], [0.0]
+
+    def share(extra: float = 0.0) -> float:
+        return (finished[0] + extra) / (len(modes) * (faults[0] + years * YEAR_WEIGHT))
+
+    for mode in modes:
+        def restored(done: int, n: int, mode=mode) -> None:
+            faults[0] = max(n, 1)
+            progress(f"restoration '{mode}': fault {done:,} of {n:,}", share(done), 1.0)
+
+        progress(f"restoration '{mode}': every fault", share(), 1.0)
+        tab = outcome_table(net, mode, progress=restored)
+        finished[0] += faults[0]
         a = analytical(tab)
         results[mode], lps[mode] = a.as_dict(), a.load_points
         if years:
@@ -210,10 +225,12 @@ def run_reliability(net, options: ReliabilityOptions, progress: Progress) -> Stu
 
             def tick(k: int, mode=mode, done=done) -> None:
                 done[0] += k
-                progress(f"restoration '{mode}': Monte Carlo years", done[0], years)
+                progress(f"restoration '{mode}': Monte Carlo year {done[0]:,} of {years:,}",
+                         share(done[0] * YEAR_WEIGHT), 1.0)
 
             mcs[mode] = monte_carlo(tab, years, seed=seed, progress=tick)
-    progress("done", len(modes), len(modes))
+            finished[0] += years * YEAR_WEIGHT
+    progress("done", 1.0, 1.0)
     rows = []
     for mode, ind in results.items():
         rows.append({"method": "analytical", "restoration": mode, **ind})
