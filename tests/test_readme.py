@@ -111,3 +111,11 @@ def test_python_snippet(index, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
     monkeypatch.setenv("WATTSCALE_DATA", os.environ.get("WATTSCALE_DATA", str(DATA)))
     exec(compile(code, f"README.md snippet {index}", "exec"), {"__name__": "readme"})  # noqa: S102
+
+
+def test_every_screenshot_the_readme_links_is_there():
+    links = re.findall(r"\]\((docs/screenshots/[^)]+\.png)\)", README)
+    assert {"run", "swings", "heal", "market", "forecast", "gridcode"} <= {Path(link).stem for link in links}
+    for link in links:
+        data = (ROOT / link).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, link

@@ -78,7 +78,7 @@ def diagram(network: Network, *, title: str, bus_colour: dict[int, str] | None =
         marker={"color": [0.0], "cmin": 0.0, "cmax": limit, "showscale": True,
                 "colorscale": [[k / 4, _ramp(k / 4)] for k in range(5)],
                 "colorbar": {"title": {"text": f"line loading (%)<br>red: at or above<br>the {limit:g} % limit"},
-                             "x": 1.02, "len": 0.6, "thickness": 14}}))
+                             "x": 1.02, "y": 0.0, "yanchor": "bottom", "len": 0.5, "thickness": 14}}))
     fig.update_layout(title=title, height=max(420, 28 * len(set(p[1] for p in pos.values()))),
                       xaxis={"visible": False}, yaxis={"visible": False, "autorange": "reversed"},
                       plot_bgcolor="white", margin={"l": 20, "r": 20, "t": 60, "b": 20})
