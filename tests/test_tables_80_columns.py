@@ -46,3 +46,13 @@ def test_ledger_show_reads_at_80_columns(tmp_path):
         assert res.exit_code == 0, res.output
         assert max(len(line) for line in res.output.splitlines()) <= 80 and "…" not in res.output
         assert "signed" in res.output
+
+
+
+@pytest.mark.parametrize("command", [["run"], ["swings"], ["grid", "contingency"], ["ledger", "show"]])
+def test_help_shows_no_type_for_a_flag(command):
+    res = CliRunner().invoke(app, [*command, "--help"], terminal_width=100)
+    assert res.exit_code == 0, res.output
+    assert "--help" in res.output and "<bool>" not in res.output
+    if command == ["run"]:
+        assert "PATH=VALUE" in res.output and "--netcdf" in res.output

@@ -8,6 +8,23 @@ from wattscale.cli import catalog, forecast, grid, gridcode, ledger, market, sim
 from wattscale.cli.common import fail
 from wattscale.errors import WattscaleError
 
+def _flags_take_no_value() -> None:
+    """typer 0.29 shows a flag's type in help ('--quiet <bool>') as if it took a value; show none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_wattscale", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._wattscale = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
+
 app = typer.Typer(help="wattscale: simulate, optimise and stabilise the energy supply of AI compute campuses.\n\n"
                        "Example: wattscale run examples/llm-campus.yaml -o out/campus   (scenario format: README.md)",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)

@@ -29,7 +29,7 @@ WORKERS = typer.Option(0, "--workers", help="run the study's independent tasks o
                                            "processes (0: here)")
 SCHEDULER = typer.Option(None, "--scheduler", help="run the study's independent tasks on the Dask cluster at this "
                                                    "address, e.g. tcp://10.0.0.5:8786")
-SET = typer.Option([], "--set", help="change a scenario field first, by its path: "
+SET = typer.Option([], "--set", metavar="PATH=VALUE", help="change a scenario field first, by its path: "
                                      "--set sites[0].battery.energy_mwh=400 (repeat; values read as YAML; checked "
                                      "as the file is)")
 
