@@ -127,12 +127,12 @@ ERCOT = ROOT / "examples" / "forecast-ercot-2023.yaml"
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.parametrize("target, score, margin", [("carbon", "skill_mae", 0.05), ("carbon", "skill_crps", 0.05),
-                                                   ("pv", "skill_crps", 0.05)])
-def test_lgbm_beats_seasonal_naive_on_real_2023_texas_series(target, score, margin):
+@pytest.mark.parametrize("target, scores", [("carbon", ("skill_mae", "skill_crps")), ("pv", ("skill_crps",))])
+def test_lgbm_beats_seasonal_naive_on_real_2023_texas_series(target, scores):
     study = run_backtest_study(ERCOT, target, ["lgbm"],
                                issue_every_h=72, refit_every_h=24 * 30, train_days=60)
-    assert study.table.loc["lgbm", score] > margin, study.table
+    for score in scores:  # by at least 5 % on each
+        assert study.table.loc["lgbm", score] > 0.05, study.table
 
 
 @pytest.mark.realdata

@@ -22,10 +22,11 @@ from wattscale.cli import app
 from wattscale.decisions.market.vpp import baseline_mw
 from wattscale.errors import MarketError
 
+pytestmark = pytest.mark.xdist_group("test_market_cli")  # its module fixtures are built once, on one worker
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however its tests are interleaved
 def market_out(tmp_path_factory, examples_dir):
     out = tmp_path_factory.mktemp("m") / "market"
     scratch = tmp_path_factory.mktemp("tmpdir")  # the run's temporary folder, to see what it leaves behind

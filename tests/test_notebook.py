@@ -13,6 +13,8 @@ import wattscale
 from wattscale.cli import app
 from wattscale.engine.results import unit_of
 
+pytestmark = pytest.mark.xdist_group("test_notebook")  # its module fixtures are built once, on one worker
+
 SHORT = {"time.start": "2023-07-17", "time.duration": "3d", "time.end": None}
 
 

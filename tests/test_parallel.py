@@ -13,6 +13,8 @@ from tests.test_studies import short
 from wattscale.parallel import completed, map_tasks, seeds, using
 from wattscale.studies.registry import run_study
 
+pytestmark = pytest.mark.xdist_group("test_parallel")  # its module fixtures are built once, on one worker
+
 ROOT = Path(__file__).resolve().parents[1]
 NETWORKS = ROOT / "examples" / "networks"
 

@@ -23,7 +23,8 @@ from wattscale.timeseries.loading import align, load_series_file
 from wattscale.timeseries.timeline import Timeline
 from wattscale.timeseries.weather import DEFAULT_TMY3, read_weather, weather_for
 
-pytestmark = pytest.mark.realdata
+pytestmark = [pytest.mark.realdata,
+              pytest.mark.xdist_group("test_realdata")]  # its module fixtures are built once, on one worker
 
 CHICAGO = "America/Chicago"
 PRICE_COL = "Price (USD/MWh)"

@@ -10,6 +10,8 @@ import pytest
 
 import wattscale
 
+pytestmark = pytest.mark.xdist_group("test_report_figures")  # its module fixtures are built once, on one worker
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,7 +51,7 @@ def bar_axes_untitled(data: list, layout: dict) -> list[str]:
     return [a for a, name in names.items() if not ((layout.get(name) or {}).get("title") or {}).get("text")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however its tests are interleaved
 def reports(tmp_path_factory) -> dict[str, str]:
     out = {}
     out["reliability"] = wattscale.run_study("grid-reliability", str(ROOT / "examples/networks/campus-ring.yaml"),

@@ -172,5 +172,8 @@ def attach_kpis(results: Results) -> Results:
                                             month_groups=months,
                                             voll_usd_per_mwh=results.scenario.value_of_lost_load_usd_per_mwh,
                                             carbon_price_usd_per_t=results.scenario.carbon_price_usd_per_t)
+        fleet = results.extra.get("workloads", {}).get(site.name)
+        if fleet:  # a fleet sized for its SLO shows its size here too
+            results.kpis[site.name]["gpus"] = float(sum(w["gpus"] for w in fleet.values()))
     results.extra["total"] = combine_kpis(list(results.kpis.values()))
     return results

@@ -28,6 +28,7 @@ class Kpi:
 KPIS: tuple[Kpi, ...] = (
     Kpi("load_mwh", "Facility energy", "MWh", "{:,.0f}"),
     Kpi("it_load_mwh", "IT energy", "MWh", "{:,.0f}"),
+    Kpi("gpus", "GPUs in the workloads (as simulated)", "", "{:,.0f}"),
     Kpi("mean_pue", "Mean PUE", "", "{:.3f}", "it_weighted"),
     Kpi("peak_load_mw", "Peak facility load", "MW", "{:,.1f}", "none"),
     Kpi("total_cost_usd", "Total energy cost", "USD", MONEY),
