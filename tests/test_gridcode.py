@@ -262,8 +262,41 @@ def test_returns_after_the_study_are_not_returns_and_a_lockout_counts_from_when_
                                            return_after_lockout_s=100), 1.0, dips)
     # the second dip (0.1 s, shorter than the 0.5 s transfer time) locks it when it ends, at 5.1 s
     assert locked.leaves_s == [pytest.approx(5.1)] and locked.returns_s == [pytest.approx(105.1)]
-    assert locked.locking_dip == 1 and locked.leaving_dips == [1]
+    assert locked.locking_dips == [1] and locked.leaving_dips == [1]
 
 
 def test_a_system_with_nothing_to_restore_frequency_takes_no_sustained_loss():
     assert largest_step_mw(SYSTEM.model_copy(update={"damping": 0.0, "droop": None})) == 0.0
+
+
+def test_fast_response_does_not_depend_on_the_sample_length():
+    """The fast response's feedback is sub-stepped: 10 ms, 0.25 s and 1 s samples of a strong, fast response settle
+    and peak alike (the peak sampled at 1 s may fall between samples, so it can only read lower)."""
+    s = REHEAT.model_copy(update={"ffr": FastFrequencyResponse(capacity_mw=3000.0, full_at_hz=0.05, time_s=0.2)})
+    fine = simulate_frequency(s, np.full(12_000, -1500.0), 0.01)
+    for step in (0.25, 1.0):
+        coarse = simulate_frequency(s, np.full(int(120 / step), -1500.0), step)
+        k = int(round(step / 0.01))
+        np.testing.assert_allclose(coarse.deviation_hz, fine.deviation_hz[::k][: len(coarse.deviation_hz)],
+                                   rtol=5e-3, atol=5e-5)
+    assert np.isnan(simulate_frequency(s, np.full(100, -1.0), 0.3).rocof_window_hz_per_s)  # 0.3 s: no 500 ms window
+
+
+def test_unserved_energy_on_backup_by_hand():
+    from wattscale.studies.gridcode.study import unserved_mwh
+
+    s = RideThrough(ups_autonomy_s=300.0, generator_start_s=10.0)
+    # 100 MW on 50 MW of generators for 1,000 s: the UPS carries 100 MW for 10 s, then the 50 MW shortfall with the
+    # 290 s of full load left (580 s at 50 MW); the last 410 s are short by 50 MW
+    assert unserved_mwh(s, 100.0, 50.0, [1000.0]) == pytest.approx(50.0 * 410.0 / 3600.0)
+    assert unserved_mwh(s, 100.0, 120.0, [1000.0]) == 0.0  # generators carry it all
+    slow = RideThrough(ups_autonomy_s=5.0, generator_start_s=10.0)
+    assert unserved_mwh(slow, 100.0, 120.0, [1000.0]) == pytest.approx(100.0 * 5.0 / 3600.0)  # the gap before start
+    assert unserved_mwh(s, 100.0, 0.0, [1000.0]) == pytest.approx(100.0 * 700.0 / 3600.0)  # no generators
+
+
+def test_every_lockout_is_kept():
+    dips = [Dip(0.0, 0.5, 0.05), Dip(10.0, 0.5, 0.05), Dip(200.0, 0.5, 0.05), Dip(205.0, 0.5, 0.05)]
+    o = ride_through("x", RideThrough(transfer_after_s=0.5, lockout_dips=2, lockout_window_s=60,
+                                      return_after_lockout_s=100, retransfer_after_s=30), 1.0, dips)
+    assert o.locking_dips == [1, 3] and o.causing_dips == [1, 3] and len(o.leaves_s) == 2

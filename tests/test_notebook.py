@@ -86,3 +86,13 @@ def test_init_writes_a_valid_starter_for_the_nearest_market(tmp_path, lat, lon, 
 def test_init_refuses_a_bad_location_and_writes_nothing(tmp_path):
     res = CliRunner().invoke(app, ["init", str(tmp_path / "x.yaml"), "--latitude", "95", "--longitude", "0"])
     assert res.exit_code == 2 and "--latitude" in res.output and not list(tmp_path.iterdir())
+
+
+def test_init_never_removes_a_file_it_did_not_write(tmp_path):
+    stray = tmp_path / f".x.yaml.{__import__('os').getpid()}.tmp"
+    stray.write_text("mine")
+    res = CliRunner().invoke(app, ["init", str(tmp_path / "x.yaml"), "--latitude", "30", "--longitude", "-97",
+                                   "--it-mw", "0.01"])
+    assert res.exit_code == 0, res.output
+    assert stray.read_text() == "mine"
+    assert wattscale.load_scenario(tmp_path / "x.yaml").sites[0].grid.import_limit_mw > 0  # never a 0 MW connection

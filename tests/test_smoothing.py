@@ -69,3 +69,16 @@ def test_sized_smoothing_meets_the_limits_in_the_swing_study():
     smooth = options["power smoothing"]
     assert smooth.complies and not options["none"].complies
     assert "W/s" in smooth.setting and smooth.energy_overhead_fraction >= 0
+
+
+def test_an_inference_fleet_gets_the_floor_per_phase_level():
+    """Its GPUs do not move together: the floor applies to each phase level (as the power floor does), not to the
+    fleet's mean."""
+    from wattscale.studies.swings.mitigation import floor_levels
+
+    m = mix(3000)
+    inference = type(m)(m.step_s, m.n_gpus, m.shares, m.levels_w, m.fixed_w, m.tdp_w, (), "", {})  # no burn phases
+    load = Load((inference,), 0.0, STEP)
+    smoothed, waited, _ = load.smoothed_mw(Smoothing(0.6))
+    np.testing.assert_allclose(smoothed, load.power_mw(floor_levels(load, 0.6)))
+    assert waited == 0.0

@@ -70,6 +70,7 @@ def frequency_lines(r) -> list[str]:
     limit_mhz = r.system.deviation_limit_hz * 1000
     over = "" if abs(m["peak_deviation_hz"]) <= r.system.deviation_limit_hz else " [red]beyond the limit[/]"
     return [(f"frequency: peak {m['peak_deviation_hz'] * 1000:+,.1f} mHz (limit +/-{limit_mhz:,.0f} mHz){over}, "
-             f"RoCoF {m['rocof_500ms_hz_per_s'] * 1000:,.1f} mHz/s over 500 ms"),
+             + (f"RoCoF {m['rocof_500ms_hz_per_s'] * 1000:,.1f} mHz/s over 500 ms" if m["rocof_500ms_hz_per_s"] == m[
+                 "rocof_500ms_hz_per_s"] else "RoCoF over 500 ms not measured at this resolution")),
             f"largest sudden load loss within the limit (over {LARGEST_LOSS_HORIZON_S:g} s): "
             f"{r.largest_loss_mw:,.0f} MW"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import typer
@@ -36,9 +37,13 @@ def init(path: Path = typer.Argument(..., help="the scenario file to write, e.g.
         name = "".join(c if c.isalnum() or c in "-_" else "-" for c in path.stem)[:80] or "campus"
         text = starter_scenario(name, latitude, longitude, it_mw)
         scenario_from_dict(yaml.safe_load(text), source=path)  # what is written is a valid scenario
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "x", encoding="utf-8") as fh:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        except OSError as exc:
+            raise ResultsError(f"cannot write the scenario ({exc.strerror or exc})", file=str(path)) from None
+        tmp = Path(tmp_name)  # ours alone: made by mkstemp, so removing it removes nothing else
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.link(tmp, path)  # never replaces a file that appeared meanwhile
         except FileExistsError:

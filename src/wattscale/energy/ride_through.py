@@ -75,7 +75,7 @@ class Outcome:
     returns_s: list[float | None] = field(default_factory=list)  # None: still on backup at the end
     causes: list[str] = field(default_factory=list)
     leaving_dips: list[int] = field(default_factory=list)  # the dip that moved it off, per stay on backup
-    locking_dip: int | None = None  # the dip that locked it onto backup
+    locking_dips: list[int] = field(default_factory=list)  # the dips that locked it onto backup
     dips_seen: int = 0
     return_ramp_s: float = 0.0
 
@@ -85,13 +85,12 @@ class Outcome:
 
     @property
     def locked_out(self) -> bool:
-        return self.locking_dip is not None
+        return bool(self.locking_dips)
 
     @property
     def causing_dips(self) -> list[int]:
         """Every dip that moved the campus off the grid or locked it there."""
-        extra = [] if self.locking_dip is None or self.locking_dip in self.leaving_dips else [self.locking_dip]
-        return self.leaving_dips + extra
+        return sorted(set(self.leaving_dips) | set(self.locking_dips))
 
     def back_by(self, end_s: float) -> float | None:
         """When the campus was last back on the grid, if it was by ``end_s`` (None: still off, or never left)."""
@@ -106,15 +105,17 @@ class Outcome:
     def connected(self, time_s: np.ndarray) -> np.ndarray:
         """Share of the load drawn from the grid at each time (0 on backup, ramping back on return)."""
         on = np.ones(len(time_s))
-        time_s = np.round(time_s, 9)
+        time_s = np.round(time_s, 9)  # sorted: each stay is a slice
         for t, r in zip(self.leaves_s, self.returns_s):
+            a = int(np.searchsorted(time_s, t, side="left"))
             if r is None:
-                on[time_s >= t] = 0.0
+                on[a:] = 0.0
                 continue
-            on[(time_s >= t) & (time_s < r)] = 0.0
+            b = int(np.searchsorted(time_s, r, side="left"))
+            on[a:b] = 0.0
             if self.return_ramp_s > 0:
-                ramp = (time_s >= r) & (time_s < r + self.return_ramp_s)
-                on[ramp] = np.minimum(on[ramp], (time_s[ramp] - r) / self.return_ramp_s)
+                c = int(np.searchsorted(time_s, r + self.return_ramp_s, side="left"))
+                on[b:c] = np.minimum(on[b:c], (time_s[b:c] - r) / self.return_ramp_s)
         return on
 
 
@@ -144,10 +145,11 @@ def ride_through(name: str, setting: RideThrough, load_mw: float, dips: list[Dip
             continue
         if lockout and not locked:
             locked = True
-            out.locking_dip = i
+            out.locking_dips.append(i)
             out.causes[-1] += f"; locked onto backup by {len(recent)} dips within {setting.lockout_window_s:g} s"
-            out.returns_s[-1] = (None if setting.return_after_lockout_s is None
-                                 else _clean(acts + setting.return_after_lockout_s))
+            out.returns_s[-1] = (None if setting.return_after_lockout_s is None  # never before good voltage
+                                 else _clean(max(acts + setting.return_after_lockout_s,
+                                                 dip.end_s + setting.retransfer_after_s)))
         elif not locked:
             out.returns_s[-1] = _clean(dip.end_s + setting.retransfer_after_s)
         back = out.returns_s[-1]
@@ -166,9 +168,9 @@ def met_envelope(outcome: Outcome, dips: list[Dip], envelope: Envelope | None) -
 def voltage_pu(dips: list[Dip], time_s: np.ndarray) -> np.ndarray:
     """The voltage at each time: 1 pu outside the dips."""
     v = np.ones(len(time_s))
-    for d in dips:
-        sel = (time_s >= d.time_s) & (time_s < d.end_s)
-        v[sel] = np.minimum(v[sel], d.voltage_pu)
+    for d in dips:  # time_s is sorted: each dip is a slice
+        a, b = np.searchsorted(time_s, [d.time_s, d.end_s], side="left")
+        v[a:b] = np.minimum(v[a:b], d.voltage_pu)
     return v
 
 

@@ -2,6 +2,7 @@
 prices and carbon, the location's time zone, a year at hourly steps, every section explained."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from wattscale.scenario.notes import distance_km
@@ -38,7 +39,7 @@ def starter_scenario(name: str, latitude: float, longitude: float, it_mw: float)
     market, km = nearest_market(latitude, longitude)
     far = (f"\n# NOTE: the nearest built-in market, {market.name}, is {km:,.0f} km away: give this site's own price,"
            "\n# carbon and weather files (see 'Series' in the README)." if km > FAR_KM else "")
-    grid_mw = round(1.3 * it_mw * 1.3, 1)
+    grid_mw = max(math.ceil(1.3 * it_mw * 1.3 * 10) / 10, 0.1)  # IT x PUE, with room; rounded up, never 0
     return f"""# wattscale scenario: {name}
 # Started by 'wattscale init'. Check it with 'wattscale validate {name}.yaml', run it with 'wattscale run'.
 # Every key is documented in the README ('Scenario files'); 'wattscale schema' gives the JSON Schema.{far}

@@ -36,7 +36,8 @@ SHORT_TOL_MW = 1e-6
 #: your own constraints on a dispatch or sizing programme: ``extra(prog, problem)`` is called after the model is
 #: formulated (and again, for its numbers, on every re-plan); add rows with ``prog.con(name, lambda: ..., sign,
 #: rhs)`` over ``prog.variable(name)`` (``prog.variable_names`` lists them: site i's are ``"{i}.import"``,
-#: ``"{i}.discharge"``, ...) or reach the linopy model as ``prog.model``, as PyPSA's ``extra_functionality`` does
+#: ``"{i}.discharge"``, ...), as PyPSA's ``extra_functionality`` does. ``prog.con`` rows are re-filled on each
+#: re-plan; an edit of the linopy model itself (``prog.model``) must happen only ``if prog.building``
 ExtraConstraints = Callable[["Programme", DispatchProblem], None]
 
 

@@ -108,8 +108,8 @@ def _verdict(r: GridcodeResult) -> str:
         m = r.frequency.metrics()
         limit = r.system.deviation_limit_hz
         parts.append(f"Frequency: peak deviation {m['peak_deviation_hz'] * 1000:+,.1f} mHz (limit "
-                     f"{limit * 1000:,.0f} mHz), fastest change {m['rocof_500ms_hz_per_s'] * 1000:,.1f} mHz/s over "
-                     f"500 ms; the system can lose {r.largest_loss_mw:,.0f} MW at once and stay within the limit.")
+                     f"{limit * 1000:,.0f} mHz), fastest change {m['rocof_max_hz_per_s'] * 1000:,.1f} mHz/s; the "
+                     f"system can lose {r.largest_loss_mw:,.0f} MW at once and stay within the limit.")
     return " ".join(f"<p>{p}</p>" for p in parts)
 
 

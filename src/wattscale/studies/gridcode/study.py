@@ -110,7 +110,7 @@ class GridcodeResult:
                 row["must_ride_through_s"] = self.envelope.required_s(d.voltage_pu)
                 row["inside_envelope"] = self.envelope.inside(d)
             row["campuses_moved_off"] = ", ".join(c.site for c in self.campuses if i in c.outcome.leaving_dips)
-            row["campuses_locked_out"] = ", ".join(c.site for c in self.campuses if c.outcome.locking_dip == i)
+            row["campuses_locked_out"] = ", ".join(c.site for c in self.campuses if i in c.outcome.locking_dips)
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -126,14 +126,21 @@ class GridcodeResult:
 
 
 def unserved_mwh(setting: RideThrough, load_mw: float, backup_mw: float, off_s: list[float]) -> float:
-    """Energy the campus goes without while off the grid: the UPS carries it for its autonomy, generators from
-    their start (up to their capacity)."""
+    """Energy the campus goes without while off the grid. Each stay starts with a full UPS of ``ups_autonomy_s`` at
+    full load: it carries the load until the generators start (if it lasts that long), then whatever the
+    generators cannot, until it is empty."""
     total = 0.0
     start = setting.generator_start_s if backup_mw > 0 else float("inf")
     for length in off_s:
-        gap = max(0.0, min(length, start) - setting.ups_autonomy_s)
-        short = max(0.0, load_mw - backup_mw) * max(0.0, length - max(start, setting.ups_autonomy_s))
-        total += load_mw * gap + short
+        ups_s = setting.ups_autonomy_s  # seconds of full load left in the UPS
+        first = min(length, start)
+        total += load_mw * max(0.0, first - ups_s)  # before the generators: the UPS, then nothing
+        ups_s = max(0.0, ups_s - first)
+        after = max(0.0, length - start)
+        short = max(0.0, load_mw - backup_mw)
+        if after > 0 and short > 0:
+            covered = ups_s * load_mw / short  # the UPS carries the part the generators cannot, longer
+            total += short * max(0.0, after - covered)
     return total / 3600.0
 
 

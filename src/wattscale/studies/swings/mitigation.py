@@ -96,15 +96,22 @@ class Load:
         return sum(m.n_gpus for m in self.mixes if m.burn_phases)
 
     def smoothed_mw(self, setting: Smoothing) -> tuple[np.ndarray, float, float]:
-        """Facility power (MW) with every GPU smoothed by ``setting``; the share of work that waited for the
-        ramp-up limit, and the share still waiting at the end."""
+        """Facility power (MW) with every GPU smoothed by ``setting``; the share of the training work that waited
+        for the ramp-up limit, and the share still waiting at the end. A training fleet's GPUs move together, so
+        its mean GPU is smoothed as one; an inference fleet's GPUs do not (its phase shares are fractions of the
+        fleet), so there the floor applies per phase level, as for the power floor, and its mean is left to its
+        own ramps."""
         out = np.full(self.mixes[0].n_samples, self.constant_mw)
         asked = waited = left = 0.0
         for m in self.mixes:
+            if not m.burn_phases:
+                floor = setting.floor_fraction_of_tdp * m.tdp_w
+                out += m.it_power_mw({p: max(v, floor) for p, v in m.levels_w.items()})
+                continue
             s = smooth_gpu_power(m.gpu_power_w() / m.n_gpus, self.step_s, m.tdp_w, setting)
             out += (s.power_w * m.n_gpus + m.fixed_w) * 1e-6
             asked, waited, left = asked + s.asked_j * m.n_gpus, waited + s.waited_j * m.n_gpus, left + s.left_j * m.n_gpus
-        return out, waited / max(asked, 1e-300), left / max(asked, 1e-300)
+        return out, waited / asked if asked > 0 else 0.0, left / asked if asked > 0 else 0.0
 
 
 def floor_levels(load: Load, fraction: float) -> list[dict[str, float]]:

@@ -107,9 +107,9 @@ def _checks_table(r: SwingStudyResult) -> str:
 
 
 def _frequency_line(r: SwingStudyResult) -> str:
-    if not r.frequency_hz:
+    if not r.peak_deviation_hz:
         return ""
-    parts = ", ".join(f"{html.escape(k)} {v * 1000:+,.2f} mHz" for k, v in r.frequency_hz.items())
+    parts = ", ".join(f"{html.escape(k)} {v * 1000:+,.2f} mHz" for k, v in r.peak_deviation_hz.items())
     return f"<p>Peak frequency deviation of the system these swings cause (power_system section): {parts}.</p>"
 
 

@@ -32,7 +32,7 @@ class SwingStudyResult:
     workload_mw: dict[str, np.ndarray]
     workload_stats: dict[str, dict]
     options: list[Option]
-    frequency_hz: dict[str, float] | None = None  # each option's peak frequency deviation, with power_system
+    peak_deviation_hz: dict[str, float] | None = None  # each option's peak frequency deviation (power_system)
 
     @property
     def chosen(self) -> Option | None:
@@ -51,7 +51,7 @@ class SwingStudyResult:
                          "band_amplitude_mw": base.band_amplitude_mw, "band_rms_mw": base.band_rms_mw},
             "options": [option_summary(o) for o in self.options],
             "chosen": chosen.name if chosen else None,
-            "frequency_peak_deviation_hz": self.frequency_hz,
+            "frequency_peak_deviation_hz": self.peak_deviation_hz,
         }
 
 
