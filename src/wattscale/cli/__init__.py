@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import typer
 
-from wattscale.cli import catalog, forecast, grid, gridcode, ledger, market, simulate, size, starter, sweep, swings
+from wattscale.cli import (
+    adequacy,
+    catalog,
+    forecast,
+    grid,
+    gridcode,
+    ledger,
+    market,
+    simulate,
+    size,
+    starter,
+    sweep,
+    swings,
+)
 from wattscale.cli.common import fail
 from wattscale.errors import WattscaleError
+
 
 def _flags_take_no_value() -> None:
     """typer 0.29 shows a flag's type in help ('--quiet <bool>') as if it took a value; show none."""
@@ -44,8 +58,8 @@ def options(max_memory_gb: float = typer.Option(
         fail(exc)
 
 
-for command in (starter.init, simulate.run, simulate.validate, swings.swings, gridcode.gridcode, size.size, market.market, sweep.sweep, catalog.studies,
-                catalog.gpus, catalog.defaults, catalog.schema):
+for command in (starter.init, simulate.run, simulate.validate, swings.swings, gridcode.gridcode, adequacy.adequacy,
+                size.size, market.market, sweep.sweep, catalog.studies, catalog.gpus, catalog.defaults, catalog.schema):
     app.command()(command)
 app.add_typer(grid.app, name="grid")
 app.add_typer(forecast.app, name="forecast")

@@ -100,7 +100,7 @@ class Study:
     summary: str  # one line for 'wattscale studies'
     options: type[Options]
     run: Callable[..., StudyResult]
-    takes: Literal["scenario", "network"] = "scenario"
+    takes: Literal["scenario", "network", "system"] = "scenario"  # system: a generation-adequacy system file
 
 
 def inputs_sha256(*parts: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from wattscale.errors import ScenarioError, WattscaleError
-from wattscale.studies import forecast, grid, gridcode, market, simulation, sizing, swings
+from wattscale.studies import adequacy, forecast, grid, gridcode, market, simulation, sizing, swings
 from wattscale.studies.base import Options, Progress, Study, StudyResult, inputs_sha256, no_progress
 
 STUDIES: dict[str, Study] = {}
@@ -43,6 +43,8 @@ for _study in (
           grid.run_reconfigure, takes="network"),
     Study("grid-reliability", "SAIFI, SAIDI, ENS and GPU-hours lost: analytical and Monte Carlo",
           grid.ReliabilityOptions, grid.run_reliability, takes="network"),
+    Study("adequacy", "generation adequacy: LOLE, EUE, LOLF exactly and by Monte Carlo; the AI campus it can take",
+          adequacy.AdequacyOptions, adequacy.run_adequacy, takes="system"),
 ):
     register(_study)
 
@@ -72,6 +74,13 @@ def make_options(study: Study, options: dict | Options | None) -> Options:
 def prepare_subject(study: Study, subject, changes: dict | None = None):
     """The study's input made ready: a prepared campus (with ``changes`` to the scenario applied), or a loaded
     network."""
+    if study.takes == "system":
+        if changes:
+            raise WattscaleError("changes by path apply to scenarios, not system files", field="--set",
+                                 expected="no --set for an adequacy study")
+        from wattscale.network.adequacy_system import System, load_system
+
+        return subject if isinstance(subject, System) else load_system(str(subject))
     if study.takes == "network":
         if changes:
             raise WattscaleError("changes by path apply to scenarios, not networks", field="--set",
@@ -110,9 +119,12 @@ def execute(study: Study, prepared, options: Options, progress: Progress | None,
 
 
 def _fingerprint(subject, prepared):
-    """What identifies a study's input: the validated scenario, or the network file's bytes (or case name)."""
+    """What identifies a study's input: the validated scenario or system, or the network file's bytes (or case
+    name)."""
     if hasattr(prepared, "scenario"):
         return prepared.scenario
+    if hasattr(prepared, "spec"):
+        return prepared.spec
     from pathlib import Path
 
     path = Path(str(subject))

@@ -229,6 +229,9 @@ def read_table(folder: str | Path) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- helpers
 def _subject(spec: SweepFile, study, folder: Path, file: str | None) -> str:
+    if study.takes not in ("scenario", "network"):
+        raise SweepError(f"study '{study.name}' reads a {study.takes} file, which sweeps do not vary", file=file,
+                         field="study", expected="a scenario or network study (wattscale studies lists them)")
     want, other = ("scenario", "network") if study.takes == "scenario" else ("network", "scenario")
     value = getattr(spec, want)
     if getattr(spec, other) is not None:

@@ -50,14 +50,18 @@ class AdequacyResult:
 
     def index_table(self) -> pd.DataFrame:
         rows = []
+        fixed = " (campus never curtails)" if self.system.flexible is not None else ""
         if self.exact is not None:
             e = self.exact
-            rows.append({"method": "exact (capacity outage table)", "years": np.nan,
+            rows.append({"method": "exact (capacity outage table)" + fixed, "years": np.nan,
                          "lole_h_per_year": e.lole_h_per_year, "lole_h_se": 0.0, "lole_d_per_year": e.lole_d_per_year,
                          "lole_d_se": 0.0, "eue_mwh_per_year": e.eue_mwh_per_year, "eue_se": 0.0,
                          "lolf_per_year": np.nan, "neue_ppm": e.neue_ppm})
         for m in self.monte_carlo:
-            rows.append({k: v for k, v in m.as_dict().items() if k != "curtailed_mwh_per_year"})
+            row = {k: v for k, v in m.as_dict().items() if k != "curtailed_mwh_per_year"}
+            if m.method.startswith("non-sequential"):
+                row["method"] += fixed
+            rows.append(row)
         return pd.DataFrame(rows)
 
     def tables(self) -> dict[str, pd.DataFrame]:
