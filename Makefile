@@ -52,6 +52,7 @@ bench: $(TESTED)
 	$(BIN)/python benchmarks/simulate_vs_vessim.py
 	$(BIN)/python benchmarks/swings.py
 	$(BIN)/python benchmarks/frequency.py
+	$(BIN)/python benchmarks/adequacy.py
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
 	$(BIN)/python benchmarks/heal.py
 	$(BIN)/python benchmarks/ledger_market.py
