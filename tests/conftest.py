@@ -4,7 +4,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# one thread per test process: pytest-xdist runs a process per core, and libraries that start a thread per core
+# each (torch, BLAS, OpenMP) would share those cores several ways
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("WATTSCALE_DATA", ROOT.parent / "shared" / "data"))
