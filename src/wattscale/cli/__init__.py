@@ -12,6 +12,7 @@ from wattscale.cli import (
     gridcode,
     ledger,
     market,
+    resilience,
     simulate,
     size,
     starter,
@@ -59,7 +60,8 @@ def options(max_memory_gb: float = typer.Option(
 
 
 for command in (starter.init, simulate.run, simulate.validate, swings.swings, gridcode.gridcode, adequacy.adequacy,
-                size.size, market.market, sweep.sweep, catalog.studies, catalog.gpus, catalog.defaults, catalog.schema):
+                resilience.resilience, size.size, market.market, sweep.sweep, catalog.studies, catalog.gpus,
+                catalog.defaults, catalog.schema):
     app.command()(command)
 app.add_typer(grid.app, name="grid")
 app.add_typer(forecast.app, name="forecast")

@@ -523,6 +523,38 @@ class GridCode(Model):
         return None if v is None else check_time(str(v))
 
 
+class ResilienceStudy(Model):
+    """Grid outages at a campus (``wattscale resilience``): their lengths, the generators' reliability (defaults of
+    NREL REopt's outage simulator, after Marqusee and Jenket 2020), fuel, and the value of compute."""
+
+    site: str | None = Field(None, max_length=100, description="default: the first site")
+    durations_h: list[int] = Field(default_factory=lambda: [1, 4, 12, 24, 48, 72, 168, 336], min_length=1,
+                                   max_length=50, description="outage lengths to simulate (default 1 h to 14 days)")
+    trials: int = Field(2000, ge=100, le=1_000_000, description="outages simulated per length")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    failure_to_start_probability: float = Field(0.0066, ge=0, le=1)
+    failure_to_run_per_h: float = Field(0.00157, ge=0, le=1)
+    fuel_h: float | None = Field(None, gt=0, le=10_000, description="hours of all generators at full output in the "
+                                 "tank (none: unlimited)")
+    battery_start_fraction: float = Field(0.5, ge=0, le=1, description="battery energy at the start of an outage, "
+                                          "as a share of its capacity")
+    flexible_compute: bool = Field(True, description="the headline figures with flexible compute shed first")
+    restart_penalty_h: float = Field(0.5, ge=0, le=100, description="fleet-hours of compute a training job loses "
+                                     "when load goes unserved (work since the checkpoint, restart)")
+    gpu_hour_value_usd: float = Field(2.0, ge=0, le=1e4)
+    outages_per_year: float = Field(1.4, ge=0, le=1000, description="for expected yearly figures (US SAIFI, about "
+                                    "1.4 a year with major events, EIA)")
+    mean_outage_h: float = Field(4.0, gt=0, le=10_000, description="mean length, exponential (US SAIDI / SAIFI, "
+                                 "about 4 h, EIA)")
+
+    @field_validator("durations_h")
+    @classmethod
+    def _durations(cls, v: list[int]) -> list[int]:
+        if min(v) < 1 or max(v) > 8760:
+            raise ValueError("outage lengths are whole hours from 1 to 8,760")
+        return sorted(set(v))
+
+
 # ---------------------------------------------------------------- capacity sizing
 class TechnologyCost(Model):
     """Cost of a unit of capacity (kW, or kWh for battery energy), its life, and optional bounds (MW or MWh)."""
@@ -680,6 +712,7 @@ class Scenario(Model):
     market: Market | None = None
     power_system: PowerSystem | None = Field(None, description="the grid's frequency response (gridcode, swings)")
     gridcode: GridCode | None = None
+    resilience: ResilienceStudy | None = None
 
     def site(self, name: str | None = None, *, field: str = "site", file: str | None = None) -> tuple[int, Site]:
         """The site called ``name`` (None: the first) and its index; an unknown name is one clear error naming

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from wattscale.errors import ScenarioError, WattscaleError
-from wattscale.studies import adequacy, forecast, grid, gridcode, market, simulation, sizing, swings
+from wattscale.studies import (adequacy, forecast, grid, gridcode, market, resilience, simulation, sizing,
+                               swings)
 from wattscale.studies.base import Options, Progress, Study, StudyResult, inputs_sha256, no_progress
 
 STUDIES: dict[str, Study] = {}
@@ -43,6 +44,8 @@ for _study in (
           grid.run_reconfigure, takes="network"),
     Study("grid-reliability", "SAIFI, SAIDI, ENS and GPU-hours lost: analytical and Monte Carlo",
           grid.ReliabilityOptions, grid.run_reliability, takes="network"),
+    Study("resilience", "odds a campus rides out grid outages of 1 h to 14 days on site; GPU-hours lost",
+          resilience.ResilienceOptions, resilience.run_resilience),
     Study("adequacy", "generation adequacy: LOLE, EUE, LOLF exactly and by Monte Carlo; the AI campus it can take",
           adequacy.AdequacyOptions, adequacy.run_adequacy, takes="system"),
 ):
