@@ -159,3 +159,22 @@ def test_a_campus_larger_than_the_system_is_refused(tmp_path, examples_dir):
     assert res.exit_code == 2 and "campus.mw" in res.output and "3,405 MW" in res.output
     assert not (tmp_path / "out").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_campus_paid_by_the_hour_curtails_without_a_budget(tmp_path, examples_dir):
+    text = (examples_dir / "adequacy" / "rts79-campus.yaml").read_text().replace(
+        "campus: {mw: 300, curtail_share: 0.005}", "campus: {mw: 300, curtail_price_usd_per_mwh: 500}")
+    (tmp_path / "s.yaml").write_text(text)
+    r = wattscale_run(tmp_path / "s.yaml")
+    k = r.kpis
+    # curtailing whenever short leaves LOLE where the system alone has it (within the Monte Carlo error)
+    base = exact_indices(outage_table(system("rts79")[0]), system("rts79")[1]).lole_h_per_year
+    seq = next(m for m in r.value.monte_carlo if m.method.startswith("sequential"))
+    assert abs(seq.lole_h_per_year - base) < 4 * seq.lole_h_se
+    assert k["campus_curtailment_paid_usd_per_year"] == pytest.approx(500 * k["campus_curtailed_mwh_per_year"])
+
+
+def wattscale_run(path):
+    import wattscale
+
+    return wattscale.run_study("adequacy", path, years=300)

@@ -58,8 +58,10 @@ def load_system(path: str | Path) -> System:
                             expected="a campus smaller than the installed capacity")
     storage = Storage(spec.storage.power_mw, spec.storage.energy_mwh, spec.storage.round_trip_efficiency) \
         if spec.storage else None
-    flexible = FlexibleLoad(spec.campus.mw, spec.campus.curtail_share, spec.campus.curtail_hours,
-                            spec.campus.backup_fraction) if spec.campus else None
+    c = spec.campus
+    priced = c is not None and c.curtail_price_usd_per_mwh is not None  # by the hour at a price: no budget
+    flexible = FlexibleLoad(c.mw, 1.0 if priced else c.curtail_share, c.curtail_hours,
+                            c.backup_fraction) if c else None
     return System(spec.name, spec, units, net, load, storage, flexible, file)
 
 

@@ -60,6 +60,14 @@ class CampusSpec(Model):
     curtail_share: float = Field(0.0, ge=0, le=1)
     curtail_hours: float = Field(8784.0, ge=0, le=8784)
     backup_fraction: float = Field(0.0, ge=0, le=1)
+    curtail_price_usd_per_mwh: float | None = Field(None, ge=0, le=1e6, description="curtails by the hour whenever the "
+                                                    "system is short, paid this per MWh (no share or hour limit)")
+
+    @model_validator(mode="after")
+    def _priced(self):
+        if self.curtail_price_usd_per_mwh is not None and (self.curtail_share or self.curtail_hours < 8784):
+            raise ValueError("a campus curtails either within a share and hours, or by the hour at a price")
+        return self
 
 
 class AdequacySystem(Model):

@@ -536,6 +536,7 @@ class ResilienceStudy(Model):
     failure_to_run_per_h: float = Field(0.00157, ge=0, le=1)
     fuel_h: float | None = Field(None, gt=0, le=10_000, description="hours of all generators at full output in the "
                                  "tank (none: unlimited)")
+    fuel_mwh: float | None = Field(None, gt=0, le=1e8, description="or the tank as generator energy, MWh")
     battery_start_fraction: float = Field(0.5, ge=0, le=1, description="battery energy at the start of an outage, "
                                           "as a share of its capacity")
     flexible_compute: bool = Field(True, description="the headline figures with flexible compute shed first")
@@ -546,6 +547,12 @@ class ResilienceStudy(Model):
                                     "1.4 a year with major events, EIA)")
     mean_outage_h: float = Field(4.0, gt=0, le=10_000, description="mean length, exponential (US SAIDI / SAIFI, "
                                  "about 4 h, EIA)")
+
+    @model_validator(mode="after")
+    def _one_tank(self):
+        if self.fuel_h is not None and self.fuel_mwh is not None:
+            raise ValueError("give the tank as fuel_h or fuel_mwh, not both")
+        return self
 
     @field_validator("durations_h")
     @classmethod

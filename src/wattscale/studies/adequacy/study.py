@@ -42,6 +42,12 @@ class AdequacyResult:
     def kpis(self) -> dict:
         k = {**self.headline, "installed_mw": self.system.units.installed_mw,
              "peak_load_mw": float(self.system.load_mw.max()), "hours": len(self.system.load_mw)}
+        seq = next((m for m in self.monte_carlo if m.method.startswith("sequential")), None)
+        price = self.system.spec.campus.curtail_price_usd_per_mwh if self.system.spec.campus else None
+        if seq is not None and self.system.flexible is not None:
+            k["campus_curtailed_mwh_per_year"] = seq.curtailed_mwh_per_year
+            if price is not None:
+                k["campus_curtailment_paid_usd_per_year"] = seq.curtailed_mwh_per_year * price
         if self.campus is not None:
             k.update({"campus_mw": self.campus.campus_mw,
                       "campus_lole_increase_h_per_year": self.campus.lole_increase_h_per_year,

@@ -89,7 +89,8 @@ def run_resilience_study(campus: Campus, study: ResilienceStudy, progress=None) 
                     battery.power_mw if battery else 0.0,
                     battery.energy_mwh * study.battery_start_fraction if battery else 0.0,
                     study.fuel_h * sum(g.capacity_mw for g in site.generators) if study.fuel_h is not None
-                    else float("inf"), study.failure_to_start_probability, study.failure_to_run_per_h)
+                    else study.fuel_mwh if study.fuel_mwh is not None else float("inf"),
+                    study.failure_to_start_probability, study.failure_to_run_per_h)
     rows = []
     streams = seeds(study.seed, 2 * len(study.durations_h))
     total = 2 * len(study.durations_h)
