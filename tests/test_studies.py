@@ -35,7 +35,7 @@ def strict(path: Path) -> dict:
 def test_every_capability_is_a_registered_study():
     assert set(STUDIES) == {"run", "swings", "gridcode", "size", "market", "forecast-backtest", "forecast-value",
                             "grid-flow", "grid-contingency", "grid-heal", "grid-reconfigure", "grid-reliability",
-                            "adequacy"}
+                            "adequacy", "resilience"}
     for study in STUDIES.values():
         assert study.summary and study.options.__doc__ is not None or study.options.model_fields
         for name, f in study.options.model_fields.items():
