@@ -178,3 +178,17 @@ def wattscale_run(path):
     import wattscale
 
     return wattscale.run_study("adequacy", path, years=300)
+
+
+def test_each_method_alone_and_the_ones_that_cannot_follow_storage(tmp_path, examples_dir):
+    rts = examples_dir / "adequacy" / "rts79.yaml"
+    for method in ("exact", "nonsequential", "sequential"):
+        res = CliRunner().invoke(app, ["adequacy", str(rts), "--method", method, "--years", "20", "-q", "-o",
+                                       str(tmp_path / method)])
+        assert res.exit_code == 0, res.output
+        assert json.loads((tmp_path / method / "summary.json").read_text())["kpis"]["method"].startswith(
+            {"exact": "exact", "nonsequential": "non-sequential", "sequential": "sequential"}[method])
+    stored = tmp_path / "stored.yaml"
+    stored.write_text(rts.read_text().replace("years: 1000", "years: 20\nstorage: {power_mw: 200, energy_mwh: 800}"))
+    res = CliRunner().invoke(app, ["adequacy", str(stored), "--method", "exact", "-q", "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "method" in res.output and not (tmp_path / "x").exists()

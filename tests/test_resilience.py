@@ -77,3 +77,12 @@ def test_a_zero_hour_outage_is_refused(tmp_path):
     path.write_text(SITE.replace("durations_h: [1, 12, 48, 96]", "durations_h: [0, 12]"))
     res = CliRunner().invoke(app, ["resilience", str(path), "-o", str(tmp_path / "o"), "-q"])
     assert res.exit_code == 2 and "resilience.durations_h" in res.output and not (tmp_path / "o").exists()
+
+
+def test_the_same_outages_for_every_length_and_both_ways(examples_dir):
+    r = wattscale.run_study("resilience", examples_dir / "resilience-campus.yaml", trials=400)
+    t = r.value.table()
+    for flexible in (True, False):
+        assert t[t.flexible_compute == flexible].survival_probability.is_monotonic_decreasing
+    wide = t.pivot(index="duration_h", columns="flexible_compute", values="survival_probability")
+    assert (wide[True] >= wide[False]).all()  # shedding compute never loses an outage the rigid campus survives

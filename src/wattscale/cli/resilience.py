@@ -33,11 +33,21 @@ def resilience(scenario: Path = typer.Argument(..., help="scenario YAML (its res
     t = result.value.table()
     wide = t.pivot(index="duration_h", columns="flexible_compute", values="survival_probability")
     lost = t.pivot(index="duration_h", columns="flexible_compute", values="gpu_hours_lost")
-    shown = pd.DataFrame({"outage h": wide.index, "survives, flex": [f"{v:.1%}" for v in wide[True]],
-                          "without": [f"{v:.1%}" for v in wide[False]],
+    shown = pd.DataFrame({"outage h": wide.index, "survives, flex": [_share(v) for v in wide[True]],
+                          "without": [_share(v) for v in wide[False]],
                           "GPU-h lost, flex": lost[True].round(0).to_numpy(),
                           "without ": lost[False].round(0).to_numpy()})
     console.print(df_table(f"{result.value.scenario} / {result.value.site}: riding out a grid outage", shown,
                            caption=f"{result.value.study.trials:,} outages per length; 95 % intervals in survival.csv"))
     print_notes(result.notes)
     print_report_path(out)
+
+
+def _share(p: float) -> str:
+    """A probability as a percentage that never reads 100 % (or 0 %) unless it is."""
+    text = f"{p:.2%}"
+    if p < 1 and text == "100.00%":
+        return "> 99.99%"
+    if p > 0 and text == "0.00%":
+        return "< 0.01%"
+    return text

@@ -50,15 +50,17 @@ class Survival:
         return lo, hi
 
 
-def simulate_outage(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, duration_h: int, trials: int,
-                    rng: np.random.Generator) -> Survival:
-    """``trials`` outages of ``duration_h`` hours, each from a random hour of the hourly ``load_mw`` (the year wraps
-    around), with ``shed_mw`` of it flexible compute given up before any load goes unserved."""
-    if trials * duration_h > MAX_TRIAL_HOURS:
-        raise ValueError(f"{trials * duration_h:,} trial hours: fewer trials or shorter outages")
+def simulate_outages(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, durations_h: list[int], trials: int,
+                     rng: np.random.Generator) -> list[Survival]:
+    """``trials`` outages, each from a random hour of the hourly ``load_mw`` (the year wraps around), with
+    ``shed_mw`` of it flexible compute given up before any load goes unserved; every duration reads the same
+    trials (the first d hours of the longest), so a longer outage is never survived more often."""
+    longest = int(max(durations_h))
+    if trials * longest > MAX_TRIAL_HOURS:
+        raise ValueError(f"{trials * longest:,} trial hours: fewer trials or shorter outages")
     n = len(load_mw)
     start = rng.integers(0, n, trials)
-    hours = (start[:, None] + np.arange(duration_h)[None, :]) % n
+    hours = (start[:, None] + np.arange(longest)[None, :]) % n
     load, shed = load_mw[hours], np.minimum(shed_mw[hours], load_mw[hours])
     caps = np.asarray(backup.generator_mw, float)
     started = rng.random((trials, len(caps))) >= backup.failure_to_start
@@ -66,9 +68,9 @@ def simulate_outage(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, du
         if backup.failure_to_run_per_h > 0 else np.full((trials, len(caps)), np.inf)
     fuel = np.full(trials, backup.fuel_mwh)
     soc = np.full(trials, backup.battery_mwh)
-    unserved = np.zeros(trials)
-    lost = np.zeros(trials)  # fleet-hours of compute lost
-    for h in range(duration_h):
+    unserved = np.zeros((trials, longest))
+    lost = np.zeros((trials, longest))  # share of the fleet's compute lost each hour
+    for h in range(longest):
         running = started & (fails_at >= h + 1)  # a unit counts for an hour it runs through
         gen = np.minimum(running @ caps, fuel)
         need = load[:, h]
@@ -80,11 +82,23 @@ def simulate_outage(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, du
         rest -= battery
         cut = np.minimum(rest, shed[:, h])  # flexible compute goes first
         rest -= cut
-        unserved += rest
-        lost += np.where(need > 0, (cut + rest) / np.maximum(need, 1e-12), 0.0)
-    short = unserved > 1e-9
-    return Survival(duration_h, trials, int((~short).sum()), float(unserved.mean()), float(lost.mean()),
-                    float(short.mean()))
+        unserved[:, h] = rest
+        lost[:, h] = np.where(need > 0, (cut + rest) / np.maximum(need, 1e-12), 0.0)
+    short_by = np.cumsum(unserved > 1e-9, axis=1)  # hours short so far
+    cum_unserved, cum_lost = np.cumsum(unserved, axis=1), np.cumsum(lost, axis=1)
+    out = []
+    for d in durations_h:
+        k = int(d) - 1
+        short = short_by[:, k] > 0
+        out.append(Survival(int(d), trials, int((~short).sum()), float(cum_unserved[:, k].mean()),
+                            float(cum_lost[:, k].mean()), float(short.mean())))
+    return out
+
+
+def simulate_outage(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, duration_h: int, trials: int,
+                    rng: np.random.Generator) -> Survival:
+    """``simulate_outages`` for one duration."""
+    return simulate_outages(load_mw, shed_mw, backup, [duration_h], trials, rng)[0]
 
 
 def closed_form_survival(n_units: int, k_needed: int, backup: Backup, duration_h: float) -> float:

@@ -228,7 +228,9 @@ def nonsequential(units: Units, load_mw: np.ndarray, years: int, *, seed: int = 
     load = np.ascontiguousarray(load_mw, dtype=float)
     rows = map_tasks(_nonsequential_chunk, _chunks(years, seed, chunk_years),
                      shared=(caps.astype(float), q.astype(float), load), progress=progress, what="years")
-    return _summarise("non-sequential Monte Carlo", rows, load, 0.0)
+    out = _summarise("non-sequential Monte Carlo", rows, load, 0.0)
+    out.lolf_per_year = out.lolf_se = float("nan")  # independent hours make runs of shortfalls meaningless
+    return out
 
 
 def sequential(units: Units, load_mw: np.ndarray, years: int, *, seed: int = 0, storage: Storage | None = None,

@@ -84,6 +84,8 @@ class AdequacySystem(Model):
 
     @model_validator(mode="after")
     def _exact_needs_two_states(self):
-        if self.method == "exact" and (self.storage or self.campus and self.campus.curtail_share > 0):
+        curtails = self.campus is not None and (self.campus.curtail_share > 0
+                                                or self.campus.curtail_price_usd_per_mwh is not None)
+        if self.method in ("exact", "nonsequential") and (self.storage or curtails):
             raise ValueError("storage and curtailment need the sequential method (method: sequential or all)")
         return self

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wattscale.errors import ScenarioError
 from wattscale.network.adequacy import Copt, Indices, exact_indices, outage_table
 from wattscale.network.adequacy_mc import McIndices, nonsequential, sequential
 from wattscale.network.adequacy_system import System
@@ -28,12 +29,14 @@ class AdequacyResult:
         """The indices of the method that models everything in the file (sequential when there is storage or
         curtailment, else exact)."""
         seq = next((m for m in self.monte_carlo if m.method.startswith("sequential")), None)
-        needs_seq = self.system.storage is not None or (self.system.flexible is not None
-                                                        and self.system.flexible.share > 0)
-        if (needs_seq or self.exact is None) and seq is not None:
+        if seq is not None and (needs_sequential(self.system) or self.exact is None):
             return {"method": seq.method, "lole_h_per_year": seq.lole_h_per_year,
                     "lole_d_per_year": seq.lole_d_per_year, "eue_mwh_per_year": seq.eue_mwh_per_year,
                     "neue_ppm": seq.neue_ppm, "lolf_per_year": seq.lolf_per_year}
+        if self.exact is None:  # the non-sequential method alone
+            m = self.monte_carlo[0]
+            return {"method": m.method, "lole_h_per_year": m.lole_h_per_year, "lole_d_per_year": m.lole_d_per_year,
+                    "eue_mwh_per_year": m.eue_mwh_per_year, "neue_ppm": m.neue_ppm}
         e = self.exact
         return {"method": "exact (capacity outage table)", "lole_h_per_year": e.lole_h_per_year,
                 "lole_d_per_year": e.lole_d_per_year, "eue_mwh_per_year": e.eue_mwh_per_year,
@@ -56,7 +59,9 @@ class AdequacyResult:
 
     def index_table(self) -> pd.DataFrame:
         rows = []
-        fixed = " (campus never curtails)" if self.system.flexible is not None else ""
+        left_out = [w for w, on in (("campus never curtails", self.system.flexible is not None),
+                                    ("no storage", self.system.storage is not None)) if on]
+        fixed = f" ({', '.join(left_out)})" if left_out else ""
         if self.exact is not None:
             e = self.exact
             rows.append({"method": "exact (capacity outage table)" + fixed, "years": np.nan,
@@ -67,6 +72,8 @@ class AdequacyResult:
             row = {k: v for k, v in m.as_dict().items() if k != "curtailed_mwh_per_year"}
             if m.method.startswith("non-sequential"):
                 row["method"] += fixed
+            elif needs_sequential(self.system):
+                row["method"] += " (campus curtails)" if self.system.flexible is not None else " (with storage)"
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -97,11 +104,19 @@ class AdequacyResult:
         return out
 
 
+def needs_sequential(system: System) -> bool:
+    """Storage or a campus that curtails: only the sequential method follows them."""
+    return system.storage is not None or (system.flexible is not None and system.flexible.share > 0)
+
+
 def run_adequacy_study(system: System, *, method: str | None = None, years: int | None = None,
                        seed: int | None = None, progress=None) -> AdequacyResult:
     """The methods asked for on ``system`` (the file's settings unless given)."""
     spec = system.spec
     method = method or spec.method
+    if method in ("exact", "nonsequential") and needs_sequential(system):
+        raise ScenarioError(f"the {method} method cannot follow storage or a campus that curtails", file=system.file,
+                            field="method", expected="method sequential or all")
     years = years or spec.years
     seed = spec.seed if seed is None else seed
     say = progress or (lambda *a: None)

@@ -34,9 +34,9 @@ def run_resilience(campus: Campus, options: ResilienceOptions, progress: Progres
     table = result.table()
     survival = table[table.flexible_compute == study.flexible_compute][
         ["duration_h", "survival_probability", "low", "high", "unserved_mwh", "gpu_hours_lost", "compute_lost_usd"]]
-    notes = [f"on-site backup {result.backup_mw:,.0f} MW against a peak of {result.peak_load_mw:,.0f} MW: "
+    notes = [f"on-site generation {result.backup_mw:,.0f} MW against a peak of {result.peak_load_mw:,.0f} MW: "
              + ("meets" if result.sb6_met else "does not meet")
-             + " the Texas SB 6 test (backup for at least half the demand)"]
+             + " the Texas SB 6 test (backup generation for at least half the demand; the battery not counted)"]
     return StudyResult("resilience", options, kpis=result.kpis(), value=result,
                        tables={"survival": survival.reset_index(drop=True), "outcomes": table},
                        render_report=lambda: render_resilience_report(result), notes=notes,

@@ -52,7 +52,7 @@ def render_resilience_report(r: ResilienceResult) -> str:
             f"{b.battery_mw:,.0f} MW / {b.battery_mwh:,.0f} MWh at the start; fuel "
             + ("unlimited" if b.fuel_mwh == float("inf") else f"{b.fuel_mwh:,.0f} MWh")
             + f". Load: peak {r.peak_load_mw:,.0f} MW, mean {r.mean_load_mw:,.0f} MW; {r.gpus:,} GPUs.</p>",
-            f"<p><b>Texas SB 6:</b> on-site backup of {r.backup_mw:,.0f} MW "
+            f"<p><b>Texas SB 6:</b> on-site backup generation of {r.backup_mw:,.0f} MW (the battery not counted) "
             + ("covers" if r.sb6_met else "does <b>not</b> cover")
             + f" half the peak demand ({0.5 * r.peak_load_mw:,.0f} MW).</p>",
             figures.html(_survival_figure(r)), figures.html(_lost_figure(r)),

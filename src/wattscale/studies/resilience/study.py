@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wattscale.energy.resilience import Backup, Survival, simulate_outage
+from wattscale.energy.resilience import Backup, Survival, simulate_outages
 from wattscale.engine.campus import Campus
 from wattscale.parallel import seeds
 from wattscale.scenario.schema import ResilienceStudy
@@ -28,7 +28,8 @@ class ResilienceResult:
 
     @property
     def backup_mw(self) -> float:
-        return float(self.backup.generator_mw.sum() + self.backup.battery_mw)
+        """On-site generation that can run through an outage (a battery's power lasts only its energy)."""
+        return float(self.backup.generator_mw.sum())
 
     @property
     def sb6_met(self) -> bool:
@@ -92,16 +93,16 @@ def run_resilience_study(campus: Campus, study: ResilienceStudy, progress=None) 
                     else study.fuel_mwh if study.fuel_mwh is not None else float("inf"),
                     study.failure_to_start_probability, study.failure_to_run_per_h)
     rows = []
-    streams = seeds(study.seed, 2 * len(study.durations_h))
-    total = 2 * len(study.durations_h)
-    for i, d in enumerate(study.durations_h):
-        for j, flexible in enumerate((True, False)):
-            if progress:
-                progress(f"outages of {d:g} h ({'with' if flexible else 'without'} flexible compute)",
-                         2 * i + j, total)
-            rng = np.random.default_rng(streams[2 * i + j])
-            rows.append((flexible, simulate_outage(load, shed if flexible else np.zeros(len(load)), backup,
-                                                   int(d), study.trials, rng)))
+    stream = seeds(study.seed, 1)[0]
+    for flexible in (True, False):  # the same outages both ways (common random numbers)
+        if progress:
+            progress(f"{study.trials:,} outages up to {max(study.durations_h):g} h, "
+                     f"{'with' if flexible else 'without'} flexible compute", 0 if flexible else 1, 2)
+        rng = np.random.default_rng(stream)
+        results = simulate_outages(load, shed if flexible else np.zeros(len(load)), backup, study.durations_h,
+                                   study.trials, rng)
+        rows += [(flexible, r) for r in results]
+    rows.sort(key=lambda row: (row[1].duration_h, not row[0]))
     gpus = int(sum(inputs.workload_gpus.values())) if inputs.workload_gpus else 0
     return ResilienceResult(scenario.name, site.name, study, backup, float(load.max()), float(load.mean()), gpus,
                             rows)
