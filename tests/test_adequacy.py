@@ -192,3 +192,25 @@ def test_each_method_alone_and_the_ones_that_cannot_follow_storage(tmp_path, exa
     stored.write_text(rts.read_text().replace("years: 1000", "years: 20\nstorage: {power_mw: 200, energy_mwh: 800}"))
     res = CliRunner().invoke(app, ["adequacy", str(stored), "--method", "exact", "-q", "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "method" in res.output and not (tmp_path / "x").exists()
+
+
+def test_capacities_that_are_not_whole_megawatts_and_series_that_are_not_a_year():
+    """Units of 12.5 and 27.5 MW against brute force; a day of load is a day, not a year."""
+    units = Units(np.array([1, 2]), np.array([12.5, 27.5]), np.array([0.1, 0.15]))
+    copt = outage_table(units)
+    assert copt.step_mw == 2.5 and copt.installed_mw == 67.5  # 12.5 and 27.5 MW are 5 and 11 steps of 2.5
+    load = np.array([0.4, 20.0, 40.0, 55.0, 67.4])
+    caps = np.array([12.5, 27.5, 27.5])
+    q = np.array([0.1, 0.15, 0.15])
+    short, eu = np.zeros(len(load)), np.zeros(len(load))
+    for state in itertools.product((0, 1), repeat=3):
+        s = np.array(state)
+        pr = np.prod(np.where(s == 1, q, 1 - q))
+        avail = caps.sum() - (caps * s).sum()
+        short += pr * (avail < load)
+        eu += pr * np.maximum(load - avail, 0.0)
+    np.testing.assert_allclose(copt.loss_probability(load), short, atol=1e-12)
+    np.testing.assert_allclose(copt.expected_unserved_mw(load), eu, atol=1e-9)
+    day = exact_indices(copt, np.full(24, 55.0))
+    year = exact_indices(copt, np.full(8760, 55.0))
+    assert day.lole_h_per_year == pytest.approx(year.lole_h_per_year)  # both per year

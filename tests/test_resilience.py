@@ -66,7 +66,8 @@ def test_resilience_command_end_to_end(examples_dir, tmp_path):
     assert list(survival.columns[:4]) == ["duration_h", "survival_probability", "low", "high"]
     assert survival.duration_h.tolist() == [1, 4, 12, 24, 48, 72, 168, 336]
     assert ((survival.low <= survival.survival_probability) & (survival.survival_probability <= survival.high)).all()
-    assert survival.set_index("duration_h").loc[168, "survival_probability"] == 0.0  # 72 h of fuel
+    outcomes = pd.read_csv(out / "outcomes.csv").set_index(["duration_h", "flexible_compute"])
+    assert outcomes.loc[(168, False), "survival_probability"] == 0.0  # 72 h of fuel at full load cannot last a week
     k = json.loads((out / "summary.json").read_text())["kpis"]
     assert k["expected_gpu_hours_lost_per_year"] >= 0 and "survival_24h_with_flex" in k
     assert "riding out the whole outage" in (out / "report.html").read_text()
@@ -86,3 +87,18 @@ def test_the_same_outages_for_every_length_and_both_ways(examples_dir):
         assert t[t.flexible_compute == flexible].survival_probability.is_monotonic_decreasing
     wide = t.pivot(index="duration_h", columns="flexible_compute", values="survival_probability")
     assert (wide[True] >= wide[False]).all()  # shedding compute never loses an outage the rigid campus survives
+
+
+def test_compute_is_shed_as_the_engine_sheds_it_and_too_many_trials_are_refused(tmp_path):
+    """Generators, then the battery, then flexible compute: 60 MW of units and a 40 MWh battery carry a 100 MW load
+    for an hour; after that the 50 MW that can be shed covers the gap, and without it the outage is lost."""
+    backup = Backup(np.array([60.0]), battery_mw=40.0, battery_mwh=40.0, failure_to_start=0.0,
+                    failure_to_run_per_h=0.0)
+    load, shed = np.full(100, 100.0), np.full(100, 50.0)
+    flexible = simulate_outage(load, shed, backup, 5, 50, np.random.default_rng(0))
+    assert flexible.probability == 1.0 and flexible.compute_lost_share_h == pytest.approx(4 * 0.4)
+    assert simulate_outage(load, np.zeros(100), backup, 5, 50, np.random.default_rng(0)).probability == 0.0
+    path = tmp_path / "s.yaml"
+    path.write_text(SITE.replace("trials: 4000", "trials: 1000000"))
+    res = CliRunner().invoke(app, ["resilience", str(path), "-o", str(tmp_path / "o"), "-q"])
+    assert res.exit_code == 2 and "resilience.trials" in res.output and "Traceback" not in res.output

@@ -15,6 +15,9 @@ from math import gcd
 import numpy as np
 
 MAX_TABLE_STATES = 20_000_000  # outage states (installed capacity / step); 160 MB as float64
+MAX_TABLE_WORK = 2_000_000_000  # states x units: the convolution's work (about a minute)
+MAX_UNITS = 100_000
+HOURS_PER_YEAR = 8760.0
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,22 @@ class Copt:
 
 
 def outage_table(units: Units, step_mw: float | None = None) -> Copt:
-    """The exact capacity outage probability table; ``step_mw`` defaults to the largest step every unit's capacity
-    is a whole multiple of (1 MW for whole-MW units); other capacities are rounded to it."""
+    """The exact capacity outage probability table on a grid of ``step_mw``. The default step is the largest one
+    every unit's capacity is a whole multiple of (to 0.001 MW: 1 MW for whole-MW units, 0.5 MW for 12.5 MW units);
+    a given step rounds the capacities to it, and the installed capacity is the rounded one, so table and margins
+    agree."""
     caps, q = units.each()
+    if len(caps) > MAX_UNITS:
+        raise ValueError(f"{len(caps):,} units: at most {MAX_UNITS:,}")
     if step_mw is None:
-        whole = np.allclose(caps, np.round(caps))
-        step_mw = float(reduce(gcd, np.round(caps).astype(np.int64).tolist())) if whole else 1.0
-    k = np.round(caps / step_mw).astype(np.int64)
+        milli = np.round(caps * 1000).astype(np.int64)
+        step_mw = reduce(gcd, milli.tolist()) / 1000.0
+        if np.round(caps / step_mw).sum() + 1 > MAX_TABLE_STATES:
+            step_mw = max(1.0, float(np.ceil(caps.sum() / MAX_TABLE_STATES)))  # a coarser grid, rounding to it
+    k = np.maximum(np.round(caps / step_mw).astype(np.int64), 0)
     n = int(k.sum()) + 1
-    if n > MAX_TABLE_STATES:
-        raise ValueError(f"{n:,} outage states at {step_mw:g} MW: a coarser step is needed")
+    if n > MAX_TABLE_STATES or n * len(k) > MAX_TABLE_WORK:
+        raise ValueError(f"{n:,} outage states for {len(k):,} units at {step_mw:g} MW: a coarser step is needed")
     p = np.zeros(n)
     p[0] = 1.0
     top = 0
@@ -99,7 +108,7 @@ def outage_table(units: Units, step_mw: float | None = None) -> Copt:
         p[: top + 1] *= 1.0 - rate
         p[size: size + top + 1] += rate * shifted
         top += size
-    return Copt(float(step_mw), p, units.installed_mw)
+    return Copt(float(step_mw), p, float(k.sum() * step_mw))
 
 
 @dataclass(frozen=True)
@@ -122,16 +131,22 @@ def daily_peaks(load_mw: np.ndarray, hours_per_day: int = 24) -> np.ndarray:
     return np.asarray(load_mw[: days * hours_per_day], float).reshape(days, hours_per_day).max(axis=1)
 
 
-def exact_indices(copt: Copt, load_mw: np.ndarray, *, hours_per_year: float | None = None) -> Indices:
-    """Indices of ``load_mw`` (hourly) against the table; a series of other than a year's hours is scaled to
-    ``hours_per_year`` (default: its own length, i.e. the series is the year)."""
+def years_in(hours: int) -> float:
+    """How many years an hourly series holds: one for 8,736 to 8,784 hours (52 weeks, or a calendar year, as the
+    published test systems count it), else hours / 8,760."""
+    return 1.0 if 8736 <= hours <= 8784 else hours / HOURS_PER_YEAR
+
+
+def exact_indices(copt: Copt, load_mw: np.ndarray, *, gross_load_mw: np.ndarray | None = None) -> Indices:
+    """Indices of ``load_mw`` (hourly) against the table, per year of the series (``years_in``); NEUE against
+    ``gross_load_mw`` (before renewables; default the load)."""
     load = np.asarray(load_mw, float)
     n = len(load)
-    scale = 1.0 if hours_per_year is None else hours_per_year / n
+    scale = 1.0 / years_in(n)
     hourly = copt.loss_probability(load)
     daily = copt.loss_probability(daily_peaks(load))
     eue = float(copt.expected_unserved_mw(load).sum()) * scale
-    energy = float(load.sum()) * scale
+    energy = float(np.sum(load if gross_load_mw is None else gross_load_mw)) * scale
     return Indices(lolp=float(hourly.mean()), lole_h_per_year=float(hourly.sum()) * scale,
                    lole_d_per_year=float(daily.sum()) * scale, eue_mwh_per_year=eue,
                    neue_ppm=eue / energy * 1e6 if energy > 0 else 0.0, hours=n, load_mwh=energy,

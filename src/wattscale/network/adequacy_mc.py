@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from wattscale.network.adequacy import Units
+from wattscale.network.adequacy import Units, years_in
 from wattscale.parallel import map_tasks, seeds
 
 CHUNK_YEARS = 100
@@ -196,8 +196,9 @@ def _sequential_chunk(task, shared):
     return out, durations
 
 
-def _summarise(method: str, rows: list, load: np.ndarray, flex_mw: float) -> McIndices:
-    per_year = np.vstack([r[0] for r in rows])
+def _summarise(method: str, rows: list, load: np.ndarray, flex_mw: float, gross_mwh: float | None = None
+               ) -> McIndices:
+    per_year = np.vstack([r[0] for r in rows]) / years_in(len(load))  # a pass over the series, per year
     durations = np.sum([r[1] for r in rows], axis=0)
     y = len(per_year)
 
@@ -209,7 +210,7 @@ def _summarise(method: str, rows: list, load: np.ndarray, flex_mw: float) -> McI
     eue, eue_se = mean_se(1)
     days, days_se = mean_se(2)
     ev, ev_se = mean_se(3)
-    energy = float(load.sum()) + flex_mw * len(load)
+    energy = ((float(load.sum()) if gross_mwh is None else gross_mwh) + flex_mw * len(load)) / years_in(len(load))
     curtailed = float(per_year[:, 4].mean()) if per_year.shape[1] > 4 else 0.0
     return McIndices(method, y, lol, lol_se, days, days_se, eue, eue_se, ev, ev_se, eue / energy * 1e6 if energy else 0.0,
                      curtailed, durations)
@@ -221,21 +222,21 @@ def _chunks(years: int, seed: int, chunk_years: int) -> list[tuple[int, int]]:
 
 
 def nonsequential(units: Units, load_mw: np.ndarray, years: int, *, seed: int = 0,
-                  chunk_years: int = CHUNK_YEARS, progress=None) -> McIndices:
+                  chunk_years: int = CHUNK_YEARS, progress=None, gross_mwh: float | None = None) -> McIndices:
     """Each hour's unit states drawn independently from their forced outage rates (no durations: LOLF counts
     runs of short hours, which independent hours make too many)."""
     caps, q = units.each()
     load = np.ascontiguousarray(load_mw, dtype=float)
     rows = map_tasks(_nonsequential_chunk, _chunks(years, seed, chunk_years),
                      shared=(caps.astype(float), q.astype(float), load), progress=progress, what="years")
-    out = _summarise("non-sequential Monte Carlo", rows, load, 0.0)
+    out = _summarise("non-sequential Monte Carlo", rows, load, 0.0, gross_mwh)
     out.lolf_per_year = out.lolf_se = float("nan")  # independent hours make runs of shortfalls meaningless
     return out
 
 
 def sequential(units: Units, load_mw: np.ndarray, years: int, *, seed: int = 0, storage: Storage | None = None,
                flexible: FlexibleLoad | None = None, default_mttr_h: float = 50.0, chunk_years: int = CHUNK_YEARS,
-               progress=None) -> McIndices:
+               progress=None, gross_mwh: float | None = None) -> McIndices:
     """Units alternate exponential times to failure and repair (MTTF from the forced outage rate and an MTTR of
     ``default_mttr_h`` where the units give none), hour by hour over ``years`` years of the load, with storage and
     a flexible load dispatched when the system is short."""
@@ -243,13 +244,14 @@ def sequential(units: Units, load_mw: np.ndarray, years: int, *, seed: int = 0, 
     mttr = np.repeat(units.mttr_h, units.count) if units.mttr_h is not None else np.full(len(caps), default_mttr_h)
     if units.mttf_h is not None:
         mttf = np.repeat(units.mttf_h, units.count)
+        q = mttr / (mttf + mttr)  # the stationary state of these times (the table's rate is for the exact method)
     else:
         mttf = np.where(q > 0, mttr * (1 - q) / np.maximum(q, 1e-300), 1e18)
     load = np.ascontiguousarray(load_mw, dtype=float)
     rows = map_tasks(_sequential_chunk, _chunks(years, seed, chunk_years),
                      shared=(caps.astype(float), mttf.astype(float), mttr.astype(float), q.astype(float), load,
                              storage, flexible), progress=progress, what="years")
-    return _summarise("sequential Monte Carlo", rows, load, flexible.mw if flexible else 0.0)
+    return _summarise("sequential Monte Carlo", rows, load, flexible.mw if flexible else 0.0, gross_mwh)
 
 
 __all__ = ["FlexibleLoad", "McIndices", "Storage", "nonsequential", "peak_hours", "sequential"]

@@ -82,8 +82,8 @@ def _units(spec: AdequacySystem) -> Units:
         rules = {"count": (lambda x: (x >= 1) & (x == np.round(x)) & (x <= 10_000), "a whole number of units, 1 or more"),
                  "capacity_mw": (lambda x: (x > 0) & (x <= 1e5), "a capacity above 0 and at most 100,000 MW"),
                  "forced_outage_rate": (lambda x: (x >= 0) & (x < 1), "a rate in [0, 1)"),
-                 "mttf_h": (lambda x: (x > 0) & (x <= 1e7), "hours above 0"),
-                 "mttr_h": (lambda x: (x > 0) & (x <= 1e7), "hours above 0")}[key]
+                 "mttf_h": (lambda x: (x >= 0.1) & (x <= 1e7), "hours, at least 0.1"),
+                 "mttr_h": (lambda x: (x >= 0.1) & (x <= 1e7), "hours, at least 0.1")}[key]
         ok = np.isfinite(v) & rules[0](np.nan_to_num(v, nan=-1.0))
         if not ok.all():
             row = int(np.argmin(ok))

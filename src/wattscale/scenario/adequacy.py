@@ -77,7 +77,7 @@ class AdequacySystem(Model):
     storage: StorageSpec | None = None
     renewables: list[Renewable] = Field(default_factory=list, max_length=100)
     campus: CampusSpec | None = None
-    default_mttr_h: float = Field(50.0, gt=0, le=1e5, description="repair time where the units table gives none")
+    default_mttr_h: float = Field(50.0, ge=0.1, le=1e5, description="repair time where the units table gives none")
     years: int = Field(1000, ge=2, le=MAX_YEARS, description="Monte Carlo years")
     seed: int = Field(0, ge=0, le=2**32 - 1)
     method: Literal["all", "exact", "nonsequential", "sequential"] = "all"

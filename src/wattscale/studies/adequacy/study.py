@@ -123,7 +123,9 @@ def run_adequacy_study(system: System, *, method: str | None = None, years: int 
     say("capacity outage table", 0, None)
     copt = outage_table(system.units)
     base_load = system.load_mw
-    exact = exact_indices(copt, base_load + system.campus_mw) if method in ("all", "exact") else None
+    gross = system.gross_load_mw + system.campus_mw  # NEUE's denominator: the load before renewables
+    exact = exact_indices(copt, base_load + system.campus_mw, gross_load_mw=gross) if method in ("all", "exact") \
+        else None
     mcs = []
 
     def tick(label):
@@ -131,11 +133,12 @@ def run_adequacy_study(system: System, *, method: str | None = None, years: int 
 
     if method in ("all", "nonsequential"):
         mcs.append(nonsequential(system.units, base_load + system.campus_mw, years, seed=seed,
-                                 progress=tick("non-sequential Monte Carlo")))
+                                 progress=tick("non-sequential Monte Carlo"), gross_mwh=float(gross.sum())))
     if method in ("all", "sequential"):
         mcs.append(sequential(system.units, base_load, years, seed=seed, storage=system.storage,
                               flexible=system.flexible, default_mttr_h=spec.default_mttr_h,
-                              progress=tick("sequential Monte Carlo")))
+                              progress=tick("sequential Monte Carlo"),
+                              gross_mwh=float(system.gross_load_mw.sum())))
     campus = campus_effect(copt, base_load, system.campus_mw) if system.flexible is not None else None
     headroom = headroom_table(copt, base_load) if system.flexible is not None else []
     return AdequacyResult(system, method, copt, exact, mcs, campus, headroom)

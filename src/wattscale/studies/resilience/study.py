@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wattscale.energy.resilience import Backup, Survival, simulate_outages
+from wattscale.energy.resilience import MAX_TRIAL_HOURS, Backup, Survival, simulate_outages
+from wattscale.errors import ScenarioError
 from wattscale.engine.campus import Campus
 from wattscale.parallel import seeds
 from wattscale.scenario.schema import ResilienceStudy
@@ -92,6 +93,11 @@ def run_resilience_study(campus: Campus, study: ResilienceStudy, progress=None) 
                     study.fuel_h * sum(g.capacity_mw for g in site.generators) if study.fuel_h is not None
                     else study.fuel_mwh if study.fuel_mwh is not None else float("inf"),
                     study.failure_to_start_probability, study.failure_to_run_per_h)
+    if study.trials * max(study.durations_h) > MAX_TRIAL_HOURS:
+        raise ScenarioError(f"{study.trials:,} outages of up to {max(study.durations_h):,} h are "
+                            f"{study.trials * max(study.durations_h):,} trial hours", file=file,
+                            field="resilience.trials", expected=f"trials x the longest outage at most "
+                                                                f"{MAX_TRIAL_HOURS:,}")
     rows = []
     stream = seeds(study.seed, 1)[0]
     for flexible in (True, False):  # the same outages both ways (common random numbers)
