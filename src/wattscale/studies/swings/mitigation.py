@@ -228,7 +228,7 @@ def smoothing_option(load: Load, limits: Limits, costs: Costs, setting: Smoothin
         def passes(x: float) -> bool:
             return analyse(load.smoothed_mw(at(10 ** -x))[0], load.step_s, limits, rms=False).passed
 
-        x = _smallest(passes, -6.0, 0.0, 0.01)
+        x = _smallest(passes, -6.0, 0.0, 0.03)  # the rate to 7 %
         setting = at(10 ** -(0.0 if x is None else x))
     power, waited, _ = load.smoothed_mw(setting)
     frac, energy_cost = _energy_cost(load, power, base_mwh, costs)
