@@ -24,7 +24,7 @@ SHORTER = {
     "forecast value": ["--model", "seasonal_naive", "--set", "time.end=2023-03-01"],
 }
 SLOW = ("forecast value", "forecast backtest", "make ercot", "size ", "grid reliability", "sweep ")
-REALDATA = ("ercot", "forecast")
+REALDATA = ("ercot", "forecast", "adequacy")
 
 
 def quick_use_lines() -> list[str]:
