@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 from scipy.linalg import expm
 
+from wattscale.bisection import largest_passing
 from wattscale.scenario.schema import PowerSystem
 
 ROCOF_WINDOW_S = 0.5  # the window grid operators measure the rate of change of frequency over (ENTSO-E)
@@ -193,12 +194,4 @@ def largest_step_mw(system: PowerSystem, limit_hz: float | None = None, *, horiz
     def peak(mw: float) -> float:
         return abs(simulate_frequency(system, np.full(n, -mw), step_s).peak_deviation_hz)
 
-    lo, hi = 0.0, system.base_mw
-    if peak(hi) <= limit:
-        return hi
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if peak(mid) <= limit else (lo, mid)
-        if hi - lo <= 1e-8 * max(lo, 1.0):
-            break
-    return lo
+    return largest_passing(lambda mw: peak(mw) <= limit, 0.0, system.base_mw, 1e-8, rel_tol=1e-8, max_steps=60)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wattscale.bisection import largest_passing
 from wattscale.network.adequacy import Copt, exact_indices
 
 
@@ -49,13 +50,7 @@ def headroom_mw(copt: Copt, load_mw: np.ndarray, share: float, backup_fraction: 
     def fits(x: float) -> bool:
         return compute_given_up_mwh(copt, load_mw, x, backup_fraction) <= share * x * hours
 
-    lo, hi = 0.0, copt.installed_mw
-    if fits(hi):
-        return hi
-    while hi - lo > tolerance_mw:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
+    return largest_passing(fits, 0.0, copt.installed_mw, tolerance_mw)
 
 
 SHARES = (0.0025, 0.005, 0.01)  # of the campus's annual energy (Norris et al. 2025)

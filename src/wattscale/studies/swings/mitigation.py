@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import lfilter
 
+from wattscale.bisection import smallest_passing
 from wattscale.compute.phases import PhaseMix
 from wattscale.compute.smoothing import Smoothing, smooth_gpu_power
 from wattscale.studies.swings.analysis import Limits, SwingAnalysis, analyse
@@ -132,18 +133,6 @@ def _crf(rate: float, years: float) -> float:
     return rate / (1 - (1 + rate) ** -years) if rate > 0 else 1.0 / years
 
 
-def _smallest(passes, lo: float, hi: float, tol: float) -> float | None:
-    """Smallest x in [lo, hi] with passes(x) (monotone); None if even hi fails."""
-    if not passes(hi):
-        return None
-    if passes(lo):
-        return lo
-    while hi - lo > tol:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if passes(mid) else (mid, hi)
-    return hi
-
-
 def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.ndarray:
     """First-order low-pass (the grid side of a storage smoother), starting in steady state."""
     a = 1.0 - np.exp(-step_s / time_constant_s)
@@ -176,7 +165,7 @@ def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits) 
     else:
         return None
     lo = hi / 1.5 if hi > tau else hi
-    return _smallest(passes, lo, hi, tol=0.02 * hi)
+    return smallest_passing(passes, lo, hi, tol=0.02 * hi)
 
 
 def size_storage(power_mw: np.ndarray, step_s: float, limits: Limits, costs: Costs
@@ -228,7 +217,7 @@ def smoothing_option(load: Load, limits: Limits, costs: Costs, setting: Smoothin
         def passes(x: float) -> bool:
             return analyse(load.smoothed_mw(at(10 ** -x))[0], load.step_s, limits, rms=False).passed
 
-        x = _smallest(passes, -6.0, 0.0, 0.03)  # the rate to 7 %
+        x = smallest_passing(passes, -6.0, 0.0, 0.03)  # the rate to 7 %
         setting = at(10 ** -(0.0 if x is None else x))
     power, waited, _ = load.smoothed_mw(setting)
     frac, energy_cost = _energy_cost(load, power, base_mwh, costs)
@@ -269,7 +258,7 @@ def compare(load: Load, limits: Limits, costs: Costs = Costs(), smoothing: Smoot
                           "burn {:.0%} of the compute-communication gap", 0.01))
     combinations = [with_storage(options[0])]
     for name, levels, slowdown_per_unit, setting, tol in levellers:
-        best = _smallest(lambda x: analyse(load.power_mw(levels(x)), step, limits, rms=False).passed, 0.0, 1.0, tol)
+        best = smallest_passing(lambda x: analyse(load.power_mw(levels(x)), step, limits, rms=False).passed, 0.0, 1.0, tol)
         x = 1.0 if best is None else best
         options.append(level_option(name, setting.format(x), levels(x), slowdown_per_unit * x))
         # half the setting, the rest by storage
