@@ -103,6 +103,24 @@ class Study:
     takes: Literal["scenario", "network", "system"] = "scenario"  # system: a generation-adequacy system file
 
 
+def section_with_options(model: type[BaseModel], name: str, section: BaseModel | None, options: Options,
+                         file: str | None) -> Any:
+    """The scenario's ``name`` section with the study's options laid over it (paths among them made absolute),
+    checked as the section is: a bad value names ``name.field`` in ``file``."""
+    from wattscale.errors import ScenarioError
+    from wattscale.guards import safe_resolve
+    from wattscale.scenario.load import validate_model
+
+    given = {k: safe_resolve(Path(v)) if isinstance(v, Path) else v
+             for k, v in options.model_dump().items() if v is not None}
+    base = section.model_dump(exclude_none=True) if section is not None else {}
+    try:
+        return validate_model(model, {**base, **given}, file or "<options>")
+    except ScenarioError as exc:
+        raise ScenarioError(exc.detail, file=exc.file, field=f"{name}.{exc.field}" if exc.field else name,
+                            expected=exc.expected) from None
+
+
 def inputs_sha256(*parts: Any) -> str:
     """A hash of what a study read: the scenario (or network) as validated, and its options."""
     digest = hashlib.sha256()

@@ -8,8 +8,7 @@ from pydantic import Field
 
 from wattscale.engine.campus import Campus
 from wattscale.errors import ScenarioError
-from wattscale.guards import safe_resolve
-from wattscale.studies.base import Options, Progress, StudyResult
+from wattscale.studies.base import Options, Progress, StudyResult, section_with_options
 
 
 class GridcodeOptions(Options):
@@ -23,24 +22,14 @@ class GridcodeOptions(Options):
 
 
 def run_gridcode(campus: Campus, options: GridcodeOptions, progress: Progress) -> StudyResult:
-    from wattscale.scenario.load import validate_model
     from wattscale.scenario.schema import GridCode
     from wattscale.studies.gridcode.report import render_gridcode_report
     from wattscale.studies.gridcode.study import run_gridcode_study
 
-    given = {k: v for k, v in options.model_dump().items() if v is not None}
-    for key in ("disturbances", "envelope"):
-        if key in given:
-            given[key] = safe_resolve(Path(given[key]))
-    base = campus.scenario.gridcode.model_dump(exclude_none=True) if campus.scenario.gridcode else {}
-    if not base and "disturbances" not in given:
+    if campus.scenario.gridcode is None and options.disturbances is None:
         raise ScenarioError("the scenario has no gridcode section", file=campus.file, field="gridcode",
                             expected="gridcode: with disturbances: a CSV of dips (or --disturbances)")
-    try:
-        code = validate_model(GridCode, {**base, **given}, campus.file or "<options>")
-    except ScenarioError as exc:
-        raise ScenarioError(exc.detail, file=exc.file, field=f"gridcode.{exc.field}" if exc.field else "gridcode",
-                            expected=exc.expected) from None
+    code = section_with_options(GridCode, "gridcode", campus.scenario.gridcode, options, campus.file)
     progress("campuses through the dips, then system frequency", 0, None)
     result = run_gridcode_study(campus, code)
     kpis = result.kpis()

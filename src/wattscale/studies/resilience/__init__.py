@@ -5,8 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from wattscale.engine.campus import Campus
-from wattscale.errors import ScenarioError
-from wattscale.studies.base import Options, Progress, StudyResult
+from wattscale.studies.base import Options, Progress, StudyResult, section_with_options
 
 
 class ResilienceOptions(Options):
@@ -18,18 +17,11 @@ class ResilienceOptions(Options):
 
 
 def run_resilience(campus: Campus, options: ResilienceOptions, progress: Progress) -> StudyResult:
-    from wattscale.scenario.load import validate_model
     from wattscale.scenario.schema import ResilienceStudy
     from wattscale.studies.resilience.report import render_resilience_report
     from wattscale.studies.resilience.study import run_resilience_study
 
-    base = campus.scenario.resilience.model_dump() if campus.scenario.resilience else {}
-    given = {k: v for k, v in options.model_dump().items() if v is not None}
-    try:
-        study = validate_model(ResilienceStudy, {**base, **given}, campus.file or "<options>")
-    except ScenarioError as exc:
-        raise ScenarioError(exc.detail, file=exc.file, field=f"resilience.{exc.field}" if exc.field else "resilience",
-                            expected=exc.expected) from None
+    study = section_with_options(ResilienceStudy, "resilience", campus.scenario.resilience, options, campus.file)
     result = run_resilience_study(campus, study, progress)
     table = result.table()
     survival = table[table.flexible_compute == study.flexible_compute][

@@ -6,9 +6,7 @@ from pathlib import Path
 from pydantic import ConfigDict, Field
 
 from wattscale.engine.campus import Campus
-from wattscale.errors import ScenarioError
-from wattscale.guards import safe_resolve
-from wattscale.studies.base import Options, Progress, StudyResult
+from wattscale.studies.base import Options, Progress, StudyResult, section_with_options
 
 
 class SwingOptions(Options):
@@ -25,20 +23,11 @@ class SwingOptions(Options):
 
 
 def run_swings(campus: Campus, options: SwingOptions, progress: Progress) -> StudyResult:
-    from wattscale.scenario.load import validate_model
     from wattscale.scenario.schema import SwingStudy
     from wattscale.studies.swings.report import render_swing_report
     from wattscale.studies.swings.study import run_swing_study
 
-    base = (campus.scenario.swings or SwingStudy()).model_dump()
-    given = {k: v for k, v in options.model_dump().items() if v is not None}
-    if "limits" in given:
-        given["limits"] = safe_resolve(Path(given["limits"]))
-    try:
-        study = validate_model(SwingStudy, {**base, **given}, campus.file or "<options>")
-    except ScenarioError as exc:
-        raise ScenarioError(exc.detail, file=exc.file, field=f"swings.{exc.field}" if exc.field else "swings",
-                            expected=exc.expected) from None
+    study = section_with_options(SwingStudy, "swings", campus.scenario.swings, options, campus.file)
     progress("building the waveform and sizing mitigations", 0, None)
     result = run_swing_study(campus, study=study)
     summary = result.summary()
