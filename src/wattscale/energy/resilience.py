@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import beta
 
-MAX_TRIAL_HOURS = 20_000_000  # trials x hours simulated at once (about 1.5 GB of arrays)
+MAX_TRIAL_HOURS = 20_000_000  # trials x hours simulated (time: about 20 s); memory grows with trials only
 
 
 @dataclass(frozen=True)
@@ -62,39 +62,36 @@ def simulate_outages(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, d
         raise ValueError(f"{trials * longest:,} trial hours: fewer trials or shorter outages")
     n = len(load_mw)
     start = rng.integers(0, n, trials)
-    hours = (start[:, None] + np.arange(longest)[None, :]) % n
-    load, shed = load_mw[hours], np.minimum(shed_mw[hours], load_mw[hours])
     caps = np.asarray(backup.generator_mw, float)
     started = rng.random((trials, len(caps))) >= backup.failure_to_start
     fails_at = rng.exponential(1.0 / backup.failure_to_run_per_h, (trials, len(caps))) \
         if backup.failure_to_run_per_h > 0 else np.full((trials, len(caps)), np.inf)
     fuel = np.full(trials, float(backup.fuel_mwh))
     soc = np.full(trials, float(backup.battery_mwh))
-    unserved = np.zeros((trials, longest))
-    lost = np.zeros((trials, longest))  # share of the fleet's compute lost each hour
-    for h in range(longest):
+    unserved = np.zeros(trials)  # so far, MWh
+    lost = np.zeros(trials)  # share of the fleet's compute lost so far, in fleet-hours
+    short = np.zeros(trials, dtype=bool)
+    record = {int(d) for d in durations_h}
+    out = {}
+    for h in range(longest):  # one hour of every trial at a time: memory grows with trials, not trials x hours
+        hour = (start + h) % n
+        need, flexible = load_mw[hour], np.minimum(shed_mw[hour], load_mw[hour])
         running = started & (fails_at >= h + 1)  # a unit counts for an hour it runs through
-        gen = np.minimum(running @ caps, fuel)
-        need = load[:, h]
-        from_gen = np.minimum(gen, need)
+        from_gen = np.minimum(np.minimum(running @ caps, fuel), need)
         fuel -= from_gen
         rest = need - from_gen
         battery = np.minimum(np.minimum(rest, backup.battery_mw), soc)
         soc -= battery
         rest -= battery
-        cut = np.minimum(rest, shed[:, h])  # the engine's rule: compute is shed only when backup falls short
+        cut = np.minimum(rest, flexible)  # the engine's rule: compute is shed only when backup falls short
         rest -= cut
-        unserved[:, h] = rest
-        lost[:, h] = np.where(need > 0, (cut + rest) / np.maximum(need, 1e-12), 0.0)
-    short_by = np.cumsum(unserved > 1e-9, axis=1)  # hours short so far
-    cum_unserved, cum_lost = np.cumsum(unserved, axis=1), np.cumsum(lost, axis=1)
-    out = []
-    for d in durations_h:
-        k = int(d) - 1
-        short = short_by[:, k] > 0
-        out.append(Survival(int(d), trials, int((~short).sum()), float(cum_unserved[:, k].mean()),
-                            float(cum_lost[:, k].mean()), float(short.mean())))
-    return out
+        unserved += rest
+        lost += np.where(need > 0, (cut + rest) / np.maximum(need, 1e-12), 0.0)
+        short |= rest > 1e-9
+        if h + 1 in record:
+            out[h + 1] = Survival(h + 1, trials, int((~short).sum()), float(unserved.mean()), float(lost.mean()),
+                                  float(short.mean()))
+    return [out[int(d)] for d in durations_h]
 
 
 def simulate_outage(load_mw: np.ndarray, shed_mw: np.ndarray, backup: Backup, duration_h: int, trials: int,
