@@ -300,3 +300,10 @@ def test_every_lockout_is_kept():
     o = ride_through("x", RideThrough(transfer_after_s=0.5, lockout_dips=2, lockout_window_s=60,
                                       return_after_lockout_s=100, retransfer_after_s=30), 1.0, dips)
     assert o.locking_dips == [1, 3] and o.causing_dips == [1, 3] and len(o.leaves_s) == 2
+
+
+def test_too_many_samples_are_refused_before_any_work(tmp_path, examples_dir):
+    res, out = _run(tmp_path, examples_dir,
+                    edit_yaml=lambda t: t.replace("after_s: 240", "after_s: 86400\n  resolution_s: 0.001"))
+    assert res.exit_code == 2 and "gridcode.resolution_s" in res.output and "samples" in res.output
+    assert not out.exists()

@@ -24,6 +24,7 @@ from wattscale.network.frequency import FrequencyTrace, largest_step_mw, simulat
 from wattscale.scenario.base import local_time
 from wattscale.scenario.schema import GridCode, PowerSystem, RideThrough
 
+MAX_SAMPLES = 10_000_000  # a day at 10 ms fits
 BYTES_PER_SAMPLE_PER_CAMPUS = 8 * 4  # draw, connected share, table column, report
 
 
@@ -156,6 +157,10 @@ def run_gridcode_study(campus: Campus, code: GridCode) -> GridcodeResult:
     envelope = read_envelope(code.envelope) if code.envelope else None
     horizon = dips[-1].end_s + code.after_s
     n = int(np.ceil(horizon / code.resolution_s)) + 1
+    if n > MAX_SAMPLES:  # the timeline table is written out sample by sample
+        raise ScenarioError(f"{horizon:,.0f} s at {code.resolution_s:g} s is {n:,} samples", file=file,
+                            field="gridcode.resolution_s",
+                            expected=f"at most {MAX_SAMPLES:,} samples: a coarser resolution_s or a shorter after_s")
     check_memory(n * BYTES_PER_SAMPLE_PER_CAMPUS * (len(sites) + 4), what=f"{n:,} samples of {len(sites)} campuses",
                  field="gridcode.resolution_s", file=file, shorten="a coarser resolution_s or a shorter after_s")
     timeline = campus.timeline
