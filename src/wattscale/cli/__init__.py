@@ -13,6 +13,7 @@ from wattscale.cli import (
     ledger,
     market,
     resilience,
+    serve,
     simulate,
     size,
     starter,
@@ -60,11 +61,12 @@ def options(max_memory_gb: float = typer.Option(
 
 
 for command in (starter.init, simulate.run, simulate.validate, swings.swings, gridcode.gridcode, adequacy.adequacy,
-                resilience.resilience, size.size, market.market, sweep.sweep, catalog.studies, catalog.gpus,
-                catalog.defaults, catalog.schema):
+                resilience.resilience, size.size, market.market, sweep.sweep, serve.serve, serve.ven, catalog.studies,
+                catalog.gpus, catalog.defaults, catalog.schema):
     app.command()(command)
 app.add_typer(grid.app, name="grid")
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(serve.token_app, name="token")
 
 __all__ = ["app"]

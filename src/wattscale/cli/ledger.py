@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from wattscale.cli.common import WIDE, console, df_table, fail
-from wattscale.decisions.market import entries  # noqa: F401 - a market ledger's kinds of entry
+from wattscale.decisions.market import demand_response, entries  # noqa: F401 - the kinds of entry of a ledger
 from wattscale.errors import WattscaleError
 
 app = typer.Typer(help="The signed settlement ledger: verify every signature and link against the keys you "

@@ -18,6 +18,7 @@ from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Scenario
 
 Progress = Callable[[int], None]  # called with the number of steps just simulated
+Observer = Callable[[int, int, dict], None]  # (first step, end step, the block's results by column)
 
 
 def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = None,
@@ -87,10 +88,10 @@ def initial_state(inputs: SiteInputs) -> SiteState:
 
 
 def simulate_site(inputs: SiteInputs, controller: Controller, *, forecaster=None,
-                  progress: Progress | None = None) -> pd.DataFrame:
+                  progress: Progress | None = None, observer: Observer | None = None) -> pd.DataFrame:
     """Run one site; return its per-step frame (inputs and every asset's response). The engine owns the
     ``forecaster`` (default: perfect foresight): the controller receives its forecast of the horizon, never the
-    truth under another name."""
+    truth under another name. ``observer`` sees each block's results as soon as they are computed (a live run)."""
     tl = inputs.timeline
     n, n_gen = tl.n_steps, len(inputs.generators)
     bp, gp = inputs.battery_params(), inputs.generator_params()
@@ -137,6 +138,9 @@ def simulate_site(inputs: SiteInputs, controller: Controller, *, forecaster=None
                   st, xt, flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget,
                   out["curtailed"], out["charge"], out["discharge"], out["soc"], gen_out, gen_start,
                   out["import"], out["export"], flex_shed, out["unserved"], out["dumped"])
+        if observer is not None:
+            observer(t0, t1, {**{k: v[t0:t1] for k, v in out.items()}, "generators": gen_out[:, t0:t1].sum(axis=0),
+                              "shed": flex_shed[:, t0:t1].sum(axis=0)})
         if progress is not None:
             progress(t1 - t0)
     return _frame(inputs, out, gen_out, gen_start, flex_mw, flex_shed)
