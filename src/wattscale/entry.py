@@ -39,3 +39,7 @@ def _stopped() -> None:
     sys.stderr.write("interrupted: nothing unfinished was written\n")
     sys.stderr.flush()
     sys.exit(INTERRUPTED_EXIT_CODE)
+
+
+if __name__ == "__main__":
+    main()

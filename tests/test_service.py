@@ -1,0 +1,220 @@
+"""The service in process (FastAPI's test client, real worker processes): studies end to end, errors, security,
+and a live run that gives exactly the engine's result."""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from wattscale.engine.campus import prepare
+from wattscale.engine.simulate import simulate
+from wattscale.service.app import create_app
+from wattscale.service.tokens import create_token
+from wattscale.studies.registry import run_study
+
+pytestmark = pytest.mark.xdist_group("service")
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = (ROOT / "examples" / "llm-campus.yaml").read_text()
+SHORT = DEMO.replace("start: 2023-01-01\n  duration: 365d", "start: 2023-07-17\n  duration: 3d")
+assert SHORT != DEMO
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    data = tmp_path_factory.mktemp("svc") / "data"
+    tokens = {"alice": create_token(data, "alice"), "bob": create_token(data, "bob"),
+              "op": create_token(data, "op", "operator"), "site-a": create_token(data, "site-a", "ven")}
+    with TestClient(create_app(data, workers=2)) as client:
+        yield client, tokens, data
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait(client, job_id: str, timeout_s: float = 120) -> dict:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        job = client.get(f"/api/v1/studies/{job_id}").json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"study {job_id} did not finish: {job}")
+
+
+def test_a_study_runs_end_to_end_and_matches_the_library(service):
+    client, tokens, data = service
+    r = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=bearer(tokens["alice"]))
+    assert r.status_code == 201, r.text
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "done" and job["progress"] == 1.0 and job["owner"] == "alice"
+    summary = client.get(f"/api/v1/studies/{job['id']}/summary").json()
+    direct = run_study("run", SHORT)
+    assert summary["kpis"] == pytest.approx(direct.kpis, rel=1e-12)
+    expected = direct.value
+    names = client.get(f"/api/v1/studies/{job['id']}/tables").json()["tables"]
+    assert names
+    csv = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=csv")
+    parquet = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=parquet")
+    page = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=json&limit=10").json()
+    frame_csv = pd.read_csv(io.StringIO(csv.text))
+    frame_pq = pd.read_parquet(io.BytesIO(parquet.content))
+    assert len(frame_csv) == len(frame_pq) == page["rows"] == len(expected.steps["campus"])
+    assert len(page["data"]) == 10 and page["columns"] == list(map(str, frame_pq.columns))
+    report = client.get(f"/api/v1/studies/{job['id']}/report")
+    assert report.status_code == 200 and "<html" in report.text.lower()
+
+
+def test_a_multipart_upload_is_a_study_too(service):
+    client, tokens, _ = service
+    r = client.post("/api/v1/studies", files={"scenario": ("my-campus.yaml", SHORT.encode(), "text/yaml")},
+                    data={"study": "run"}, headers=bearer(tokens["alice"]))
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "my-campus.yaml"
+    assert wait(client, r.json()["id"])["status"] == "done"
+
+
+def test_a_bad_scenario_is_refused_with_the_clis_message_and_nothing_kept(service):
+    client, tokens, data = service
+    before = sorted((data / "jobs").iterdir()) if (data / "jobs").exists() else []
+    bad = SHORT.replace("import_limit_mw: 350", "import_limit_mw: -5")
+    r = client.post("/api/v1/studies", json={"study": "run", "scenario": bad, "name": "bad.yaml"},
+                    headers=bearer(tokens["alice"]))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["file"] == "bad.yaml" and "import_limit_mw" in body["error"] and str(data) not in body["error"]
+    for payload, field in (({"study": "nope", "scenario": SHORT}, "study"),
+                           ({"study": "run", "scenario": SHORT, "options": {"bogus": 1}}, "options.bogus"),
+                           ({"study": "run", "scenario": ""}, "scenario")):
+        r = client.post("/api/v1/studies", json=payload, headers=bearer(tokens["alice"]))
+        assert r.status_code == 422 and r.json()["field"] == field, r.text
+    after = sorted((data / "jobs").iterdir()) if (data / "jobs").exists() else []
+    assert after == before
+
+
+def test_a_failure_at_run_time_reports_the_clis_message(service):
+    client, tokens, _ = service
+    huge = SHORT.replace("duration: 3d", "duration: 3650d").replace("step: 5min", "step: 1s")
+    r = client.post("/api/v1/studies", json={"study": "run", "scenario": huge}, headers=bearer(tokens["alice"]))
+    if r.status_code == 422:  # refused before it was queued: as good
+        assert "memory" in r.json()["error"] or "steps" in r.json()["error"]
+        return
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "failed" and job["message"] and "Traceback" not in job["message"]
+
+
+def test_security_tokens_roles_owners_and_sizes(service):
+    client, tokens, _ = service
+    body = {"study": "run", "scenario": SHORT}
+    assert client.post("/api/v1/studies", json=body).status_code == 401
+    assert client.post("/api/v1/studies", json=body, headers=bearer("wst_wrong")).status_code == 401
+    assert client.post("/api/v1/studies", json=body, headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.post("/api/v1/studies", json=body, headers=bearer(tokens["site-a"])).status_code == 403
+    huge = {"study": "run", "scenario": "x" * 3_000_000}
+    r = client.post("/api/v1/studies", json=huge, headers=bearer(tokens["alice"]))
+    assert r.status_code == 413 and "MB" in r.json()["error"]
+    just_over = {"study": "run", "scenario": "# " + "x" * 1_100_000}
+    r = client.post("/api/v1/studies", json=just_over, headers=bearer(tokens["alice"]))
+    assert r.status_code == 422 and "MB" in r.json()["error"]
+    job = client.post("/api/v1/studies", json=body, headers=bearer(tokens["alice"])).json()
+    assert client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["bob"])).status_code == 403
+    assert client.delete(f"/api/v1/studies/{job['id']}").status_code == 401
+    assert client.get("/api/v1/studies/..%2F..%2Fetc").status_code == 404
+    assert client.get(f"/api/v1/studies/{job['id']}/tables/..%2Fsummary").status_code in (404, 409)
+    wait(client, job["id"])
+
+
+def test_no_request_reads_a_file_outside_the_data_folder(service, tmp_path):
+    client, tokens, data = service
+    outside = tmp_path / "secret.csv"
+    outside.write_text("time,value\n2023-01-01,1\n")
+    for path in (str(outside), "../../../" + outside.name, "${HOME}/.bashrc"):
+        text = SHORT.replace("      import_limit_mw: 350", "      import_limit_mw: 350\n      price_usd_per_mwh: "
+                             f'{{file: "{path}", column: value, unit: USD/MWh}}')
+        r = client.post("/api/v1/studies", json={"study": "run", "scenario": text}, headers=bearer(tokens["alice"]))
+        assert r.status_code == 422, r.text
+        assert "outside the service's data folder" in r.json()["error"] or "not set" in r.json()["error"]
+
+
+def test_cancel_a_queued_study(tmp_path):
+    data = tmp_path / "data"
+    token = create_token(data, "alice")
+    with TestClient(create_app(data, dispatch=False)) as client:
+        job = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=bearer(token)).json()
+        assert job["status"] == "queued"
+        gone = client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(token)).json()
+        assert gone["status"] == "cancelled"
+        assert client.get(f"/api/v1/studies/{job['id']}/summary").status_code == 409
+
+
+def test_report_pages_escape_names(service):
+    client, tokens, _ = service
+    evil = SHORT.replace("name: llm-campus", 'name: "<script>alert(1)</script>"')
+    r = client.post("/api/v1/studies", json={"study": "run", "scenario": evil}, headers=bearer(tokens["alice"]))
+    job = wait(client, r.json()["id"])
+    page = client.get(f"/api/v1/studies/{job['id']}/report").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    dashboard = client.get("/").text
+    assert "textContent" in dashboard  # names reach the page through text(), which escapes
+
+
+def _stream(client, live_id: str) -> list[dict]:
+    steps = []
+    with client.stream("GET", f"/api/v1/live/{live_id}/stream") as r:
+        event = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                if event == "end":
+                    return steps
+                steps += json.loads(line[6:])["steps"]
+    return steps
+
+
+def test_a_live_run_streams_exactly_the_engines_result(service):
+    client, tokens, _ = service
+    r = client.post("/api/v1/live", json={"scenario": SHORT, "speed": 0, "block_minutes": 60},
+                    headers=bearer(tokens["alice"]))
+    assert r.status_code == 201, r.text
+    steps = _stream(client, r.json()["id"])
+    frame = simulate(prepare(SHORT)).steps["campus"]
+    assert [s["step"] for s in steps] == list(range(len(frame)))
+    for col, key in (("grid_import_mw", "grid_import_mw"), ("battery_soc_mwh", "soc_mwh"), ("load_mw", "load_mw")):
+        assert np.array_equal(frame[col].to_numpy(), [s[key] for s in steps]), col
+    assert client.get(f"/api/v1/live/{r.json()['id']}").json()["status"] == "done"
+
+
+def test_an_external_controller_steers_the_next_block(service):
+    client, tokens, _ = service
+    r = client.post("/api/v1/live", json={"scenario": SHORT, "speed": 0, "block_minutes": 60, "external": True,
+                                          "wait_s": 30}, headers=bearer(tokens["alice"]))
+    live = r.json()
+    k = live["block_steps"]
+    assert k == 12
+    bad = client.put(f"/api/v1/live/{live['id']}/setpoints", json={"battery_mw": ["x"]},
+                     headers=bearer(tokens["alice"]))
+    assert bad.status_code == 422 and bad.json()["field"] == "battery_mw[0]"
+    assert client.put(f"/api/v1/live/{live['id']}/setpoints", json={"battery_mw": [0] * k},
+                      headers=bearer(tokens["bob"])).status_code == 403
+    charge = -50.0
+    ok = client.put(f"/api/v1/live/{live['id']}/setpoints", json={"battery_mw": [charge] * k},
+                    headers=bearer(tokens["alice"]))
+    assert ok.status_code == 200, ok.text
+    for _ in range(200):  # the first block is decided by the setpoints, the rest wait; stop after the first
+        state = client.get(f"/api/v1/live/{live['id']}").json()
+        if state["step"] >= k:
+            break
+        time.sleep(0.05)
+    client.delete(f"/api/v1/live/{live['id']}", headers=bearer(tokens["alice"]))
+    steps = _stream(client, live["id"])
+    first = steps[:k]
+    assert all(s["battery_mw"] == pytest.approx(charge) for s in first)
+    soc = [s["soc_mwh"] for s in first]
+    assert np.all(np.diff(soc) > 0)  # charging, as told
