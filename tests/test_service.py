@@ -174,7 +174,8 @@ def _stream(client, live_id: str) -> list[dict]:
             elif line.startswith("data: "):
                 if event == "end":
                     return steps
-                steps += json.loads(line[6:])["steps"]
+                block = json.loads(line[6:])
+                steps += [{k: v[i] for k, v in block.items() if v is not None} for i in range(len(block["step"]))]
     return steps
 
 
@@ -218,3 +219,67 @@ def test_an_external_controller_steers_the_next_block(service):
     assert all(s["battery_mw"] == pytest.approx(charge) for s in first)
     soc = [s["soc_mwh"] for s in first]
     assert np.all(np.diff(soc) > 0)  # charging, as told
+
+
+def test_the_openapi_document_and_docs_are_served(service):
+    client, _, _ = service
+    doc = client.get("/openapi.json").json()
+    for path in ("/api/v1/studies", "/api/v1/studies/{job_id}/tables/{name}", "/api/v1/live/{live_id}/stream",
+                 "/openadr3/3.0.1/programs", "/openadr3/3.0.1/events/{eventID}", "/openadr3/3.0.1/reports",
+                 "/openadr3/3.0.1/subscriptions/{subscriptionID}"):
+        assert path in doc["paths"], path
+    assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_studies_run_on_a_dask_cluster_when_given_a_scheduler(tmp_path):
+    from distributed import LocalCluster
+
+    data = tmp_path / "data"
+    token = create_token(data, "alice")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with TestClient(create_app(data, scheduler=cluster.scheduler_address)) as client:
+            r = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=bearer(token))
+            job = wait(client, r.json()["id"], timeout_s=180)
+            assert job["status"] == "done", job
+            dask = client.app.state.dispatcher.client
+            prefixes = dask.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+            assert any(p.startswith("wattscale-study") for p in prefixes), prefixes  # it ran on the cluster
+
+
+def test_subscribers_are_notified_of_new_events(service):
+    import http.server
+    import threading
+
+    client, tokens, _ = service
+    got: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append({"auth": self.headers.get("Authorization"),
+                        "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    base = "/openadr3/3.0.1"
+    pid = client.post(f"{base}/programs", json={"programName": "notify"}, headers=bearer(tokens["op"])).json()["id"]
+    sub = {"clientName": "site-a", "programID": pid, "objectOperations": [
+        {"objects": ["EVENT"], "operations": ["POST"], "callbackUrl": f"http://127.0.0.1:{hook.server_port}/hook",
+         "bearerToken": "ven-secret"}]}
+    assert client.post(f"{base}/subscriptions", json=sub, headers=bearer(tokens["site-a"])).status_code == 201
+    other = {"programID": pid, "targets": [{"type": "VEN_NAME", "values": ["site-b"]}], "intervals": []}
+    mine = {**other, "targets": [{"type": "VEN_NAME", "values": ["site-a"]}]}
+    client.post(f"{base}/events", json=other, headers=bearer(tokens["op"]))
+    event = client.post(f"{base}/events", json=mine, headers=bearer(tokens["op"])).json()
+    for _ in range(100):
+        if got:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    hook.shutdown()
+    assert [g["body"]["object"]["id"] for g in got] == [event["id"]]  # not told of site-b's event
+    assert got[0]["auth"] == "Bearer ven-secret" and got[0]["body"]["operation"] == "POST"

@@ -297,28 +297,35 @@ def _live(app: FastAPI) -> None:
         return session.public()
 
     @app.get(f"{API}/live/{{live_id}}/stream", tags=["live"],
-             summary="server-sent events: each block's steps as they are simulated ('steps'), then 'end'")
+             summary="server-sent events: each block's steps as columns ('steps': {step: [...], time: [...], load_mw: [...], ...}) as they are simulated, then 'end'")
     async def stream(live_id: str, request: Request, after: int = Query(-1, ge=-1)) -> StreamingResponse:
         session = session_of(live_id)
         last = int(request.headers.get("last-event-id", after) or after)
 
         async def events():
             nonlocal last
-            while True:
-                with session.lock:
-                    rows = [r for r in list(session.buffer) if r["step"] > last] if session.buffer and \
-                        session.buffer[-1]["step"] > last else []
-                    finished = session.status not in ("starting", "running")
-                if rows:
-                    last = rows[-1]["step"]
-                    yield f"id: {last}\nevent: steps\ndata: {json.dumps({'steps': rows})}\n\n"
-                elif finished:
-                    yield f"event: end\ndata: {json.dumps(session.public())}\n\n"
-                    return
-                elif await request.is_disconnected():
-                    return
-                else:
-                    await asyncio.sleep(0.05)
+            viewer = id(request)
+            session.viewed(viewer, last)
+            try:
+                while True:
+                    finished = session.status not in ("starting", "running")  # before the blocks: none is missed
+                    blocks = session.blocks_after(last)
+                    for first, end_step, text in blocks:
+                        if first > last + 1:  # dropped from the buffer before this viewer was sent them
+                            yield f"event: gap\ndata: {json.dumps({'from_step': last + 1, 'to_step': first - 1})}\n\n"
+                        last = end_step
+                        yield f"id: {end_step}\nevent: steps\ndata: {text}\n\n"
+                    if blocks:
+                        session.viewed(viewer, last)
+                    elif finished:
+                        yield f"event: end\ndata: {json.dumps(session.public())}\n\n"
+                        return
+                    elif await request.is_disconnected():
+                        return
+                    else:
+                        await asyncio.sleep(0.05)
+            finally:
+                session.viewed(viewer, None)
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -7,6 +7,8 @@ outside setpoints, a live run gives exactly the engine's result for the same sit
 from __future__ import annotations
 
 import collections
+import itertools
+import json
 import math
 import threading
 import time
@@ -18,8 +20,9 @@ from wattscale.decisions.protocol import Controller, Setpoints, SiteForecast, Si
 from wattscale.errors import ScenarioError, WattscaleError
 
 MAX_SESSIONS = 8
-BUFFER_STEPS = 50_000  # the stream keeps this many recent steps for late or reconnecting viewers
+BUFFER_BLOCKS = 5_000  # the stream keeps this many recent blocks for late or reconnecting viewers
 MAX_STEPS = 2_000_000
+VIEWER_WAIT_S = 10.0
 
 
 @dataclass
@@ -38,15 +41,42 @@ class LiveSession:
     status: str = "starting"
     message: str = ""
     step: int = 0
-    seq: int = 0  # number of stream messages so far
+    seq: int = 0  # changes of status or blocks so far (viewers wait for it to move)
     state: dict = field(default_factory=dict)
-    buffer: collections.deque = field(default_factory=lambda: collections.deque(maxlen=BUFFER_STEPS))
+    blocks: collections.deque = field(default_factory=lambda: collections.deque(maxlen=BUFFER_BLOCKS))
+    viewers: dict = field(default_factory=dict)  # viewer -> last step it was sent
     pending: Setpoints | None = None
     lock: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
     frame = None  # the engine's per-step frame when the run has finished
     started_wall: float = 0.0
     steps_per_s: float = 0.0
+
+    def blocks_after(self, step: int) -> list[tuple[int, int, str]]:
+        """(first step, last step, JSON of the block's steps) of the buffered blocks that end after ``step``."""
+        with self.lock:
+            blocks = self.blocks
+            k = len(blocks)
+            while k > 0 and blocks[k - 1][1] > step:
+                k -= 1
+            return list(itertools.islice(blocks, k, None))
+
+    def viewed(self, viewer: int, step: int | None) -> None:
+        """A viewer has been sent everything up to ``step`` (None: it has gone)."""
+        with self.lock:
+            if step is None:
+                self.viewers.pop(viewer, None)
+            else:
+                self.viewers[viewer] = step
+            self.lock.notify_all()
+
+    def _wait_for_viewers(self, first_new_step: int) -> None:
+        """Hold the run (at most VIEWER_WAIT_S) while the oldest buffered block is one a viewer has not been sent:
+        a viewer that keeps up misses nothing; one that stalls costs the run at most that wait, then a gap."""
+        end = time.monotonic() + VIEWER_WAIT_S
+        while (len(self.blocks) == self.blocks.maxlen and self.viewers and not self.stop.is_set()
+               and min(self.viewers.values()) < self.blocks[0][1] and time.monotonic() < end):
+            self.lock.wait(timeout=0.1)
 
     def public(self) -> dict:
         return {"id": self.id, "site": self.site, "status": self.status, "message": self.message,
@@ -165,27 +195,27 @@ def run_session(session: LiveSession, campus) -> None:
         session.status = "running"
         session.started_wall = time.monotonic()
 
+        iso = times.strftime("%Y-%m-%dT%H:%M:%S%z")  # once: every block's times are a slice of these
+        limit = np.where(np.isfinite(inputs.import_limit_mw), inputs.import_limit_mw, np.nan)
+
         def observe(t0: int, t1: int, block: dict) -> None:
             if session.stop.is_set():
                 raise _Stopped
-            rows = []
-            for j in range(t1 - t0):
-                t = t0 + j
-                rows.append({
-                    "step": t, "time": times[t].isoformat(),
-                    "load_mw": float(inputs.load_mw[t]), "pv_mw": float(inputs.pv_mw[t]),
-                    "wind_mw": float(inputs.wind_mw[t]), "curtailed_mw": float(block["curtailed"][j]),
-                    "battery_mw": float(block["discharge"][j] - block["charge"][j]),
-                    "soc_mwh": float(block["soc"][j]),
-                    "soc_share": float(block["soc"][j] / battery.energy_mwh) if battery else None,
-                    "generators_mw": float(block["generators"][j]), "shed_mw": float(block["shed"][j]),
-                    "grid_import_mw": float(block["import"][j]), "grid_export_mw": float(block["export"][j]),
-                    "import_limit_mw": _finite(inputs.import_limit_mw[t]),
-                    "unserved_mw": float(block["unserved"][j]),
-                    "price_usd_per_mwh": float(inputs.price_usd_per_mwh[t]),
-                    "grid_available": bool(inputs.grid_up[t])})
+            cut = slice(t0, t1)
+            soc = block["soc"]
+            columns = {
+                "step": list(range(t0, t1)), "time": list(iso[cut]),
+                "load_mw": inputs.load_mw[cut], "pv_mw": inputs.pv_mw[cut], "wind_mw": inputs.wind_mw[cut],
+                "curtailed_mw": block["curtailed"], "battery_mw": block["discharge"] - block["charge"],
+                "soc_mwh": soc, "soc_share": soc / battery.energy_mwh if battery else None,
+                "generators_mw": block["generators"], "shed_mw": block["shed"],
+                "grid_import_mw": block["import"], "grid_export_mw": block["export"],
+                "import_limit_mw": limit[cut], "unserved_mw": block["unserved"],
+                "price_usd_per_mwh": inputs.price_usd_per_mwh[cut], "grid_available": inputs.grid_up[cut]}
+            text = json.dumps({k: _listed(v) for k, v in columns.items()})
             with session.lock:
-                session.buffer.extend(rows)
+                session._wait_for_viewers(t0)
+                session.blocks.append((t0, t1 - 1, text))
                 session.step = t1
                 session.seq += 1
                 session.lock.notify_all()
@@ -215,5 +245,11 @@ class _Stopped(Exception):
     pass
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def _listed(values):
+    """A column as JSON-ready values: NaN (no limit) as null."""
+    if values is None or isinstance(values, list):
+        return values
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        return [None if not math.isfinite(v) else v for v in array.tolist()]
+    return array.tolist()
