@@ -297,7 +297,9 @@ def _live(app: FastAPI) -> None:
         return session.public()
 
     @app.get(f"{API}/live/{{live_id}}/stream", tags=["live"],
-             summary="server-sent events: each block's steps as columns ('steps': {step: [...], time: [...], load_mw: [...], ...}) as they are simulated, then 'end'")
+             summary="server-sent events: each block's steps as columns ('steps': {step: [...], time: [...], "
+                     "load_mw: [...], ...}) as they are simulated, then 'end'; 'gap' names steps this viewer "
+                     "fell too far behind to be sent")
     async def stream(live_id: str, request: Request, after: int = Query(-1, ge=-1)) -> StreamingResponse:
         session = session_of(live_id)
         last = int(request.headers.get("last-event-id", after) or after)

@@ -3,7 +3,7 @@ reduction event, and reports what it delivered against its baseline. The OpenADR
 (a third-party OpenADR 3 client library); the planning is wattscale's engine.
 
 For an event the VEN simulates the site over the event's day and the ``history_days`` before it (hourly steps,
-MPC with a 48 h horizon re-planned daily, perfect foresight): once as planned, giving its customer baseline (PJM's
+MPC with a 48 h horizon re-planned daily, perfect foresight, unit commitment as a MILP): once as planned, giving its customer baseline (PJM's
 'high 4 of 5': at each event hour, the mean draw over the 4 highest-energy of the 5 previous days), and once with
 the event as a paid hold of import at baseline minus the reduction (paid at the price plus the penalty it would
 avoid). Its report gives BASELINE and USAGE in MW per hour of the event."""
@@ -33,6 +33,14 @@ class Response:
     @property
     def delivered_mw(self) -> np.ndarray:
         return self.baseline_mw - self.usage_mw
+
+
+def _overlaps(event: dict, first: pd.Timestamp, last: pd.Timestamp, tz: str) -> bool:
+    start = pd.Timestamp(event["start"])
+    start = start.tz_localize(tz) if start.tzinfo is None else start
+    end = pd.Timestamp(event["end"]) if event.get("end") else start + pd.Timedelta(event.get("duration", "0h"))
+    end = end.tz_localize(tz) if end.tzinfo is None else end
+    return start < last and end > first
 
 
 class CampusVen:
@@ -79,30 +87,44 @@ class CampusVen:
         tz = self.campus.scenario.time.timezone or "UTC"
         start = pd.Timestamp(terms.start).tz_convert(tz)
         end = start + pd.Timedelta(hours=terms.duration_h)
-        first_day = start.normalize() - pd.Timedelta(days=self.history_days + 1)
+        first = start.normalize() - pd.Timedelta(days=self.history_days + 1)
         last = (end + pd.Timedelta(days=1)).normalize() + pd.Timedelta(days=1)
-        window = {"time.start": first_day.strftime("%Y-%m-%d %H:%M"), "time.step": "1h",
-                  "time.duration": f"{int((last - first_day) / pd.Timedelta(hours=1))}h",
-                  "controller": {"kind": "mpc", "horizon_h": 48, "replan_every_h": 24, "forecaster": "perfect",
-                                 "commitment": "relaxed"}}
-        planned = self._draw(window)
+        planned = self._draw(self._window(first, last))
         event_steps = (planned.index >= start) & (planned.index < end)
         base = baseline_mw(planned.to_numpy(), planned.index, event_steps, high=4, days=self.history_days)
         base_mw = base[event_steps]
         hold = max(0.0, float(np.mean(base_mw)) - terms.reduce_mw)
-        i = self.site_index
-        held = dict(window)
-        dr = [e.model_dump(mode="json", exclude_none=True) for e in self.site.grid.demand_response]
-        held[f"sites[{i}].grid.demand_response"] = dr + [{
-            "start": start.strftime("%Y-%m-%d %H:%M"), "duration": f"{terms.duration_h:g}h", "hold_import_mw": hold,
-            "payment_usd_per_mwh": terms.price_usd_per_mwh + terms.penalty_usd_per_mwh}]
-        draw = self._draw(held)
+        event = {"start": start.strftime("%Y-%m-%d %H:%M"), "duration": f"{terms.duration_h:g}h",
+                 "hold_import_mw": hold, "payment_usd_per_mwh": terms.price_usd_per_mwh + terms.penalty_usd_per_mwh}
+        draw = self._draw(self._window(first, last, event))
         return Response(event_id, program_id, start.to_pydatetime(), base_mw, draw.to_numpy()[event_steps])
 
-    def _draw(self, changes: dict) -> pd.Series:
+    def _window(self, first: pd.Timestamp, last: pd.Timestamp, event: dict | None = None):
+        """The campus scenario over [first, last) at hourly steps under MPC (unit commitment as a MILP, so the
+        generators it plans are the ones it runs), with the site's outages and demand-response events of that
+        window (and ``event``), without the studies' own sections."""
+        from wattscale.scenario.load import scenario_from_dict
+
+        data = self.campus.scenario.model_dump(mode="json", exclude_none=True)
+        for section in ("swings", "sizing", "market", "gridcode", "resilience", "power_system"):
+            data.pop(section, None)
+        data["time"] = {**data["time"], "start": first.strftime("%Y-%m-%d %H:%M"), "step": "1h",
+                        "duration": f"{int((last - first) / pd.Timedelta(hours=1))}h"}
+        data["time"].pop("end", None)
+        data["controller"] = {"kind": "mpc", "horizon_h": 48, "replan_every_h": 24, "forecaster": "perfect",
+                              "commitment": "milp"}
+        tz = data["time"].get("timezone") or "UTC"
+        grid = data["sites"][self.site_index]["grid"]
+        for key in ("outages", "demand_response"):
+            grid[key] = [e for e in grid.get(key, []) if _overlaps(e, first, last, tz)]
+        if event is not None:
+            grid["demand_response"] = grid["demand_response"] + [event]
+        return self.campus.__class__(scenario_from_dict(data, source=self.campus.file), file=self.campus.file)
+
+    def _draw(self, campus) -> pd.Series:
         from wattscale.engine.simulate import simulate
 
-        results = simulate(self.campus.with_changes(changes))
+        results = simulate(campus)
         steps = results.steps[self.site.name]
         return steps["grid_import_mw"] - steps["grid_export_mw"]
 
