@@ -411,3 +411,17 @@ def test_sigkill_at_a_random_moment_leaves_whole_blocks_only(tmp_path, delay_s):
     assert rep.ok, rep.problem
     assert (rep.entries - 2) % 500 == 0  # whole blocks of 500 orders, never part of one
     led.close()
+
+
+def test_a_ledger_holding_only_its_genesis_takes_entries_after_reopening(tmp_path):
+    """The genesis entry is seq 0: reopened, the next entry is seq 1 (0 is not 'no entries')."""
+    from wattscale.ledger.book import Ledger, make
+    from wattscale.ledger.keys import Identity
+
+    op = Identity.generate("op")
+    Ledger.create(tmp_path / "l.sqlite", op).close()
+    with Ledger.open(tmp_path / "l.sqlite") as ledger:
+        assert ledger.next_seq == 1
+        ledger.append([make("participant", {"name": "a", "public_key": (a := Identity.generate("a")).public_hex},
+                            op, a)], op)
+        assert ledger.verify().ok

@@ -204,3 +204,18 @@ def test_the_dashboard_runs_the_demo_and_shows_a_live_campus(vtn, browser):
     page.wait_for_function(f"Number(document.body.dataset.livePoints) > {first}", timeout=60_000)
     page.screenshot(path=str(ARTEFACTS / "dashboard.png"), full_page=True)
     assert errors == []
+
+
+def test_the_readmes_openadr_cycle_script_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.service_process import free_port
+
+    env = {**os.environ, "BIN": str(Path(sys.executable).parent), "PORT": str(free_port()), "TMPDIR": str(tmp_path)}
+    run = subprocess.run(["bash", "examples/openadr/cycle.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert '"delivered_mwh": 150.0' in run.stdout and '"penalty_usd": 0.0' in run.stdout
+    assert "checked against operator key" in run.stdout and "checkpoint at block" in run.stdout, run.stdout[-800:]

@@ -11,10 +11,13 @@ $BIN/wattscale serve --data "$DATA" --port "$PORT" --log-level warning & SERVER=
 trap 'kill $SERVER' EXIT
 until curl -sf "http://127.0.0.1:$PORT/api/v1/health" >/dev/null; do sleep 0.3; done
 VTN="http://127.0.0.1:$PORT/openadr3/3.0.1"
+curl -sf "http://127.0.0.1:$PORT/api/v1/dr/ledger/trust" > "$DATA/../trust.json"   # pin the operator's key first
 auth=(-H "Authorization: Bearer $OP" -H "Content-Type: application/json")
 PROGRAM=$(curl -sf "${auth[@]}" -d @examples/openadr/program.json "$VTN/programs" | $BIN/python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 EVENT=$(sed "s/PROGRAM_ID/$PROGRAM/" examples/openadr/event.json | curl -sf "${auth[@]}" -d @- "$VTN/events" | $BIN/python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "program $PROGRAM, event $EVENT: 50 MW less for 3 h at 800 USD/MWh"
 WATTSCALE_TOKEN=$VEN $BIN/wattscale ven examples/openadr/campus.yaml --vtn "$VTN" --name campus-a
 curl -sf -X POST "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/dr/events/$EVENT/settle" | $BIN/python -m json.tool
-$BIN/wattscale ledger verify "$DATA/ledger/demand-response-ledger.sqlite"
+curl -sf "http://127.0.0.1:$PORT/api/v1/dr/ledger/checkpoint" > "$DATA/../checkpoint.json"
+$BIN/wattscale ledger verify "$DATA/ledger/demand-response-ledger.sqlite" --trust "$DATA/../trust.json" \
+    --checkpoint "$DATA/../checkpoint.json"

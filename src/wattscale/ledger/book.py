@@ -179,7 +179,8 @@ class Ledger:
                     self.participants[body["name"]] = body["public_key"]
             row = self.conn.execute("SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
             self.height, self.head_hash = (row[0], row[1]) if row else (-1, GENESIS_PREV)
-            self.next_seq = (self.conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or -1) + 1
+            last_seq = self.conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0]
+            self.next_seq = 0 if last_seq is None else last_seq + 1  # the genesis entry is seq 0, not none
         except MALFORMED as exc:
             self.damage = f"the ledger is malformed ({exc.__class__.__name__}: {str(exc)[:120]})"
 

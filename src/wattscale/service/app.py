@@ -59,7 +59,8 @@ def create_app(data_dir: str | Path, *, workers: int = 2, scheduler: str | None 
         if dispatcher is not None:
             await run_in_threadpool(dispatcher.stop)
 
-    app = FastAPI(title="wattscale", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="wattscale", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None,
                   description="Studies of AI campuses' energy supply, live campuses, and OpenADR 3 demand "
                               "response settled on a signed ledger. Writes need a bearer token "
                               "(`wattscale token create NAME --data DIR`).")
@@ -74,6 +75,9 @@ def create_app(data_dir: str | Path, *, workers: int = 2, scheduler: str | None 
     _live(app)
     _settlement(app)
     _pages(app)
+    from fastapi_swagger import patch_fastapi
+
+    patch_fastapi(app, docs_url="/docs", redirect_from_root_to_docs=False)  # Swagger UI served from the package
     return app
 
 
@@ -382,6 +386,20 @@ def _settlement(app: FastAPI) -> None:
               summary="settle an event: each target's payment and penalty from its report, on the ledger")
     def settle(event_id: str, request: Request, who: Caller = Depends(operator)) -> dict:
         return dr.settle_event(request, event_id)
+
+    @app.get(f"{API}/dr/ledger/trust", tags=["demand response"],
+             summary="the operator's public key: pin it before the first event (wattscale ledger verify --trust)")
+    def trust(request: Request) -> dict:
+        from wattscale.service.openadr.ledger_book import DrLedger
+
+        return DrLedger(request.app.state.data_dir).trust()
+
+    @app.get(f"{API}/dr/ledger/checkpoint", tags=["demand response"],
+             summary="the ledger's head signed by the operator (wattscale ledger verify --checkpoint)")
+    def checkpoint(request: Request) -> dict:
+        from wattscale.service.openadr.ledger_book import DrLedger
+
+        return DrLedger(request.app.state.data_dir).checkpoint()
 
     @app.get(f"{API}/dr/settlements", tags=["demand response"], summary="every settlement so far")
     def settlements(request: Request, who: Caller = Depends(operator)) -> dict:

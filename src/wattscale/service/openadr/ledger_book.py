@@ -23,13 +23,35 @@ class DrLedger:
         self.keys = Keystore(data_dir / "keys")
         self.lock = threading.Lock()
 
+    def _open(self) -> tuple[Ledger, object]:
+        operator = self.keys.get(OPERATOR)
+        ledger = Ledger.open(self.path) if self.path.exists() else \
+            Ledger.create(self.path, operator, market="wattscale demand response")
+        return ledger, operator
+
     def _append(self, kind: str, body: dict) -> None:
         with self.lock:
-            operator = self.keys.get(OPERATOR)
-            ledger = Ledger.open(self.path) if self.path.exists() else \
-                Ledger.create(self.path, operator, market="wattscale demand response")
+            ledger, operator = self._open()
             try:
                 ledger.append([make(kind, body, operator)], operator)
+            finally:
+                ledger.close()
+
+    def trust(self) -> dict:
+        """The operator's public key, for verifiers to pin (``wattscale ledger verify --trust``)."""
+        with self.lock:
+            ledger, _ = self._open()
+            try:
+                return ledger.trust()
+            finally:
+                ledger.close()
+
+    def checkpoint(self) -> dict:
+        """The head of the ledger signed by the operator (``wattscale ledger verify --checkpoint``)."""
+        with self.lock:
+            ledger, operator = self._open()
+            try:
+                return ledger.checkpoint(operator)
             finally:
                 ledger.close()
 

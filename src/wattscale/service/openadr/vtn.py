@@ -145,13 +145,13 @@ Skip = Query(0, ge=0, le=1_000_000)
 Limit = Query(MAX_LIMIT, ge=0, le=MAX_LIMIT)
 
 
-@router.get("/programs")
+@router.get("/programs", summary="search programs (a VEN sees all)")
 def search_programs(request: Request, targetType: str | None = None, targetValues: list[str] | None = Query(None),
                     skip: int = Skip, limit: int = Limit, who: Caller = Depends(openadr_client)) -> list[dict]:
     return _list("PROGRAM", request, who, skip, limit, lambda o: _targets_match(o, targetType, targetValues))
 
 
-@router.get("/events")
+@router.get("/events", summary="search events (a VEN sees those that target it)")
 def search_events(request: Request, programID: str | None = None, targetType: str | None = None,
                   targetValues: list[str] | None = Query(None), skip: int = Skip, limit: int = Limit,
                   who: Caller = Depends(openadr_client)) -> list[dict]:
@@ -160,7 +160,7 @@ def search_events(request: Request, programID: str | None = None, targetType: st
                  and _targets_match(o, targetType, targetValues))
 
 
-@router.get("/reports")
+@router.get("/reports", summary="search reports (a VEN sees its own)")
 def search_reports(request: Request, programID: str | None = None, eventID: str | None = None,
                    clientName: str | None = None, skip: int = Skip, limit: int = Limit,
                    who: Caller = Depends(openadr_client)) -> list[dict]:
@@ -169,7 +169,7 @@ def search_reports(request: Request, programID: str | None = None, eventID: str 
                                (("programID", programID), ("eventID", eventID), ("clientName", clientName))))
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", summary="search subscriptions (a VEN sees its own)")
 def search_subscriptions(request: Request, programID: str | None = None, clientName: str | None = None,
                          objects: list[str] | None = Query(None), skip: int = Skip, limit: int = Limit,
                          who: Caller = Depends(openadr_client)) -> list[dict]:
@@ -283,13 +283,12 @@ def event_terms_safe(kind: str, obj: dict):
 
 
 for _kind, _path in PATHS.items():
-    router.add_api_route(f"/{_path}", _create(_kind), methods=["POST"], status_code=201,
-                         summary=f"create a {_path[:-1]}")
+    _one_of = ("an " if _path[0] in "aeiou" else "a ") + _path[:-1]
+    router.add_api_route(f"/{_path}", _create(_kind), methods=["POST"], status_code=201, summary=f"create {_one_of}")
     _get, _put, _delete = _one(_kind)
-    router.add_api_route(f"/{_path}/{{{ID_KEY[_kind]}}}", _get, methods=["GET"], summary=f"a {_path[:-1]} by id")
-    router.add_api_route(f"/{_path}/{{{ID_KEY[_kind]}}}", _put, methods=["PUT"], summary=f"update a {_path[:-1]}")
-    router.add_api_route(f"/{_path}/{{{ID_KEY[_kind]}}}", _delete, methods=["DELETE"],
-                         summary=f"delete a {_path[:-1]}")
+    router.add_api_route(f"/{_path}/{{{ID_KEY[_kind]}}}", _get, methods=["GET"], summary=f"{_one_of} by its id")
+    router.add_api_route(f"/{_path}/{{{ID_KEY[_kind]}}}", _put, methods=["PUT"], summary=f"update {_one_of}")
+    router.add_api_route(f"/{_path}/{{{ID_KEY[_kind]}}}", _delete, methods=["DELETE"], summary=f"delete {_one_of}")
 
 
 # ---------------------------------------------------------------- notifications
