@@ -126,6 +126,9 @@ def test_security_tokens_roles_owners_and_sizes(service):
     assert client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["bob"])).status_code == 403
     assert client.delete(f"/api/v1/studies/{job['id']}").status_code == 401
     assert client.get("/api/v1/studies/..%2F..%2Fetc").status_code == 404
+    for path in ("/api/v1/studies", "/api/v1/live"):
+        r = client.post(path, content=b"{not json", headers={**bearer(tokens["alice"]), "Content-Type": "application/json"})
+        assert r.status_code == 422 and r.json()["field"] == "body", r.text
     assert client.get(f"/api/v1/studies/{job['id']}/tables/..%2Fsummary").status_code in (404, 409)
     wait(client, job["id"])
 

@@ -258,9 +258,8 @@ def _live(app: FastAPI) -> None:
               summary="start a live campus: {scenario, site?, speed (x real time; 0 = as fast as possible), "
                       "block_minutes?, external?, start?, duration?}")
     async def start(request: Request, who: Caller = Depends(writer)) -> dict:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise ScenarioError("the body must be a JSON object", field="body")
+        body = await _json_object(request)
+        _forget_finished(app.state.live)
         running = [s for s in app.state.live.values() if s.status in ("starting", "running")]
         if len(running) >= live_runs.MAX_SESSIONS:
             raise HTTPException(429, f"{len(running)} live runs are going; at most {live_runs.MAX_SESSIONS}")
@@ -286,15 +285,14 @@ def _live(app: FastAPI) -> None:
         session = session_of(live_id)
         if session.owner != who.name:
             raise HTTPException(403, f"the live run belongs to '{session.owner}'")
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise ScenarioError("the body must be a JSON object", field="body")
-        session.put_setpoints(body)
+        session.put_setpoints(await _json_object(request))
         return {"accepted_for_step": session.step, "block_steps": session.block_steps}
 
     @app.delete(f"{API}/live/{{live_id}}", tags=["live"], summary="stop a live run")
     def stop(live_id: str, who: Caller = Depends(writer)) -> dict:
         session = session_of(live_id)
+        if session.owner != who.name and who.role != "operator":
+            raise HTTPException(403, f"the live run belongs to '{session.owner}'")
         session.stop.set()
         with session.lock:
             session.lock.notify_all()
@@ -335,6 +333,25 @@ def _live(app: FastAPI) -> None:
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _json_object(request: Request) -> dict:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ScenarioError("the body is not JSON", field="body", expected="a JSON object") from None
+    if not isinstance(body, dict):
+        raise ScenarioError("the body must be a JSON object", field="body", expected="a JSON object")
+    return body
+
+
+KEEP_FINISHED = 16  # finished live runs kept for their stream; older ones are forgotten
+
+
+def _forget_finished(sessions: dict) -> None:
+    done = [k for k, s in sessions.items() if s.status not in ("starting", "running")]
+    for key in done[:-KEEP_FINISHED] if len(done) > KEEP_FINISHED else []:
+        sessions.pop(key, None)
 
 
 def _start_live(app: FastAPI, root: Path, body: dict, who: Caller) -> live_runs.LiveSession:

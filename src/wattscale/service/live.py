@@ -48,7 +48,6 @@ class LiveSession:
     pending: Setpoints | None = None
     lock: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
-    frame = None  # the engine's per-step frame when the run has finished
     started_wall: float = 0.0
     steps_per_s: float = 0.0
 
@@ -226,8 +225,7 @@ def run_session(session: LiveSession, campus) -> None:
                 if ahead > 0 and session.stop.wait(ahead):
                     raise _Stopped
 
-        session.frame = simulate_site(inputs, SteeredController(inner, session), forecaster=forecaster,
-                                      observer=observe)
+        simulate_site(inputs, SteeredController(inner, session), forecaster=forecaster, observer=observe)
         session.status = "done"
     except _Stopped:
         session.status = "stopped"
