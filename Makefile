@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-app
 TESTED := $(VENV)/.installed-test
 export WATTSCALE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast bench ercot swings gridcode mpc size heal market forecast clean
+.PHONY: demo test test-fast bench ercot swings gridcode mpc size heal market forecast serve clean
 
 # the demo needs wattscale alone; the tests add pytest, PyPSA and the CPU build of torch
 $(STAMP): pyproject.toml
@@ -31,6 +31,10 @@ test: $(TESTED)
 
 test-fast: $(TESTED)
 	$(BIN)/python -m pytest -n auto -m "not slow"
+
+# the service on http://127.0.0.1:8765/ over out/service (make a token first: wattscale token create NAME --data out/service)
+serve: $(STAMP)
+	$(BIN)/wattscale serve --data out/service --port 8765
 
 swings: $(STAMP)
 	$(BIN)/wattscale swings examples/llm-campus.yaml -o out/llm-campus-swings
@@ -57,6 +61,7 @@ bench: $(TESTED)
 	$(BIN)/python benchmarks/heal.py
 	$(BIN)/python benchmarks/ledger_market.py
 	$(BIN)/python benchmarks/forecast.py --quick
+	$(BIN)/python benchmarks/service.py
 
 heal: $(STAMP)
 	$(BIN)/wattscale grid heal examples/networks/campus-ring.yaml --fault T1 -o out/campus-ring-heal-T1

@@ -169,7 +169,9 @@ def test_sigkill_with_studies_queued_and_running_loses_none(tmp_path):
 # ---------------------------------------------------------------- the dashboard in a browser
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    import os
+
+    chromium = os.environ.get("WATTSCALE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         pytest.fail("Chromium is missing: scripts/ensure-chromium.sh installs Debian's package")
     from playwright.sync_api import sync_playwright
