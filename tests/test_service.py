@@ -66,7 +66,7 @@ def test_a_study_runs_end_to_end_and_matches_the_library(service):
     frame_csv = pd.read_csv(io.StringIO(csv.text))
     frame_pq = pd.read_parquet(io.BytesIO(parquet.content))
     assert len(frame_csv) == len(frame_pq) == page["rows"] == len(expected.steps["campus"])
-    assert len(page["data"]) == 10 and page["columns"] == list(map(str, frame_pq.columns))
+    assert len(page["data"]) == 10 and page["columns"] == list(frame_csv.columns)  # the time index is a column
     report = client.get(f"/api/v1/studies/{job['id']}/report")
     assert report.status_code == 200 and "<html" in report.text.lower()
 
@@ -133,16 +133,50 @@ def test_security_tokens_roles_owners_and_sizes(service):
     wait(client, job["id"])
 
 
-def test_no_request_reads_a_file_outside_the_data_folder(service, tmp_path):
+def _with_price_file(path: str) -> str:
+    return SHORT.replace("      import_limit_mw: 350", "      import_limit_mw: 350\n      price_usd_per_mwh: "
+                         f'{{file: "{path}", column: value, unit: USD/MWh}}')
+
+
+def test_no_request_reads_a_file_outside_the_files_folder(service, tmp_path):
     client, tokens, data = service
     outside = tmp_path / "secret.csv"
     outside.write_text("time,value\n2023-01-01,1\n")
-    for path in (str(outside), "../../../" + outside.name, "${HOME}/.bashrc"):
-        text = SHORT.replace("      import_limit_mw: 350", "      import_limit_mw: 350\n      price_usd_per_mwh: "
-                             f'{{file: "{path}", column: value, unit: USD/MWh}}')
-        r = client.post("/api/v1/studies", json={"study": "run", "scenario": text}, headers=bearer(tokens["alice"]))
-        assert r.status_code == 422, r.text
-        assert "outside the service's data folder" in r.json()["error"] or "not set" in r.json()["error"]
+    files = data / "files"
+    files.mkdir(exist_ok=True)
+    (files / "link.csv").symlink_to(outside)
+    for path in (str(outside), "../" + outside.name, "../keys/vtn-operator.pem", "../wattscale-service.sqlite",
+                 ".job-abc.yaml", "link.csv", "${HOME}/.bashrc", "$PATH", "~/.bashrc"):
+        r = client.post("/api/v1/studies", json={"study": "run", "scenario": _with_price_file(path)},
+                        headers=bearer(tokens["alice"]))
+        assert r.status_code == 422, (path, r.text)
+        body = r.json()
+        assert "outside the service's files folder" in body["error"] or "environment variables" in body["error"]
+        assert body["field"].startswith("sites[0].grid.price_usd_per_mwh"), body
+        assert str(data) not in body["error"] and str(tmp_path) not in body["error"] and "/root" not in body["error"]
+
+
+def test_a_data_file_in_the_files_folder_is_read_relative_to_it(service):
+    client, tokens, data = service
+    files = data / "files"
+    files.mkdir(exist_ok=True)
+    times = pd.date_range("2023-07-16", "2023-07-21", freq="1h", tz="UTC")
+    pd.DataFrame({"time": times, "value": 123.0}).to_csv(files / "flat-price.csv", index=False)
+    r = client.post("/api/v1/studies", json={"study": "run", "scenario": _with_price_file("flat-price.csv")},
+                    headers=bearer(tokens["alice"]))
+    assert r.status_code == 201, r.text
+    job = wait(client, r.json()["id"])
+    assert job["status"] == "done", job
+    steps = client.get(f"/api/v1/studies/{job['id']}/tables/steps_0?format=csv", headers=bearer(tokens["alice"]))
+    frame = pd.read_csv(io.StringIO(steps.text))
+    assert "time" in frame.columns and np.allclose(frame["price_usd_per_mwh"], 123.0)
+    missing = client.post("/api/v1/studies", json={"study": "run", "scenario": _with_price_file("nope.csv")},
+                          headers=bearer(tokens["alice"]))
+    if missing.status_code == 201:  # found missing only when read: the message names the file as the user did
+        job = wait(client, missing.json()["id"])
+        assert job["status"] == "failed" and "nope.csv" in job["message"] and str(data) not in job["message"]
+    else:
+        assert "nope.csv" in missing.json()["error"] and str(data) not in missing.json()["error"]
 
 
 def test_cancel_a_queued_study(tmp_path):

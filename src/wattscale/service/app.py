@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import shutil
 import threading
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -27,7 +26,8 @@ from wattscale.service import live as live_runs
 from wattscale.service.auth import Caller, operator, store_for, writer
 from wattscale.service.limits import BodyLimit
 from wattscale.service.openadr import vtn
-from wattscale.service.runner import RESULTS, SCENARIO_FILE, Dispatcher, check_subject, job_folder
+from wattscale.service.confine import FILES, public
+from wattscale.service.runner import RESULTS, Dispatcher, check_subject, job_file, write_job_file
 from wattscale.service.store import new_id
 
 API = "/api/v1"
@@ -67,6 +67,7 @@ def create_app(data_dir: str | Path, *, workers: int = 2, scheduler: str | None 
     app.state.data_dir = root
     app.state.dispatcher = dispatcher
     app.state.live = {}
+    app.state.live_lock = threading.Lock()
     app.state.requeued = 0
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     _errors(app)
@@ -162,14 +163,12 @@ def _studies(app: FastAPI) -> None:
     async def submit(request: Request, who: Caller = Depends(writer)) -> dict:
         study, text, options, name = await _submission(request)
         job_id = new_id()
-        folder = job_folder(root, job_id)
-        folder.mkdir(parents=True)
-        (folder / SCENARIO_FILE).write_text(text, encoding="utf-8")
+        write_job_file(root, job_id, text)
         shown = name or "scenario"
         try:
             _, opts, prepared, _ = await run_in_threadpool(check_subject, root, job_id, study, options, shown)
         except WattscaleError:
-            shutil.rmtree(folder, ignore_errors=True)  # ours: nothing of a refused study is kept
+            job_file(root, job_id).unlink(missing_ok=True)  # ours: nothing of a refused study is kept
             raise
         title = name or getattr(getattr(prepared, "scenario", None), "name", None) or study
         job = _store(request).submit(study, excerpt(title, 80), text, opts.model_dump(mode="json"), who.name,
@@ -229,6 +228,8 @@ def _studies(app: FastAPI) -> None:
             return FileResponse(path, media_type="text/csv" if format == "csv" else "application/octet-stream",
                                 filename=path.name)
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        if not isinstance(frame.index, pd.RangeIndex):  # the time index becomes a column, as in the CSV files
+            frame = frame.reset_index()
         if format == "csv":
             return Response(frame.to_csv(index=False), media_type="text/csv")
         if format == "parquet":
@@ -259,10 +260,6 @@ def _live(app: FastAPI) -> None:
                       "block_minutes?, external?, start?, duration?}")
     async def start(request: Request, who: Caller = Depends(writer)) -> dict:
         body = await _json_object(request)
-        _forget_finished(app.state.live)
-        running = [s for s in app.state.live.values() if s.status in ("starting", "running")]
-        if len(running) >= live_runs.MAX_SESSIONS:
-            raise HTTPException(429, f"{len(running)} live runs are going; at most {live_runs.MAX_SESSIONS}")
         return (await run_in_threadpool(_start_live, app, root, body, who)).public()
 
     @app.get(f"{API}/live", tags=["live"])
@@ -354,42 +351,63 @@ def _forget_finished(sessions: dict) -> None:
         sessions.pop(key, None)
 
 
+LIVE_OPTIONS = ("scenario", "site", "speed", "block_minutes", "external", "wait_s", "start", "duration")
+
+
 def _start_live(app: FastAPI, root: Path, body: dict, who: Caller) -> live_runs.LiveSession:
     from wattscale.engine.campus import prepare
     from wattscale.guards import check_number
-    from wattscale.service.confine import confine
+    from wattscale.scenario.load import parse_yaml
+    from wattscale.service.confine import confine, refuse_expansion
+    from wattscale.service.runner import shown_as_name
 
+    unknown = sorted(set(body) - set(LIVE_OPTIONS))
+    if unknown:
+        raise ScenarioError(f"unknown option '{excerpt(unknown[0], 40)}'", field=excerpt(unknown[0], 40),
+                            expected="options " + ", ".join(LIVE_OPTIONS))
     text = body.get("scenario")
     if not isinstance(text, str) or not text.strip() or len(text.encode()) > MAX_YAML_BYTES:
         raise ScenarioError("no scenario, or one larger than 1 MB", field="scenario", expected="YAML text")
+    for key, kind in (("site", str), ("start", str), ("duration", str), ("external", bool)):
+        if body.get(key) is not None and not isinstance(body[key], kind):
+            raise ScenarioError(f"{key} must be {'true or false' if kind is bool else 'a string'}", field=key,
+                                expected={"site": "a site's name", "start": "e.g. '2023-07-01'",
+                                          "duration": "e.g. '7d'", "external": "true or false"}[key])
     changes = {f"time.{k}": body[k] for k in ("start", "duration") if body.get(k) is not None}
     live_id = new_id()
-    folder = root / "live" / live_id
-    folder.mkdir(parents=True)
-    (folder / SCENARIO_FILE).write_text(text, encoding="utf-8")
+    path = write_job_file(root, f"live-{live_id}", text)
     try:
-        campus = prepare(str(folder / SCENARIO_FILE), changes or None)
-        confine([campus.scenario], root, "scenario")
-        index, site = campus.site(body.get("site"))
-        inputs_steps = campus.timeline.n_steps
-        if inputs_steps > live_runs.MAX_STEPS:
-            raise ScenarioError(f"a live run of {inputs_steps:,} steps is too long", field="time.duration",
+        refuse_expansion(parse_yaml(text, file=str(path), what="scenario", keys="keys such as 'time' and 'sites'"),
+                         str(path))
+        campus = prepare(str(path), changes or None)
+        confine([campus.scenario], root / FILES, str(path))
+        _, site = campus.site(body.get("site"))
+        if campus.timeline.n_steps > live_runs.MAX_STEPS:
+            raise ScenarioError(f"a live run of {campus.timeline.n_steps:,} steps is too long", field="time.duration",
                                 expected=f"at most {live_runs.MAX_STEPS:,} steps")
         speed = float(check_number(body.get("speed", 3600), "speed", low=0, high=1e9, low_inclusive=True))
-        block_min = float(check_number(body.get("block_minutes", 60), "block_minutes", low=1, high=1440, low_inclusive=True))
+        block_min = float(check_number(body.get("block_minutes", 60), "block_minutes", low=1, high=1440,
+                                       low_inclusive=True))
         wait_s = float(check_number(body.get("wait_s", 5), "wait_s", low=0, high=600, low_inclusive=True))
+        campus.inputs(site.name)  # build the inputs here: a scenario that cannot run is refused now
     except WattscaleError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        if exc.file and exc.file.endswith(SCENARIO_FILE):
-            exc.file = "scenario"
-            exc.args = (exc._format(),)
-        raise
+        raise shown_as_name(exc, path, "scenario", root) from None
+    finally:
+        path.unlink(missing_ok=True)  # read: the inputs are built
     step_s = campus.timeline.step_s
     session = live_runs.LiveSession(
         id=live_id, owner=who.name, site=site.name, speed=speed, block_steps=max(1, round(block_min * 60 / step_s)),
         n_steps=campus.timeline.n_steps, n_generators=len(site.generators), external=bool(body.get("external")),
         wait_s=wait_s)
-    app.state.live[live_id] = session
+    with app.state.live_lock:
+        _forget_finished(app.state.live)
+        running = [s for s in app.state.live.values() if s.status in ("starting", "running")]
+        if len(running) >= live_runs.MAX_SESSIONS:
+            raise HTTPException(429, f"{len(running)} live runs are going; at most {live_runs.MAX_SESSIONS}")
+        if sum(s.owner == who.name for s in running) >= live_runs.MAX_SESSIONS_PER_OWNER:
+            raise HTTPException(429, f"'{who.name}' has {live_runs.MAX_SESSIONS_PER_OWNER} live runs going; stop "
+                                     "one first (DELETE /api/v1/live/ID)")
+        app.state.live[live_id] = session
     threading.Thread(target=live_runs.run_session, args=(session, campus), daemon=True,
                      name=f"wattscale-live-{live_id}").start()
     return session

@@ -20,8 +20,9 @@ from wattscale.decisions.protocol import Controller, Setpoints, SiteForecast, Si
 from wattscale.errors import ScenarioError, WattscaleError
 
 MAX_SESSIONS = 8
-BUFFER_BLOCKS = 5_000  # the stream keeps this many recent blocks for late or reconnecting viewers
-MAX_STEPS = 2_000_000
+MAX_SESSIONS_PER_OWNER = 2
+BUFFER_STEPS = 100_000  # the stream keeps the recent blocks holding at most this many steps (about 40 MB of JSON)
+MAX_STEPS = 550_000  # a year at 1-minute steps
 VIEWER_WAIT_S = 10.0
 
 
@@ -43,8 +44,10 @@ class LiveSession:
     step: int = 0
     seq: int = 0  # changes of status or blocks so far (viewers wait for it to move)
     state: dict = field(default_factory=dict)
-    blocks: collections.deque = field(default_factory=lambda: collections.deque(maxlen=BUFFER_BLOCKS))
+    blocks: collections.deque = field(default_factory=collections.deque)  # (first step, last step, JSON)
+    buffered_steps: int = 0
     viewers: dict = field(default_factory=dict)  # viewer -> last step it was sent
+    lagging: set = field(default_factory=set)  # viewers that once held the run for VIEWER_WAIT_S: not waited for
     pending: Setpoints | None = None
     lock: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -65,17 +68,29 @@ class LiveSession:
         with self.lock:
             if step is None:
                 self.viewers.pop(viewer, None)
+                self.lagging.discard(viewer)
             else:
                 self.viewers[viewer] = step
+                if self.blocks and step >= self.blocks[0][0]:
+                    self.lagging.discard(viewer)  # caught up with the buffer: waited for again
             self.lock.notify_all()
 
-    def _wait_for_viewers(self, first_new_step: int) -> None:
-        """Hold the run (at most VIEWER_WAIT_S) while the oldest buffered block is one a viewer has not been sent:
-        a viewer that keeps up misses nothing; one that stalls costs the run at most that wait, then a gap."""
-        end = time.monotonic() + VIEWER_WAIT_S
-        while (len(self.blocks) == self.blocks.maxlen and self.viewers and not self.stop.is_set()
-               and min(self.viewers.values()) < self.blocks[0][1] and time.monotonic() < end):
-            self.lock.wait(timeout=0.1)
+    def add_block(self, first: int, last: int, text: str) -> None:
+        """Buffer a block (the caller holds the lock), dropping the oldest beyond BUFFER_STEPS. A block a viewer
+        has not been sent is not dropped until that viewer catches up, or has held the run for VIEWER_WAIT_S once:
+        from then on that viewer is not waited for (it is told of the gap) and the run goes at its own pace."""
+        self.blocks.append((first, last, text))
+        self.buffered_steps += last - first + 1
+        while self.buffered_steps > BUFFER_STEPS and len(self.blocks) > 1:
+            oldest = self.blocks[0][1]
+            waiting = lambda: [v for v, step in self.viewers.items()  # noqa: E731
+                               if step < oldest and v not in self.lagging]
+            end = time.monotonic() + VIEWER_WAIT_S
+            while waiting() and not self.stop.is_set() and time.monotonic() < end:
+                self.lock.wait(timeout=0.1)
+            self.lagging.update(waiting())
+            first_old, last_old, _ = self.blocks.popleft()
+            self.buffered_steps -= last_old - first_old + 1
 
     def public(self) -> dict:
         return {"id": self.id, "site": self.site, "status": self.status, "message": self.message,
@@ -213,8 +228,7 @@ def run_session(session: LiveSession, campus) -> None:
                 "price_usd_per_mwh": inputs.price_usd_per_mwh[cut], "grid_available": inputs.grid_up[cut]}
             text = json.dumps({k: _listed(v) for k, v in columns.items()})
             with session.lock:
-                session._wait_for_viewers(t0)
-                session.blocks.append((t0, t1 - 1, text))
+                session.add_block(t0, t1 - 1, text)
                 session.step = t1
                 session.seq += 1
                 session.lock.notify_all()

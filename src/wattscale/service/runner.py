@@ -16,13 +16,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from wattscale.errors import WattscaleError
+from wattscale.service.confine import FILES, public
 from wattscale.service.store import Store
 
 log = logging.getLogger("wattscale.service")
 
-JOBS = "jobs"  # DIR/jobs/ID/: the submitted scenario, as text
 RESULTS = "results"  # DIR/results/ID-ATTEMPT/: a finished study's results folder
-SCENARIO_FILE = "scenario.yaml"
 PROGRESS_EVERY_S = 0.5
 
 
@@ -30,32 +29,48 @@ class Superseded(Exception):
     """This attempt is no longer the live one (cancelled, or re-run after a restart)."""
 
 
-def job_folder(data_dir: Path, job_id: str) -> Path:
-    return data_dir / JOBS / job_id
+def job_file(data_dir: Path, job_id: str) -> Path:
+    """Where a study's scenario text is put for reading: in DIR/files, so that the paths it names are relative
+    to that folder (a hidden name, which no scenario may read)."""
+    return data_dir / FILES / f".job-{job_id}.yaml"
+
+
+def write_job_file(data_dir: Path, job_id: str, text: str) -> Path:
+    path = job_file(data_dir, job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def check_subject(data_dir: Path, job_id: str, study_name: str, options: dict, shown_as: str):
-    """The study, its checked options and prepared input from the job's saved scenario; every file it names must
-    lie in the data folder. Raises WattscaleError naming ``shown_as`` (never the server's own paths)."""
-    from wattscale.service.confine import confine
+    """The study, its checked options and prepared input from the job's scenario file; every file it names must
+    lie in DIR/files. Raises WattscaleError naming ``shown_as`` (never the server's own paths)."""
+    from wattscale.scenario.load import parse_yaml
+    from wattscale.service.confine import confine, refuse_expansion
     from wattscale.studies.registry import get_study, make_options, prepare_subject
 
-    subject = job_folder(data_dir, job_id) / SCENARIO_FILE
+    subject = job_file(data_dir, job_id)
     try:
         study = get_study(study_name)
         opts = make_options(study, options)
+        refuse_expansion(parse_yaml(subject.read_text(encoding="utf-8"), file=str(subject), what=study.takes,
+                                    keys="its fields"), str(subject))
+        refuse_expansion(opts.model_dump(mode="json"), "options")
         prepared = prepare_subject(study, str(subject))
         model = next((getattr(prepared, a) for a in ("scenario", "spec") if hasattr(prepared, a)), None)
-        confine([model, opts], data_dir, str(subject))
+        confine([model, opts], data_dir / FILES, str(subject))
         return study, opts, prepared, subject
     except WattscaleError as exc:
-        raise _shown_as(exc, subject, shown_as) from None
+        raise shown_as_name(exc, subject, shown_as, data_dir) from None
 
 
-def _shown_as(exc: WattscaleError, subject: Path, shown_as: str) -> WattscaleError:
+def shown_as_name(exc: WattscaleError, subject: Path, shown_as: str, data_dir: Path) -> WattscaleError:
+    """``exc`` naming the scenario as the user knows it, with no server folder in its message."""
     if exc.file and Path(exc.file) == subject:
         exc.file = shown_as
-    exc.args = (exc._format().replace(str(subject.parent) + os.sep, ""),)
+    elif exc.file:
+        exc.file = public(exc.file, data_dir)
+    exc.args = (public(exc._format().replace(str(subject), shown_as), data_dir),)
     return exc
 
 
@@ -81,6 +96,8 @@ def run_job(data_dir: str, job_id: str, attempt: int) -> str:
         try:
             from wattscale.studies.registry import execute
 
+            if not job_file(root, job_id).exists():  # the store holds the text; the file may have been tidied
+                write_job_file(root, job_id, job.scenario)
             study, opts, prepared, subject = check_subject(root, job_id, job.study, job.options, job.name)
             result = execute(study, prepared, opts, progress, str(subject))
             folder = root / RESULTS / f"{job_id}-{attempt}"
@@ -92,7 +109,7 @@ def run_job(data_dir: str, job_id: str, attempt: int) -> str:
         except Superseded:
             return "stale"
         except WattscaleError as exc:
-            store.finish(job_id, attempt, "failed", message=str(exc))
+            store.finish(job_id, attempt, "failed", message=public(str(exc), root))
             return "failed"
         except MemoryError:
             store.finish(job_id, attempt, "failed", message="the study ran out of memory")
