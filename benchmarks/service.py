@@ -30,9 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service_process import Server  # noqa: E402
-from wattscale.service.store import Store  # noqa: E402
-from wattscale.service.tokens import create_token  # noqa: E402
+from tests.service_process import Server
+
+from wattscale.service.store import Store
+from wattscale.service.tokens import create_token
 
 DEMO = (ROOT / "examples" / "llm-campus.yaml").read_text()
 DAY = DEMO.replace("start: 2023-01-01\n  duration: 365d", "start: 2023-07-18\n  duration: 1d")
@@ -48,7 +49,7 @@ async def client_loop(http: httpx.AsyncClient, token: str, until: float, ids: li
         ids.append(job_id)
         while True:
             t0 = time.perf_counter()
-            status = (await http.get(f"/api/v1/studies/{job_id}")).json()["status"]
+            status = (await http.get(f"/api/v1/studies/{job_id}", headers=head)).json()["status"]
             latencies.append(time.perf_counter() - t0)
             if status in ("done", "failed", "cancelled"):
                 break
@@ -85,7 +86,7 @@ def stream_rate(url: str, token: str) -> tuple[float, int]:
     live = httpx.post(url + "/api/v1/live", json={"scenario": YEAR, "speed": 0, "block_minutes": 60},
                       headers=head, timeout=120).json()
     steps, first, start = 0, None, time.perf_counter()
-    with httpx.stream("GET", f"{url}/api/v1/live/{live['id']}/stream", timeout=300) as r:
+    with httpx.stream("GET", f"{url}/api/v1/live/{live['id']}/stream", headers=head, timeout=300) as r:
         event = None
         for line in r.iter_lines():
             if line.startswith("event: "):

@@ -29,8 +29,10 @@ assert SHORT != DEMO
 def service(tmp_path_factory):
     data = tmp_path_factory.mktemp("svc") / "data"
     tokens = {"alice": create_token(data, "alice"), "bob": create_token(data, "bob"),
-              "op": create_token(data, "op", "operator"), "site-a": create_token(data, "site-a", "ven")}
-    with TestClient(create_app(data, workers=2)) as client:
+              "op": create_token(data, "op", "operator"), "site-a": create_token(data, "site-a", "ven"),
+              "site-b": create_token(data, "site-b", "ven")}
+    with TestClient(create_app(data, workers=2, callback_hosts=["127.0.0.1"])) as client:
+        client.tokens = tokens
         yield client, tokens, data
 
 
@@ -38,10 +40,10 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def wait(client, job_id: str, timeout_s: float = 120) -> dict:
+def wait(client, job_id: str, timeout_s: float = 120, token: str | None = None) -> dict:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        job = client.get(f"/api/v1/studies/{job_id}").json()
+        job = client.get(f"/api/v1/studies/{job_id}", headers=bearer(token or client.tokens["alice"])).json()
         if job["status"] in ("done", "failed", "cancelled"):
             return job
         time.sleep(0.2)
@@ -50,24 +52,25 @@ def wait(client, job_id: str, timeout_s: float = 120) -> dict:
 
 def test_a_study_runs_end_to_end_and_matches_the_library(service):
     client, tokens, data = service
-    r = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=bearer(tokens["alice"]))
+    A = bearer(tokens["alice"])
+    r = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=A)
     assert r.status_code == 201, r.text
     job = wait(client, r.json()["id"])
     assert job["status"] == "done" and job["progress"] == 1.0 and job["owner"] == "alice"
-    summary = client.get(f"/api/v1/studies/{job['id']}/summary").json()
+    summary = client.get(f"/api/v1/studies/{job['id']}/summary", headers=A).json()
     direct = run_study("run", SHORT)
     assert summary["kpis"] == pytest.approx(direct.kpis, rel=1e-12)
     expected = direct.value
-    names = client.get(f"/api/v1/studies/{job['id']}/tables").json()["tables"]
+    names = client.get(f"/api/v1/studies/{job['id']}/tables", headers=A).json()["tables"]
     assert names
-    csv = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=csv")
-    parquet = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=parquet")
-    page = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=json&limit=10").json()
+    csv = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=csv", headers=A)
+    parquet = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=parquet", headers=A)
+    page = client.get(f"/api/v1/studies/{job['id']}/tables/{names[0]}?format=json&limit=10", headers=A).json()
     frame_csv = pd.read_csv(io.StringIO(csv.text))
     frame_pq = pd.read_parquet(io.BytesIO(parquet.content))
     assert len(frame_csv) == len(frame_pq) == page["rows"] == len(expected.steps["campus"])
     assert len(page["data"]) == 10 and page["columns"] == list(frame_csv.columns)  # the time index is a column
-    report = client.get(f"/api/v1/studies/{job['id']}/report")
+    report = client.get(f"/api/v1/studies/{job['id']}/report?token={tokens['alice']}")
     assert report.status_code == 200 and "<html" in report.text.lower()
 
 
@@ -123,14 +126,23 @@ def test_security_tokens_roles_owners_and_sizes(service):
     r = client.post("/api/v1/studies", json=just_over, headers=bearer(tokens["alice"]))
     assert r.status_code == 422 and "MB" in r.json()["error"]
     job = client.post("/api/v1/studies", json=body, headers=bearer(tokens["alice"])).json()
-    assert client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["bob"])).status_code == 403
+    assert client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["bob"])).status_code == 404
     assert client.delete(f"/api/v1/studies/{job['id']}").status_code == 401
-    assert client.get("/api/v1/studies/..%2F..%2Fetc").status_code == 404
+    assert client.get("/api/v1/studies/..%2F..%2Fetc", headers=bearer(tokens["alice"])).status_code == 404
     for path in ("/api/v1/studies", "/api/v1/live"):
         r = client.post(path, content=b"{not json", headers={**bearer(tokens["alice"]), "Content-Type": "application/json"})
         assert r.status_code == 422 and r.json()["field"] == "body", r.text
-    assert client.get(f"/api/v1/studies/{job['id']}/tables/..%2Fsummary").status_code in (404, 409)
+    assert client.get(f"/api/v1/studies/{job['id']}/tables/..%2Fsummary",
+                      headers=bearer(tokens["alice"])).status_code in (404, 409)
     wait(client, job["id"])
+    # reads need a token too, and a user sees only their own studies (the operator sees all)
+    assert client.get(f"/api/v1/studies/{job['id']}").status_code == 401
+    assert client.get(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["bob"])).status_code == 404
+    assert client.get(f"/api/v1/studies/{job['id']}/report", headers=bearer(tokens["bob"])).status_code == 404
+    assert job["id"] not in [j["id"] for j in client.get("/api/v1/studies", headers=bearer(tokens["bob"])).json()
+                             ["studies"]]
+    assert client.get(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["op"])).status_code == 200
+    assert client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(tokens["alice"])).status_code == 409
 
 
 def _with_price_file(path: str) -> str:
@@ -183,11 +195,12 @@ def test_cancel_a_queued_study(tmp_path):
     data = tmp_path / "data"
     token = create_token(data, "alice")
     with TestClient(create_app(data, dispatch=False)) as client:
+        client.tokens = {"alice": token}
         job = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=bearer(token)).json()
         assert job["status"] == "queued"
         gone = client.delete(f"/api/v1/studies/{job['id']}", headers=bearer(token)).json()
         assert gone["status"] == "cancelled"
-        assert client.get(f"/api/v1/studies/{job['id']}/summary").status_code == 409
+        assert client.get(f"/api/v1/studies/{job['id']}/summary", headers=bearer(token)).status_code == 409
 
 
 def test_report_pages_escape_names(service):
@@ -195,7 +208,7 @@ def test_report_pages_escape_names(service):
     evil = SHORT.replace("name: llm-campus", 'name: "<script>alert(1)</script>"')
     r = client.post("/api/v1/studies", json={"study": "run", "scenario": evil}, headers=bearer(tokens["alice"]))
     job = wait(client, r.json()["id"])
-    page = client.get(f"/api/v1/studies/{job['id']}/report").text
+    page = client.get(f"/api/v1/studies/{job['id']}/report", headers=bearer(tokens["alice"])).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     dashboard = client.get("/").text
     assert "textContent" in dashboard  # names reach the page through text(), which escapes
@@ -203,7 +216,7 @@ def test_report_pages_escape_names(service):
 
 def _stream(client, live_id: str) -> list[dict]:
     steps = []
-    with client.stream("GET", f"/api/v1/live/{live_id}/stream") as r:
+    with client.stream("GET", f"/api/v1/live/{live_id}/stream", headers=bearer(client.tokens["alice"])) as r:
         event = None
         for line in r.iter_lines():
             if line.startswith("event: "):
@@ -226,7 +239,7 @@ def test_a_live_run_streams_exactly_the_engines_result(service):
     assert [s["step"] for s in steps] == list(range(len(frame)))
     for col, key in (("grid_import_mw", "grid_import_mw"), ("battery_soc_mwh", "soc_mwh"), ("load_mw", "load_mw")):
         assert np.array_equal(frame[col].to_numpy(), [s[key] for s in steps]), col
-    assert client.get(f"/api/v1/live/{r.json()['id']}").json()["status"] == "done"
+    assert client.get(f"/api/v1/live/{r.json()['id']}", headers=bearer(tokens["alice"])).json()["status"] == "done"
 
 
 def test_an_external_controller_steers_the_next_block(service):
@@ -240,13 +253,13 @@ def test_an_external_controller_steers_the_next_block(service):
                      headers=bearer(tokens["alice"]))
     assert bad.status_code == 422 and bad.json()["field"] == "battery_mw[0]"
     assert client.put(f"/api/v1/live/{live['id']}/setpoints", json={"battery_mw": [0] * k},
-                      headers=bearer(tokens["bob"])).status_code == 403
+                      headers=bearer(tokens["bob"])).status_code == 404  # another user's run is not visible
     charge = -50.0
     ok = client.put(f"/api/v1/live/{live['id']}/setpoints", json={"battery_mw": [charge] * k},
                     headers=bearer(tokens["alice"]))
     assert ok.status_code == 200, ok.text
     for _ in range(200):  # the first block is decided by the setpoints, the rest wait; stop after the first
-        state = client.get(f"/api/v1/live/{live['id']}").json()
+        state = client.get(f"/api/v1/live/{live['id']}", headers=bearer(tokens["alice"])).json()
         if state["step"] >= k:
             break
         time.sleep(0.05)
@@ -277,6 +290,7 @@ def test_studies_run_on_a_dask_cluster_when_given_a_scheduler(tmp_path):
     token = create_token(data, "alice")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with TestClient(create_app(data, scheduler=cluster.scheduler_address)) as client:
+            client.tokens = {"alice": token}
             r = client.post("/api/v1/studies", json={"study": "run", "scenario": SHORT}, headers=bearer(token))
             job = wait(client, r.json()["id"], timeout_s=180)
             assert job["status"] == "done", job
@@ -294,7 +308,7 @@ def test_subscribers_are_notified_of_new_events(service):
 
     class Hook(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            got.append({"auth": self.headers.get("Authorization"),
+            got.append({"auth": self.headers.get("Authorization"), "path": self.path,
                         "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
             self.send_response(200)
             self.end_headers()
@@ -312,6 +326,13 @@ def test_subscribers_are_notified_of_new_events(service):
     assert client.post(f"{base}/subscriptions", json=sub, headers=bearer(tokens["site-a"])).status_code == 201
     other = {"programID": pid, "targets": [{"type": "VEN_NAME", "values": ["site-b"]}], "intervals": []}
     mine = {**other, "targets": [{"type": "VEN_NAME", "values": ["site-a"]}]}
+    nosy = {**sub, "clientName": "site-b", "objectOperations": [{
+        "objects": ["SUBSCRIPTION", "EVENT"], "operations": ["POST"],
+        "callbackUrl": f"http://127.0.0.1:{hook.server_port}/nosy"}]}
+    assert client.post(f"{base}/subscriptions", json=nosy, headers=bearer(tokens["site-b"])).status_code == 201
+    elsewhere = {**sub, "objectOperations": [{**sub["objectOperations"][0], "callbackUrl": "http://10.0.0.7/x"}]}
+    refused = client.post(f"{base}/subscriptions", json=elsewhere, headers=bearer(tokens["site-a"]))
+    assert refused.status_code == 400 and "not allowed" in refused.json()["detail"]  # no requests into the network
     client.post(f"{base}/events", json=other, headers=bearer(tokens["op"]))
     event = client.post(f"{base}/events", json=mine, headers=bearer(tokens["op"])).json()
     for _ in range(100):
@@ -320,5 +341,45 @@ def test_subscribers_are_notified_of_new_events(service):
         time.sleep(0.05)
     time.sleep(0.3)
     hook.shutdown()
-    assert [g["body"]["object"]["id"] for g in got] == [event["id"]]  # not told of site-b's event
-    assert got[0]["auth"] == "Bearer ven-secret" and got[0]["body"]["operation"] == "POST"
+    # site-a is told of its event, not of site-b's; site-b is not told of site-a's subscription (nor its token)
+    assert [g["body"]["object"]["id"] for g in got if g["path"] == "/hook"] == [event["id"]]
+    told_b = [g["body"]["object"] for g in got if g["path"] == "/nosy"]
+    assert told_b and all(o.get("clientName") in (None, "site-b") for o in told_b)
+    assert event["id"] not in [o["id"] for o in told_b]
+    assert "ven-secret" not in json.dumps(told_b)
+    assert "ven-secret" not in json.dumps(client.get(f"{base}/subscriptions", headers=bearer(tokens["site-b"])).json())
+    first = next(g for g in got if g["path"] == "/hook")
+    assert first["auth"] == "Bearer ven-secret" and first["body"]["operation"] == "POST"
+
+
+def test_the_vtn_refuses_hostile_events_and_keeps_the_ledger_whole(service):
+    client, tokens, _ = service
+    base = "/openadr3/3.0.1"
+    op = bearer(tokens["op"])
+    pid = client.post(f"{base}/programs", json={"programName": "hostile"}, headers=op).json()["id"]
+
+    def event(value, kind="DISPATCH_SETPOINT_RELATIVE", period=True):
+        body = {"programID": pid, "targets": [{"type": "VEN_NAME", "values": ["site-a"]}],
+                "intervals": [{"id": 0, "payloads": [{"type": kind, "values": [value]}]}]}
+        if period:
+            body["intervalPeriod"] = {"start": "2023-07-21T02:00:00Z", "duration": "PT1H"}
+        return client.post(f"{base}/events", json=body, headers=op)
+
+    for bad in (event(-1e308), event("-50"), event(5), event(-5, period=False)):
+        assert bad.status_code == 400 and bad.json()["title"] == "Bad Request", bad.text
+    assert client.post(f"{base}/events", content=b"[1]", headers=op).json()["status"] == 400
+    assert client.get(f"{base}/events?limit=500", headers=op).json()["title"] == "Bad Request"
+    assert client.get(f"{base}/events").json()["status"] == 401  # the specification's problem body
+    ok = event(-5).json()
+    report = {"programID": pid, "eventID": ok["id"], "clientName": "site-a",
+              "resources": [{"resourceName": "site-a", "intervalPeriod": {"start": "2023-07-21T02:00:00Z",
+                                                                          "duration": "PT1H"},
+                             "intervals": [{"id": 0, "payloads": [{"type": "BASELINE", "values": [20]},
+                                                                  {"type": "USAGE", "values": [16]}]}]}]}
+    a = bearer(tokens["site-a"])
+    posted = client.post(f"{base}/reports", json=report, headers=a).json()
+    assert client.delete(f"{base}/reports/{posted['id']}", headers=a).status_code == 409  # on the ledger: stays
+    assert client.delete(f"{base}/events/{ok['id']}", headers=op).status_code == 409
+    assert client.post(f"{base}/reports", json=report, headers=a).status_code == 409  # one report per event
+    settled = client.post(f"/api/v1/dr/events/{ok['id']}/settle", headers=op).json()["settlements"]
+    assert [(x["ven"], x["delivered_mwh"]) for x in settled] == [("site-a", 4.0)]

@@ -3,6 +3,7 @@ SIGKILL with studies queued and running, and the dashboard in a real browser (De
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 from pathlib import Path
@@ -29,10 +30,10 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def wait_all(url: str, ids: list[str], timeout_s: float = 240) -> dict[str, dict]:
+def wait_all(url: str, ids: list[str], token: str, timeout_s: float = 240) -> dict[str, dict]:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        jobs = {i: httpx.get(f"{url}/api/v1/studies/{i}").json() for i in ids}
+        jobs = {i: httpx.get(f"{url}/api/v1/studies/{i}", headers=bearer(token)).json() for i in ids}
         if all(j["status"] in ("done", "failed", "cancelled") for j in jobs.values()):
             return jobs
         time.sleep(0.5)
@@ -135,6 +136,30 @@ def test_openadr_security_each_ven_sees_only_its_own(vtn):
     assert httpx.post(base + "/events", content=b"{" * 3_000_000, headers=bearer(tokens["op"])).status_code == 413
 
 
+def test_concurrent_events_and_settlements_all_land_on_the_ledger_once(vtn):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, tokens, data = vtn
+    base = server.url + "/openadr3/3.0.1"
+    op = bearer(tokens["op"])
+    pid = httpx.post(base + "/programs", json={"programName": "busy"}, headers=op).json()["id"]
+    with ThreadPoolExecutor(8) as pool:
+        posted = list(pool.map(lambda k: httpx.post(base + "/events", json=_event(pid, ["site-a", "site-b"], 5 + k),
+                                                    headers=op, timeout=60), range(8)))
+    assert [r.status_code for r in posted] == [201] * 8, [r.text for r in posted if r.status_code != 201]
+    ids = [r.json()["id"] for r in posted]
+    with ThreadPoolExecutor(8) as pool:
+        settled = list(pool.map(lambda i: httpx.post(f"{server.url}/api/v1/dr/events/{i}/settle", headers=op,
+                                                     timeout=60), ids + ids))
+    assert all(r.status_code == 200 for r in settled), [r.text for r in settled if r.status_code != 200]
+    with Ledger.open(data / "ledger" / "demand-response-ledger.sqlite", write=False) as ledger:
+        assert ledger.verify().ok
+        bodies = [json.loads(r)["body"] for _, r in ledger.records()]
+    for i in ids:  # no report came: each target owes the whole shortfall, settled once
+        mine = [b for b in bodies if b.get("event") == f"event-{i}" and "amount_usd" in b]
+        assert sorted(b["ven"] for b in mine) == ["site-a", "site-b"]
+
+
 # ---------------------------------------------------------------- kill and restart
 def test_sigkill_with_studies_queued_and_running_loses_none(tmp_path):
     data = tmp_path / "data"
@@ -153,7 +178,7 @@ def test_sigkill_with_studies_queued_and_running_loses_none(tmp_path):
         server.kill()
         server = Server(data, workers=2, port=server.port).start()
         assert httpx.get(server.url + "/api/v1/health").json()["requeued_at_start"] >= 1
-        jobs = wait_all(server.url, ids)
+        jobs = wait_all(server.url, ids, token)
     finally:
         server.stop()
     assert all(j["status"] == "done" for j in jobs.values()), jobs
@@ -197,6 +222,7 @@ def test_the_dashboard_runs_the_demo_and_shows_a_live_campus(vtn, browser):
     page.select_option("#example", "llm-campus.yaml")
     page.click("#submit")
     done = page.wait_for_selector("#studies a.open[data-name='llm-campus.yaml']", timeout=180_000)
+    assert page.locator("#studies tr[data-status='failed']").count() == 0
     done.click()
     frame = page.frame_locator("#report")
     frame.locator(".plotly-graph-div").first.wait_for(timeout=60_000)

@@ -24,6 +24,8 @@ def serve(data: Path = DATA,
           workers: int = typer.Option(2, min=1, max=256, help="worker processes running studies"),
           scheduler: str = typer.Option(None, help="a Dask scheduler address (tcp://host:8786): run studies on "
                                         "its cluster instead of local worker processes"),
+          callback_host: list[str] = typer.Option(None, "--callback-host", help="a host OpenADR subscribers' "
+                                                  "callback URLs may name (repeat for more; default: none)"),
           log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug")
           ) -> None:
     """Serve the REST API (/docs), the dashboard (/) and the OpenADR 3 VTN (/openadr3/3.0.1) over DATA.
@@ -34,7 +36,7 @@ def serve(data: Path = DATA,
     from wattscale.service.app import create_app
 
     try:
-        app = create_app(data, workers=workers, scheduler=scheduler)
+        app = create_app(data, workers=workers, scheduler=scheduler, callback_hosts=callback_host)
     except WattscaleError as exc:
         fail(exc)
     console.print(f"wattscale service on http://{host}:{port}/  (API docs: /docs; data: {escape(str(data))})",

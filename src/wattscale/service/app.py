@@ -11,22 +11,25 @@ import io
 import json
 import threading
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wattscale import __version__
 from wattscale.errors import ScenarioError, WattscaleError
 from wattscale.guards import MAX_YAML_BYTES, excerpt
 from wattscale.service import live as live_runs
-from wattscale.service.auth import Caller, operator, store_for, writer
+from wattscale.service.auth import Caller, may_see, operator, reader, store_for, writer
+from wattscale.service.confine import FILES
 from wattscale.service.limits import BodyLimit
 from wattscale.service.openadr import vtn
-from wattscale.service.confine import FILES, public
 from wattscale.service.runner import RESULTS, Dispatcher, check_subject, job_file, write_job_file
 from wattscale.service.store import new_id
 
@@ -41,9 +44,10 @@ def examples_folder() -> Path:
 
 
 def create_app(data_dir: str | Path, *, workers: int = 2, scheduler: str | None = None,
-               dispatch: bool = True) -> FastAPI:
+               dispatch: bool = True, callback_hosts: list[str] | None = None) -> FastAPI:
     """The service over data folder ``data_dir`` (made if missing); ``dispatch=False`` queues studies without
-    running them (a read-only replica, or tests of the queue)."""
+    running them (a read-only replica, or tests of the queue); ``callback_hosts``: the hosts OpenADR subscribers'
+    callback URLs may name (none by default)."""
     from wattscale.service.tokens import data_folder
 
     root = data_folder(data_dir, create=True)
@@ -69,6 +73,7 @@ def create_app(data_dir: str | Path, *, workers: int = 2, scheduler: str | None 
     app.state.live = {}
     app.state.live_lock = threading.Lock()
     app.state.requeued = 0
+    app.state.callback_hosts = frozenset(callback_hosts or ())
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     _errors(app)
     app.include_router(vtn.router)
@@ -89,10 +94,27 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse({"error": str(exc), "file": exc.file, "field": exc.field, "expected": exc.expected},
                             status_code=422)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": exc.detail}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if isinstance(exc.detail, dict):
+            body = exc.detail
+        elif request.url.path.startswith(vtn.PREFIX):  # the OpenADR specification's problem body
+            body = {"type": "about:blank", "title": HTTPStatus(exc.status_code).phrase, "status": exc.status_code,
+                    "detail": str(exc.detail)}
+        else:
+            body = {"error": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body", "header"))
+        message = f"{where or 'request'}: {err.get('msg', 'invalid')}"
+        if request.url.path.startswith(vtn.PREFIX):
+            return JSONResponse({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": message},
+                                status_code=400)
+        return JSONResponse({"error": message, "file": None, "field": where or None,
+                             "expected": "see /docs for this request's parameters"}, status_code=422)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
@@ -107,9 +129,10 @@ def _store(request: Request):
     return store_for(request.app.state.data_dir)
 
 
-def _job(request: Request, job_id: str):
+def _job(request: Request, job_id: str, who: Caller):
+    """The study, if ``who`` may see it (404 otherwise: another user's study is not even said to exist)."""
     job = _store(request).get(job_id)
-    if job is None:
+    if job is None or not may_see(who, job.owner):
         raise HTTPException(404, f"no study with id '{excerpt(job_id, 40)}'")
     return job
 
@@ -178,49 +201,51 @@ def _studies(app: FastAPI) -> None:
         return {**job.public(), "links": _links(job_id)}
 
     @app.get(f"{API}/studies", tags=["studies"], summary="the latest studies, newest first")
-    def studies(request: Request, limit: int = Query(200, ge=1, le=1000)) -> dict:
+    def studies(request: Request, limit: int = Query(200, ge=1, le=1000), who: Caller = Depends(reader)) -> dict:
         store = _store(request)
-        return {"studies": [j.public() for j in store.list(limit)], "counts": store.counts()}
+        owner = None if who.role == "operator" else who.name
+        return {"studies": [j.public() for j in store.list(limit, owner=owner)], "counts": store.counts(owner)}
 
     @app.get(f"{API}/studies/{{job_id}}", tags=["studies"], summary="a study's status and progress")
-    def status(request: Request, job_id: str) -> dict:
-        job = _job(request, job_id)
+    def status(request: Request, job_id: str, who: Caller = Depends(reader)) -> dict:
+        job = _job(request, job_id, who)
         return {**job.public(), "links": _links(job_id)}
 
     @app.delete(f"{API}/studies/{{job_id}}", tags=["studies"], summary="cancel a queued or running study")
     def cancel(request: Request, job_id: str, who: Caller = Depends(writer)) -> dict:
-        job = _job(request, job_id)
-        if job.owner != who.name and who.role != "operator":
-            raise HTTPException(403, f"the study belongs to '{job.owner}'")
+        job = _job(request, job_id, who)
+        if job.status not in ("queued", "running"):
+            raise HTTPException(409, f"the study is {job.status}: only a queued or running study can be cancelled")
         return _store(request).cancel(job_id).public()
 
-    def results(request: Request, job_id: str) -> Path:
-        job = _job(request, job_id)
+    def results(request: Request, job_id: str, who: Caller) -> Path:
+        job = _job(request, job_id, who)
         if job.status != "done":
             raise HTTPException(409, f"the study is {job.status}" + (f": {job.message}" if job.message else ""))
         return root / RESULTS / job.folder
 
     @app.get(f"{API}/studies/{{job_id}}/summary", tags=["studies"], summary="summary.json of a finished study")
-    def summary(request: Request, job_id: str) -> Response:
-        return FileResponse(results(request, job_id) / "summary.json", media_type="application/json")
+    def summary(request: Request, job_id: str, who: Caller = Depends(reader)) -> Response:
+        return FileResponse(results(request, job_id, who) / "summary.json", media_type="application/json")
 
     @app.get(f"{API}/studies/{{job_id}}/report", tags=["studies"], response_class=HTMLResponse,
              summary="the report of a finished study")
-    def report(request: Request, job_id: str) -> Response:
-        path = results(request, job_id) / "report.html"
+    def report(request: Request, job_id: str, who: Caller = Depends(reader)) -> Response:
+        path = results(request, job_id, who) / "report.html"
         if not path.is_file():
             raise HTTPException(404, "this study writes no report")
         return FileResponse(path, media_type="text/html")
 
     @app.get(f"{API}/studies/{{job_id}}/tables", tags=["studies"], summary="the tables of a finished study")
-    def tables(request: Request, job_id: str) -> dict:
-        return {"tables": sorted(_tables(results(request, job_id)))}
+    def tables(request: Request, job_id: str, who: Caller = Depends(reader)) -> dict:
+        return {"tables": sorted(_tables(results(request, job_id, who)))}
 
     @app.get(f"{API}/studies/{{job_id}}/tables/{{name}}", tags=["studies"],
              summary="one table as JSON (paged), CSV or Parquet")
     def table(request: Request, job_id: str, name: str, format: str = Query("json", pattern="^(json|csv|parquet)$"),
-              offset: int = Query(0, ge=0), limit: int = Query(TABLE_ROWS, ge=1, le=TABLE_ROWS)) -> Response:
-        found = _tables(results(request, job_id))
+              offset: int = Query(0, ge=0), limit: int = Query(TABLE_ROWS, ge=1, le=TABLE_ROWS),
+              who: Caller = Depends(reader)) -> Response:
+        found = _tables(results(request, job_id, who))
         if name not in found:
             raise HTTPException(404, f"no table '{excerpt(name, 40)}'; the study has: {', '.join(sorted(found))}")
         path = found[name]
@@ -262,24 +287,24 @@ def _live(app: FastAPI) -> None:
         body = await _json_object(request)
         return (await run_in_threadpool(_start_live, app, root, body, who)).public()
 
-    @app.get(f"{API}/live", tags=["live"])
-    def sessions() -> dict:
-        return {"live": [s.public() for s in app.state.live.values()]}
+    @app.get(f"{API}/live", tags=["live"], summary="the live runs the caller may see")
+    def sessions(who: Caller = Depends(reader)) -> dict:
+        return {"live": [s.public() for s in list(app.state.live.values()) if may_see(who, s.owner)]}
 
-    def session_of(live_id: str) -> live_runs.LiveSession:
+    def session_of(live_id: str, who: Caller) -> live_runs.LiveSession:
         session = app.state.live.get(live_id)
-        if session is None:
+        if session is None or not may_see(who, session.owner):
             raise HTTPException(404, f"no live run with id '{excerpt(live_id, 40)}'")
         return session
 
     @app.get(f"{API}/live/{{live_id}}", tags=["live"], summary="the live run's state (SiteState of the block)")
-    def state(live_id: str) -> dict:
-        return session_of(live_id).public()
+    def state(live_id: str, who: Caller = Depends(reader)) -> dict:
+        return session_of(live_id, who).public()
 
     @app.put(f"{API}/live/{{live_id}}/setpoints", tags=["live"],
              summary="Setpoints for the next block: battery_mw, generator_mw, export_limit_mw (MW; null = follow)")
     async def setpoints(live_id: str, request: Request, who: Caller = Depends(writer)) -> dict:
-        session = session_of(live_id)
+        session = session_of(live_id, who)
         if session.owner != who.name:
             raise HTTPException(403, f"the live run belongs to '{session.owner}'")
         session.put_setpoints(await _json_object(request))
@@ -287,7 +312,7 @@ def _live(app: FastAPI) -> None:
 
     @app.delete(f"{API}/live/{{live_id}}", tags=["live"], summary="stop a live run")
     def stop(live_id: str, who: Caller = Depends(writer)) -> dict:
-        session = session_of(live_id)
+        session = session_of(live_id, who)
         if session.owner != who.name and who.role != "operator":
             raise HTTPException(403, f"the live run belongs to '{session.owner}'")
         session.stop.set()
@@ -299,9 +324,11 @@ def _live(app: FastAPI) -> None:
              summary="server-sent events: each block's steps as columns ('steps': {step: [...], time: [...], "
                      "load_mw: [...], ...}) as they are simulated, then 'end'; 'gap' names steps this viewer "
                      "fell too far behind to be sent")
-    async def stream(live_id: str, request: Request, after: int = Query(-1, ge=-1)) -> StreamingResponse:
-        session = session_of(live_id)
-        last = int(request.headers.get("last-event-id", after) or after)
+    async def stream(live_id: str, request: Request, after: int = Query(-1, ge=-1),
+                     who: Caller = Depends(reader)) -> StreamingResponse:
+        session = session_of(live_id, who)
+        resume = request.headers.get("last-event-id", "")
+        last = int(resume) if resume.isdigit() and len(resume) < 12 else after
 
         async def events():
             nonlocal last

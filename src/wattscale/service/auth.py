@@ -28,10 +28,15 @@ class Caller:
 
 
 def caller(request: Request) -> Caller | None:
-    """The caller named by the request's bearer token, None without a token; 401 for a token that is not known."""
+    """The caller named by the request's bearer token, None without a token; 401 for a token that is not known.
+    A GET may give the token as ``?token=`` instead (a browser's EventSource and a report in a frame cannot set
+    headers)."""
     header = request.headers.get("authorization", "")
     if not header:
-        return None
+        token = request.query_params.get("token") if request.method == "GET" else None
+        if not token:
+            return None
+        header = f"Bearer {token}"
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "the Authorization header must be 'Bearer TOKEN'",
@@ -56,6 +61,15 @@ def require(request: Request, *roles: str) -> Caller:
 
 def writer(request: Request) -> Caller:
     return require(request, "user", "operator")
+
+
+def reader(request: Request) -> Caller:
+    """Reading studies and live runs: any user or the operator (a user sees their own, the operator all)."""
+    return require(request, "user", "operator")
+
+
+def may_see(who: Caller, owner: str) -> bool:
+    return who.role == "operator" or who.name == owner
 
 
 def operator(request: Request) -> Caller:

@@ -63,6 +63,10 @@ class LiveSession:
                 k -= 1
             return list(itertools.islice(blocks, k, None))
 
+    def _behind(self, step: int) -> list[int]:
+        """The viewers still waited for that have not been sent ``step``."""
+        return [v for v, sent in self.viewers.items() if sent < step and v not in self.lagging]
+
     def viewed(self, viewer: int, step: int | None) -> None:
         """A viewer has been sent everything up to ``step`` (None: it has gone)."""
         with self.lock:
@@ -83,12 +87,10 @@ class LiveSession:
         self.buffered_steps += last - first + 1
         while self.buffered_steps > BUFFER_STEPS and len(self.blocks) > 1:
             oldest = self.blocks[0][1]
-            waiting = lambda: [v for v, step in self.viewers.items()  # noqa: E731
-                               if step < oldest and v not in self.lagging]
             end = time.monotonic() + VIEWER_WAIT_S
-            while waiting() and not self.stop.is_set() and time.monotonic() < end:
+            while self._behind(oldest) and not self.stop.is_set() and time.monotonic() < end:
                 self.lock.wait(timeout=0.1)
-            self.lagging.update(waiting())
+            self.lagging.update(self._behind(oldest))
             first_old, last_old, _ = self.blocks.popleft()
             self.buffered_steps -= last_old - first_old + 1
 
@@ -245,7 +247,7 @@ def run_session(session: LiveSession, campus) -> None:
         session.status = "stopped"
     except WattscaleError as exc:
         session.status, session.message = "failed", str(exc)
-    except Exception as exc:  # noqa: BLE001 - reported to the viewer; the server keeps serving
+    except Exception as exc:
         session.status, session.message = "failed", f"internal error ({type(exc).__name__})"
     finally:
         with session.lock:

@@ -89,12 +89,15 @@ class Store:
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (str(job_id)[:64],)).fetchone()
         return _job(row) if row else None
 
-    def list(self, limit: int = 200) -> list[Job]:
-        rows = self.conn.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (int(limit),)).fetchall()
+    def list(self, limit: int = 200, owner: str | None = None) -> list[Job]:
+        """The newest studies (of ``owner``, or everyone's)."""
+        rows = self.conn.execute("SELECT * FROM jobs WHERE ? IS NULL OR owner = ? ORDER BY created DESC LIMIT ?",
+                                 (owner, owner, int(limit))).fetchall()
         return [_job(r) for r in rows]
 
-    def counts(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+    def counts(self, owner: str | None = None) -> dict[str, int]:
+        rows = self.conn.execute("SELECT status, COUNT(*) FROM jobs WHERE ? IS NULL OR owner = ? GROUP BY status",
+                                 (owner, owner)).fetchall()
         return {s: 0 for s in STATUSES} | dict(rows)
 
     def claim(self) -> Job | None:

@@ -15,13 +15,24 @@ OPERATOR = "vtn-operator"
 LEDGER_FILE = "demand-response-ledger.sqlite"
 
 
+_LOCKS: dict[Path, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def ledger_lock(data_dir: Path) -> threading.RLock:
+    """The one lock of a data folder's ledger in this process: every append, and every settlement (which reads,
+    then appends), holds it."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(data_dir, threading.RLock())
+
+
 class DrLedger:
     """Appends demand-response entries to DIR/ledger/demand-response-ledger.sqlite (one writer at a time)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "ledger" / LEDGER_FILE
         self.keys = Keystore(data_dir / "keys")
-        self.lock = threading.Lock()
+        self.lock = ledger_lock(data_dir)
 
     def _open(self) -> tuple[Ledger, object]:
         operator = self.keys.get(OPERATOR)

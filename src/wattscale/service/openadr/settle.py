@@ -10,7 +10,7 @@ from fastapi import Request
 
 from wattscale.decisions.market.demand_response import Settlement
 from wattscale.errors import WattscaleError
-from wattscale.service.openadr.ledger_book import DrLedger, account_of
+from wattscale.service.openadr.ledger_book import DrLedger, account_of, ledger_lock
 from wattscale.service.openadr.objects import Event, Report, target_values
 from wattscale.service.openadr.terms import event_terms, report_series
 from wattscale.service.openadr.vtn import Objects, problem
@@ -22,6 +22,11 @@ def _row(account: Settlement, reported: bool) -> dict:
 
 
 def settle_event(request: Request, event_id: str) -> dict:
+    with ledger_lock(request.app.state.data_dir):  # one settlement at a time: each site is settled once
+        return _settle(request, event_id)
+
+
+def _settle(request: Request, event_id: str) -> dict:
     objects = Objects(request)
     event = objects.get("EVENT", event_id)
     if event is None:

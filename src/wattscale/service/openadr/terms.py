@@ -7,6 +7,7 @@ not delivered). A report gives, per interval, ``BASELINE`` and ``USAGE`` (MW).""
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ from wattscale.service.openadr.objects import Event, IntervalPeriod, Report
 REDUCE, PRICE, PENALTY = "DISPATCH_SETPOINT_RELATIVE", "PRICE", "SHORTFALL_PENALTY"
 BASELINE, USAGE = "BASELINE", "USAGE"
 MAX_EVENT_H = 24 * 14
+MAX_REDUCE_MW = 100_000.0
+MAX_PRICE_USD_PER_MWH = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,12 @@ def event_terms(event: Event) -> Terms | None:
     for interval in event.intervals:
         period = interval.intervalPeriod or period
         for p in interval.payloads:
-            if p.type in (REDUCE, PRICE, PENALTY) and p.values and isinstance(p.values[0], (int, float)):
-                values.setdefault(p.type, float(p.values[0]))
+            if p.type in (REDUCE, PRICE, PENALTY) and p.type not in values:
+                v = p.values[0] if p.values else None
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise MarketError(f"the {p.type} payload must hold one finite number", field="intervals.payloads",
+                                      expected="e.g. {type: DISPATCH_SETPOINT_RELATIVE, values: [-50]}")
+                values[p.type] = float(v)
     if REDUCE not in values:
         return None
     if period is None or period.duration.total_seconds() <= 0:
@@ -58,14 +65,17 @@ def event_terms(event: Event) -> Terms | None:
     if hours > MAX_EVENT_H:
         raise MarketError(f"an event of {hours:g} h is longer than {MAX_EVENT_H} h", field="intervalPeriod.duration")
     reduce_mw = -values[REDUCE] * _scale(event, REDUCE, energy=False)
+    if reduce_mw > MAX_REDUCE_MW:
+        raise MarketError(f"a reduction of {reduce_mw:,.4g} MW is beyond any campus", field="intervals.payloads",
+                          expected=f"at most {MAX_REDUCE_MW:,.0f} MW")
     if reduce_mw <= 0:
         raise MarketError(f"{REDUCE} is {values[REDUCE]:g}: a reduction is a negative change of draw",
                           field="intervals[0].payloads", expected="a negative value, e.g. -50 (MW)")
     price = values.get(PRICE, 0.0) * _scale(event, PRICE, energy=True)
     penalty = values.get(PENALTY, 0.0) * _scale(event, PENALTY, energy=True)
-    if price < 0 or penalty < 0:
-        raise MarketError("a price or penalty is negative", field="intervals[0].payloads",
-                          expected="prices >= 0 per MWh")
+    if not (0 <= price <= MAX_PRICE_USD_PER_MWH and 0 <= penalty <= MAX_PRICE_USD_PER_MWH):
+        raise MarketError("a price or penalty is negative or beyond any market's cap", field="intervals.payloads",
+                          expected=f"0 to {MAX_PRICE_USD_PER_MWH:,.0f} USD/MWh")
     start = period.start if period.start.tzinfo else period.start.replace(tzinfo=datetime.timezone.utc)
     return Terms(start, hours, reduce_mw, price, penalty)
 
@@ -81,9 +91,10 @@ def report_series(report: Report) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                                   expected="an intervalPeriod with a duration, e.g. PT1H")
             got = {p.type: p.values[0] for p in interval.payloads if p.values}
             if not all(isinstance(got.get(t), (int, float)) and not isinstance(got.get(t), bool)
-                       for t in (BASELINE, USAGE)):
-                raise MarketError(f"interval {k} lacks a numeric {BASELINE} or {USAGE} payload",
-                                  field=f"resources.intervals[{k}].payloads", expected="BASELINE and USAGE in MW")
+                       and math.isfinite(got[t]) and abs(got[t]) <= MAX_REDUCE_MW for t in (BASELINE, USAGE)):
+                raise MarketError(f"interval {k} lacks a finite {BASELINE} or {USAGE} payload",
+                                  field=f"resources.intervals[{k}].payloads",
+                                  expected=f"BASELINE and USAGE in MW, within ±{MAX_REDUCE_MW:,.0f}")
             hours.append(period.duration.total_seconds() / 3600)
             base.append(float(got[BASELINE]))
             use.append(float(got[USAGE]))

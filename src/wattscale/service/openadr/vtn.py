@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from wattscale.errors import WattscaleError
 from wattscale.service.auth import Caller, openadr_client, store_for
+from wattscale.service.confine import public
 from wattscale.service.openadr.ledger_book import DrLedger, account_of
 from wattscale.service.openadr.objects import KINDS, Event, Report, target_values
 from wattscale.service.openadr.terms import event_terms, report_series
@@ -83,11 +84,13 @@ class Objects:
 
 # ---------------------------------------------------------------- who sees what
 def visible(kind: str, obj: dict, who: Caller) -> bool:
+    if kind == "SUBSCRIPTION":  # the subscriber's own, even to the operator (it holds a callback's token)
+        return obj.get("clientName") == who.name
     if who.role == "operator" or kind == "PROGRAM":
         return True
     if kind == "EVENT":
         return who.name in target_values(obj.get("targets"))
-    return obj.get("clientName") == who.name  # reports and subscriptions: the VEN's own
+    return obj.get("clientName") == who.name  # reports: the VEN's own
 
 
 def may_write(kind: str, obj: dict | None, who: Caller) -> str:
@@ -202,9 +205,26 @@ def _create(kind: str):
     return create
 
 
+def _callbacks_allowed(obj: dict, request: Request) -> None:
+    """A subscription's callback URLs: http(s) to a host the service was told to call (``--callback-host``), so a
+    client cannot make the service send requests into its own network."""
+    from urllib.parse import urlsplit
+
+    allowed = request.app.state.callback_hosts
+    for op in obj.get("objectOperations", []):
+        url = urlsplit(op["callbackUrl"])
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise problem(400, "Bad Request", "callbackUrl must be an http or https URL")
+        if url.hostname not in allowed:
+            raise problem(400, "Bad Request", f"callbacks to '{url.hostname[:100]}' are not allowed on this service"
+                                              " (wattscale serve --callback-host HOST allows one)")
+
+
 def _before_store(kind: str, obj: dict, who: Caller, objects: Objects, request: Request) -> None:
     """Events and reports of a reduction go onto the ledger before they are stored (refused if they cannot)."""
     data_dir = request.app.state.data_dir
+    if kind == "SUBSCRIPTION":
+        _callbacks_allowed(obj, request)
     try:
         if kind == "EVENT":
             terms = event_terms(Event.model_validate(obj))
@@ -226,7 +246,7 @@ def _before_store(kind: str, obj: dict, who: Caller, objects: Objects, request: 
                 DrLedger(data_dir).report(obj["id"], obj["eventID"], who.name, account,
                                           json.dumps(obj, sort_keys=True).encode())
     except WattscaleError as exc:
-        raise problem(400, "Bad Request", str(exc).replace(str(data_dir) + "/", "")) from None
+        raise problem(400, "Bad Request", public(str(exc), data_dir)) from None
 
 
 def _one(kind: str):
@@ -252,6 +272,8 @@ def _one(kind: str):
             raise problem(403, "Forbidden", why)
         if kind in ("EVENT", "REPORT") and event_terms_safe(kind, old) is not None:
             raise problem(409, "Conflict", f"a {kind.lower()} on the ledger is not changed; post a new one")
+        if kind == "SUBSCRIPTION":
+            _callbacks_allowed(obj, request)
         obj = {**obj, "id": old["id"], "createdDateTime": old["createdDateTime"],
                "modificationDateTime": _now(), "objectType": kind}
         objects.put(kind, obj, new=False)
@@ -264,6 +286,8 @@ def _one(kind: str):
         why = may_write(kind, old, who)
         if why:
             raise problem(403, "Forbidden", why)
+        if kind in ("EVENT", "REPORT") and event_terms_safe(kind, old) is not None:
+            raise problem(409, "Conflict", f"a {kind.lower()} on the ledger stays; it cannot be deleted")
         objects.delete(old["id"])
         _notify(request, kind, "DELETE", old)
         return old
@@ -301,7 +325,7 @@ def _notify(request: Request, kind: str, operation: str, obj: dict) -> None:
         subscriber = Caller(sub["clientName"], "ven")
         if kind != "PROGRAM" and sub.get("programID") != obj.get("programID", obj.get("id")):
             continue
-        if not visible(kind, obj, subscriber) and kind != "SUBSCRIPTION":
+        if not visible(kind, obj, subscriber):
             continue
         for op in sub.get("objectOperations", []):
             if kind in op.get("objects", []) and operation in op.get("operations", []):
