@@ -1,0 +1,91 @@
+"""The Gymnasium environment: Gymnasium's own checker, the engine's results replayed to 1e-9 by the rule
+controller's actions, and rewards that add up to the run study's system cost."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from wattscale.decisions.operate.factory import build_controller
+from wattscale.decisions.protocol import SiteState
+from wattscale.engine.campus import prepare
+from wattscale.engine.kernel import ON
+from wattscale.engine.simulate import simulate, site_assets, site_forecast
+from wattscale.errors import ScenarioError
+from wattscale.rl import CampusEnv, setpoints_to_actions
+from wattscale.studies.registry import run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = (ROOT / "examples" / "llm-campus.yaml").read_text()
+DAYS = DEMO.replace("start: 2023-01-01\n  duration: 365d", "start: 2023-07-17\n  duration: 3d")  # with an outage
+
+
+def test_the_environment_passes_gymnasiums_checker():
+    env = CampusEnv(DAYS, episode_steps=48)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unbounded observations (MW, USD) are warned about, not wrong
+        check_env(env, skip_render_check=True)
+    assert env.observation_space.shape == (len(env.observation_names),)
+    obs, info = env.reset(seed=3)
+    again, info2 = env.reset(seed=3)
+    assert info == info2 and np.array_equal(obs, again)  # seeds make episodes reproducible
+
+
+def _replay_rules(env: CampusEnv) -> float:
+    controller = build_controller(env.campus.scenario.controller, site_assets(env.inputs))
+    env.reset(options={"start_step": 0})
+    total = 0.0
+    for b0 in range(0, env.n, controller.block_steps):
+        state = SiteState(step=b0, time=env.inputs.timeline.index[b0], soc_mwh=float(env.soc_state[0]),
+                          generator_power_mw=env.gen_power.copy(), generator_on=env.gen_state == ON)
+        points = controller.decide(state, site_forecast(env.inputs, b0, min(env.n, b0 + controller.horizon_steps)))
+        for action in setpoints_to_actions(env, points)[: min(controller.block_steps, env.n - b0)]:
+            total += env.step(action)[1]
+    return total
+
+
+def test_the_rule_controllers_actions_reproduce_the_engine_and_its_costs():
+    env = CampusEnv(DAYS, episode_steps=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(env, skip_render_check=True)  # leaves steps behind: a reset must forget them
+    reward = _replay_rules(env)
+    ours, engine = env.frame(), simulate(prepare(DAYS)).steps["campus"]
+    assert list(ours.columns) == list(engine.columns)
+    np.testing.assert_allclose(ours.to_numpy(float), engine.to_numpy(float), rtol=0, atol=1e-9)
+    assert engine["unserved_mw"].sum() == 0 and (~engine["grid_available"]).any()  # the outage is in it
+    system_cost = run_study("run", DAYS).kpis["system_cost_usd"]
+    assert -reward == pytest.approx(system_cost, rel=1e-9)
+
+
+def test_actions_are_the_engines_setpoints():
+    env = CampusEnv(DAYS, episode_steps=12, start_step=0)
+    env.reset()
+    follow = np.zeros(1 + env.n_gen, dtype=np.int8)
+    follow[1:] = 1  # generators follow; the battery charges at 100 MW
+    action = {"follow": follow, "battery_mw": np.array([-100.0]), "generator_mw": np.zeros(env.n_gen),
+              "compute_shed_mw": np.zeros(env.n_flex)}
+    soc = [env.soc_state[0]]
+    for _ in range(12):
+        obs, reward, done, truncated, info = env.step(action)
+        soc.append(env.soc_state[0])
+        assert reward == pytest.approx(-info["cost_usd"])
+    gained = np.diff(soc)
+    charged = env.frame()["battery_charge_mw"].to_numpy()[:12]
+    # charging at the setpoint, less where the 350 MW connection cannot carry load and charge (no generator
+    # starts to charge a battery): the kernel's rule, the same as the engine's
+    assert done and np.all(charged <= 100 + 1e-9) and np.all(charged > 50)
+    np.testing.assert_allclose(gained, charged * env.dt_h * env.battery.charge_efficiency, rtol=1e-4)
+    assert obs[0] == pytest.approx(soc[-1] / env.battery.energy_mwh)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(action)
+
+
+def test_episodes_that_do_not_fit_are_refused():
+    with pytest.raises(ScenarioError, match="episode_steps"):
+        CampusEnv(DAYS, episode_steps=10**7)
+    with pytest.raises(ScenarioError, match="start_step"):
+        CampusEnv(DAYS, episode_steps=100, start_step=860)
