@@ -29,8 +29,14 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
     scenario, timeline = campus.scenario, campus.timeline
     steps: dict[str, pd.DataFrame] = {}
     logs, fleets = {}, {}
+    coupling = None
+    if scenario.fleet is not None:  # coupled sites: moved inference and shared limits, step by step
+        from wattscale.engine.coupling import couple
+
+        coupling = couple(scenario.fleet, {s.name: campus.inputs(s.name) for s in scenario.sites},
+                          scenario.carbon_price_usd_per_t)
     for site in scenario.sites:
-        inputs = campus.inputs(site.name)
+        inputs = coupling.inputs[site.name] if coupling is not None else campus.inputs(site.name)
         if inputs.workload_gpus:  # the fleets as simulated (an inference fleet may have been sized for its SLO)
             fleets[site.name] = {name: {"gpu": w.gpu, "gpus": inputs.workload_gpus[name], "sized": w.gpus is None,
                                         "peak_it_mw": float(inputs.workload_it_mw[name].max()),
@@ -41,13 +47,33 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
             value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)
         forecaster = build_forecaster(scenario.controller, inputs.timeline.step_s)
         frame = simulate_site(inputs, controller, forecaster=forecaster, progress=progress)
+        if coupling is not None:
+            _with_moves(frame, site.name, coupling)
         steps[site.name] = frame
         if hasattr(controller, "summary"):
             logs[site.name] = {**controller.summary(), "forecast_fallbacks": getattr(forecaster, "fallbacks", 0)}
     extra = {"controller": logs} if logs else {}
+    if coupling is not None:
+        extra["fleet"] = {"moves": coupling.moves(timeline.index, timeline.step_h).to_dict(orient="records")}
     if fleets:
         extra["workloads"] = fleets
     return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={}, extra=extra)
+
+
+def _with_moves(frame: pd.DataFrame, name: str, coupling) -> None:
+    """A coupled site's frame gains the IT power it sent and took, what sending cost, and its shared limit."""
+    n = len(frame)
+    out_mw, in_mw, cost = np.zeros(n), np.zeros(n), np.zeros(n)
+    for (a, b), mw in coupling.moved_it_mw.items():
+        if a == name:
+            out_mw += mw
+            cost += mw * coupling.cost_usd_per_mwh[(a, b)]
+        if b == name:
+            in_mw += mw
+    frame["migrated_out_it_mw"], frame["migrated_in_it_mw"] = out_mw, in_mw
+    frame["migration_cost_usd_per_h"] = cost
+    if name in coupling.shared_import_mw:
+        frame["shared_import_share_mw"] = coupling.shared_import_mw[name]
 
 
 def site_assets(inputs: SiteInputs) -> SiteAssets:

@@ -704,6 +704,47 @@ class Market(Model):
         return check_below(self, "price_floor_usd_per_mwh", "price_cap_usd_per_mwh")
 
 
+class SharedConnection(Model):
+    """A substation or grid node several sites hang from: their imports together stay within its limits."""
+
+    name: str = Field(min_length=1, max_length=64)
+    sites: list[str] = Field(min_length=2, max_length=MAX_SITES)
+    import_limit_mw: float = Field(ge=0, le=MAX_GRID_MW)
+    export_limit_mw: float = Field(0.0, ge=0, le=MAX_GRID_MW)
+
+
+class MigrationLink(Model):
+    """Inference that may be served at either of two sites: at most ``max_mw`` of IT power moves (either way), at
+    most ``share`` of each workload's movable inference (``flexibility.movable_fraction``), at a cost per MWh of IT
+    energy moved (network, replication); the latency class says what may move ('interactive' needs a nearby site,
+    'batch' anywhere: recorded with the moves)."""
+
+    between: list[str] = Field(min_length=2, max_length=2)
+    max_mw: float = Field(gt=0, le=MAX_GRID_MW)
+    share: float = Field(1.0, gt=0, le=1)
+    cost_usd_per_mwh: float = Field(0.0, ge=0, le=1e4)
+    latency_class: Literal["interactive", "regional", "batch"] = "regional"
+
+
+class FleetPolicy(Model):
+    """When the rule coordinator moves inference: away from a site whose grid is out, or whose load its connection
+    cannot carry (headroom), and to a cheaper site when the price (with carbon at the scenario's carbon price)
+    differs by more than the link's cost plus ``min_spread_usd_per_mwh``."""
+
+    on_outage: bool = True
+    on_headroom: bool = True
+    on_price: bool = True
+    min_spread_usd_per_mwh: float = Field(10.0, ge=0, le=1e4)
+
+
+class Fleet(Model):
+    """Sites coupled: shared connections and migration links between them."""
+
+    shared_connections: list[SharedConnection] = Field(default_factory=list, max_length=MAX_SITES)
+    migration: list[MigrationLink] = Field(default_factory=list, max_length=MAX_SITES * MAX_SITES)
+    policy: FleetPolicy = FleetPolicy()
+
+
 class Scenario(Model):
     name: str = "scenario"  # becomes a safe folder name (see results_folder.default_outdir)
     description: str = Field("", max_length=10_000)
@@ -720,6 +761,7 @@ class Scenario(Model):
     power_system: PowerSystem | None = Field(None, description="the grid's frequency response (gridcode, swings)")
     gridcode: GridCode | None = None
     resilience: ResilienceStudy | None = None
+    fleet: Fleet | None = Field(None, description="coupled sites: shared connections and migration links")
 
     def site(self, name: str | None = None, *, field: str = "site", file: str | None = None) -> tuple[int, Site]:
         """The site called ``name`` (None: the first) and its index; an unknown name is one clear error naming
@@ -741,4 +783,17 @@ class Scenario(Model):
                 if name not in names:
                     raise ValueError(f"market.transfer_limits: no site named '{excerpt(name, 40)}' (sites: "
                                      f"{', '.join(sorted(names))})")
+        if self.fleet is not None:
+            where = [(f"fleet.shared_connections[{i}]", c.sites) for i, c in enumerate(self.fleet.shared_connections)]
+            where += [(f"fleet.migration[{i}]", m.between) for i, m in enumerate(self.fleet.migration)]
+            for field, listed in where:
+                for name in listed:
+                    if name not in names:
+                        raise ValueError(f"{field}: no site named '{excerpt(name, 40)}' (sites: "
+                                         f"{', '.join(sorted(names))})")
+                if len(set(listed)) != len(listed):
+                    raise ValueError(f"{field}: a site is listed twice")
+            shared = [n for c in self.fleet.shared_connections for n in c.sites]
+            if len(shared) != len(set(shared)):
+                raise ValueError("fleet.shared_connections: a site hangs from one shared connection at most")
         return self

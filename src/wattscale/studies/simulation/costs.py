@@ -11,12 +11,12 @@ from wattscale.scenario.schema import Site
 #: cost components per step (USD), by KPI key; the demand charge is per month (``monthly_demand_charge_usd``)
 STEP_COSTS = ("energy_cost_usd", "export_revenue_usd", "fuel_cost_usd", "generator_om_usd", "start_up_cost_usd",
               "battery_wear_usd", "demand_response_forgone_usd", "carbon_cost_usd", "unserved_cost_usd",
-              "compute_lost_usd")
+              "compute_lost_usd", "migration_cost_usd")
 #: what the total energy cost adds (export revenue counts against it)
 TOTAL_COST_PARTS = ("energy_cost_usd", "fuel_cost_usd", "generator_om_usd", "start_up_cost_usd")
 #: what the system cost adds to the total energy cost
 SYSTEM_COST_EXTRAS = ("battery_wear_usd", "demand_response_forgone_usd", "carbon_cost_usd", "unserved_cost_usd",
-                      "compute_lost_usd")
+                      "compute_lost_usd", "migration_cost_usd")
 
 
 def emissions_kg(frame: pd.DataFrame, site: Site, step_h: float) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +56,8 @@ def step_costs_usd(frame: pd.DataFrame, site: Site, step_h: float, *, voll_usd_p
         "carbon_cost_usd": (grid_co2 + gen_co2) / 1e3 * carbon_price_usd_per_t,
         "unserved_cost_usd": col("unserved_mw") * step_h * voll_usd_per_mwh,
         "compute_lost_usd": col("compute_lost_usd_per_h") * step_h if "compute_lost_usd_per_h" in frame else zeros,
+        "migration_cost_usd": col("migration_cost_usd_per_h") * step_h if "migration_cost_usd_per_h" in frame
+        else zeros,
     }, index=frame.index)
 
 

@@ -136,6 +136,11 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
         "battery_equivalent_cycles": float(dis.sum() * dt_h / b.energy_mwh) if b else 0.0,
         "generators": generators,
     })
+    if "migrated_out_it_mw" in frame:  # a coupled site
+        k["migrated_out_it_mwh"] = float(col("migrated_out_it_mw").sum() * dt_h)
+        k["migrated_in_it_mwh"] = float(col("migrated_in_it_mw").sum() * dt_h)
+    else:
+        del k["migration_cost_usd"]
     if b:
         deg = degradation_by_year(col("battery_soc_mwh"), dis * dt_h, frame.index, b)
         k["battery_degradation"] = deg.to_dict(orient="records")

@@ -65,6 +65,9 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("carbon_cost_usd", "+ carbon price x CO2", "USD", MONEY, part_of="system_cost_usd"),
     Kpi("demand_response_forgone_usd", "+ demand-response payments forgone", "USD", MONEY,
         part_of="system_cost_usd"),
+    Kpi("migration_cost_usd", "+ moving compute to other sites", "USD", MONEY, part_of="system_cost_usd"),
+    Kpi("migrated_out_it_mwh", "IT energy moved to other sites", "MWh", "{:,.0f}"),
+    Kpi("migrated_in_it_mwh", "IT energy taken from other sites", "MWh", "{:,.0f}"),
 )
 BY_KEY = {k.key: k for k in KPIS}
 ADDITIVE = [k.key for k in KPIS if k.combine == "sum"]

@@ -1,0 +1,161 @@
+"""Coupled sites: inference that moves between sites, and shared connections whose limits several sites split.
+
+The rule coordinator decides step by step from what each site sees at that step (no look-ahead), before the
+sites' controllers run, over the migration links in the order given:
+
+1. **outage**: a site whose grid is out sends its movable inference to a linked site whose grid is up;
+2. **headroom**: a site whose load its connection (or its share of a shared one) and its renewables cannot carry
+   sends the excess;
+3. **price**: inference goes where a MWh costs less (energy price plus carbon at the scenario's carbon price) by
+   more than the link's cost plus the policy's spread.
+
+A move is at most the source's movable inference (``flexibility.movable_fraction`` of its inference, times the
+link's ``share``, less what already moved), the link's ``max_mw``, and what the destination can take: its import
+limit plus renewables less its load (its grid must be up). Moved IT power leaves the source's load at the source's
+PUE and joins the destination's at the destination's. Then each shared connection's import (and export) limit is
+split among its sites step by step: each first gets what its net load needs (within its own limit), the rest in
+proportion to the own limits, or, when the needs exceed the shared limit, the shared limit in proportion to the
+needs. A site never imports above its share, so the shared limit holds at every step; each site is then simulated
+with its new load and limits, and every step of every site balances as before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from wattscale.compute.flexibility import Envelope
+from wattscale.engine.inputs import SiteInputs
+from wattscale.scenario.schema import Fleet
+
+REASONS = ("outage", "headroom", "price")
+
+
+@dataclass
+class Coupling:
+    """The sites' inputs after coupling, and what moved where and why."""
+
+    inputs: dict[str, SiteInputs]
+    moved_it_mw: dict[tuple[str, str], np.ndarray]  # (from, to) -> IT MW moved at each step
+    reason: dict[tuple[str, str], np.ndarray]  # (from, to) -> index into REASONS at each step (-1: no move)
+    cost_usd_per_mwh: dict[tuple[str, str], float]
+    shared_import_mw: dict[str, np.ndarray]  # site -> its share of its shared connection's import limit
+
+    def moves(self, index: pd.DatetimeIndex, step_h: float) -> pd.DataFrame:
+        """MWh of IT energy moved, by link direction and reason."""
+        rows = []
+        for (a, b), mw in self.moved_it_mw.items():
+            for k, why in enumerate(REASONS):
+                mwh = float(mw[self.reason[(a, b)] == k].sum() * step_h)
+                if mwh > 0:
+                    rows.append({"from": a, "to": b, "reason": why, "it_mwh": mwh,
+                                 "cost_usd": mwh * self.cost_usd_per_mwh[(a, b)]})
+        return pd.DataFrame(rows, columns=["from", "to", "reason", "it_mwh", "cost_usd"])
+
+
+def couple(fleet: Fleet, inputs: dict[str, SiteInputs], carbon_price_usd_per_t: float = 0.0) -> Coupling:
+    """The coupled inputs of ``inputs`` (site name -> its inputs) under ``fleet``."""
+    names = list(inputs)
+    n = len(next(iter(inputs.values())).load_mw)
+    load = {s: inputs[s].load_mw.astype(float).copy() for s in names}
+    it = {s: inputs[s].it_load_mw.astype(float).copy() for s in names}
+    movable = {s: _movable(inputs[s]) for s in names}
+    sent = {s: np.zeros(n) for s in names}  # IT MW each site has sent away
+    limit = {s: _import_cap(inputs[s]) for s in names}
+    pol = fleet.policy
+    moved, reasons, costs = {}, {}, {}
+    for link in fleet.migration:
+        for a, b in (tuple(link.between), tuple(reversed(link.between))):
+            src, dst = inputs[a], inputs[b]
+            room_it = np.where(dst.grid_up, np.maximum(limit[b] + dst.pv_mw + dst.wind_mw - load[b], 0.0), 0.0) \
+                / dst.pue
+            can = np.clip(movable[a] * link.share - sent[a], 0.0, link.max_mw)
+            want = np.zeros(n)
+            why = np.full(n, -1)
+            if pol.on_price:
+                value = lambda x: x.price_usd_per_mwh + carbon_price_usd_per_t * x.intensity_kg_per_mwh / 1e3  # noqa
+                cheaper = value(src) - value(dst) > link.cost_usd_per_mwh + pol.min_spread_usd_per_mwh
+                want = np.where(cheaper, can, want)
+                why = np.where(cheaper, 2, why)
+            if pol.on_headroom:
+                short = np.maximum(load[a] - limit[a] - src.pv_mw - src.wind_mw, 0.0) / src.pue
+                over = short > 1e-9
+                want = np.where(over, np.maximum(want, short), want)
+                why = np.where(over, 1, why)
+            if pol.on_outage:
+                out = ~src.grid_up
+                want = np.where(out, can, want)
+                why = np.where(out, 0, why)
+            m = np.minimum(np.minimum(want, can), room_it)
+            m[m < 1e-9] = 0.0
+            why = np.where(m > 0, why, -1)
+            load[a] -= m * src.pue
+            it[a] -= m
+            load[b] += m * dst.pue
+            it[b] += m
+            sent[a] += m
+            key = (a, b)
+            moved[key] = moved.get(key, np.zeros(n)) + m
+            reasons[key] = np.where(m > 0, why, reasons.get(key, np.full(n, -1)))
+            costs[key] = link.cost_usd_per_mwh
+    shares = {}
+    new_limits = {s: inputs[s].import_limit_mw.astype(float).copy() for s in names}
+    new_export = {s: inputs[s].export_limit_mw.astype(float).copy() for s in names}
+    for conn in fleet.shared_connections:
+        need = {s: np.maximum(load[s] - inputs[s].pv_mw - inputs[s].wind_mw, 0.0) for s in conn.sites}
+        imp = _split(conn.import_limit_mw, need, {s: new_limits[s] for s in conn.sites})
+        surplus = {s: np.maximum(inputs[s].pv_mw + inputs[s].wind_mw - load[s], 0.0) for s in conn.sites}
+        exp = _split(conn.export_limit_mw, surplus, {s: new_export[s] for s in conn.sites})
+        for s in conn.sites:
+            new_limits[s], new_export[s] = imp[s], exp[s]
+            shares[s] = imp[s]
+    out = {}
+    for s in names:
+        x = inputs[s]
+        out[s] = replace(x, load_mw=load[s], it_load_mw=it[s], import_limit_mw=new_limits[s],
+                         export_limit_mw=new_export[s], envelopes=_less_movable(x.envelopes, sent[s]))
+    return Coupling(out, moved, reasons, costs, shares)
+
+
+def _split(total: float, need: dict[str, np.ndarray], own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``total`` split step by step: each site its need (within its own limit) and the rest by own limits; when
+    the needs exceed the total, the total in proportion to the needs. The shares never exceed the total."""
+    sites = list(need)
+    want = np.array([np.minimum(need[s], own[s]) for s in sites])
+    caps = np.array([own[s] for s in sites])
+    asked = want.sum(axis=0)
+    spare = np.maximum(total - asked, 0.0)
+    room = np.maximum(caps - want, 0.0)
+    room_total = room.sum(axis=0)
+    extra = np.where(room_total > 0, spare * room / np.where(room_total > 0, room_total, 1.0), 0.0)
+    fits = asked <= total
+    scaled = want * np.where(asked > 0, total / np.where(asked > 0, asked, 1.0), 0.0)
+    shares = np.where(fits, np.minimum(want + extra, caps), scaled)
+    return {s: shares[i] for i, s in enumerate(sites)}
+
+
+def _import_cap(x: SiteInputs) -> np.ndarray:
+    return np.where(x.grid_up, np.minimum(x.import_limit_mw, 1e9), 0.0)
+
+
+def _movable(x: SiteInputs) -> np.ndarray:
+    return np.sum([e.movable_mw for e in x.envelopes], axis=0) if x.envelopes else np.zeros(len(x.load_mw))
+
+
+def _less_movable(envelopes: list[Envelope], sent_it_mw: np.ndarray) -> list[Envelope]:
+    """The envelopes with what moved away taken from the movable workloads (in proportion): it can be shed or
+    moved again no more."""
+    total = _movable_of(envelopes)
+    if not envelopes or not sent_it_mw.any():
+        return envelopes
+    out = []
+    for e in envelopes:
+        part = np.where(total > 0, sent_it_mw * e.movable_mw / np.where(total > 0, total, 1.0), 0.0)
+        out.append(replace(e, reducible_mw=np.maximum(e.reducible_mw - part, 0.0),
+                           movable_mw=np.maximum(e.movable_mw - part, 0.0)))
+    return out
+
+
+def _movable_of(envelopes: list[Envelope]) -> np.ndarray:
+    return np.sum([e.movable_mw for e in envelopes], axis=0) if envelopes else np.zeros(0)
