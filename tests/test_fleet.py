@@ -1,0 +1,96 @@
+"""Coupled sites: a shared limit that binds holds at every step, a site in an outage has its movable inference
+served by a linked site within the link's limits, a two-site case worked by hand, and conservation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wattscale.engine.campus import prepare
+from wattscale.engine.coupling import couple
+from wattscale.engine.simulate import balance_residual_mw
+from wattscale.errors import ScenarioError
+from wattscale.studies.registry import run_study
+
+SITE = """
+  - name: {name}
+    facility:
+      workloads:
+        - kind: inference
+          name: chat
+          gpu: H100-SXM
+          model_params_b: 70
+          arrivals: {{mean_rate_per_s: 20000, peak_to_trough: 2.0, peak_hour: 14}}
+          flexibility: {{movable_fraction: 0.5}}
+    grid:
+      import_limit_mw: 200
+{extra}"""
+
+
+def scenario(fleet: str, outage: bool = True) -> str:
+    a = SITE.format(name="a", extra="      outages: [{start: 2023-07-18 10:00, duration: 4h}]\n" if outage else "")
+    b = SITE.format(name="b", extra="")
+    return ("name: two-sites\ntime: {start: 2023-07-17, duration: 3d, step: 1h, timezone: America/New_York}\n"
+            "sites:" + a + b + "fleet:\n" + fleet)
+
+
+def test_a_shared_limit_that_binds_holds_at_every_step_and_every_site_balances():
+    r = run_study("run", scenario("  shared_connections: [{name: sub, sites: [a, b], import_limit_mw: 40}]\n",
+                                  outage=False)).value
+    a, b = r.steps["a"], r.steps["b"]
+    together = a["grid_import_mw"] + b["grid_import_mw"]
+    assert (a["load_mw"] + b["load_mw"]).max() > 50  # it binds: the sites together need more than 40 MW
+    assert together.max() <= 40 + 1e-9
+    assert np.allclose(a["shared_import_share_mw"] + b["shared_import_share_mw"], 40) or \
+        (a["shared_import_share_mw"] + b["shared_import_share_mw"] <= 40 + 1e-9).all()
+    for frame in (a, b):
+        assert np.abs(balance_residual_mw(frame)).max() < 1e-6
+        assert frame["unserved_mw"].sum() > 0  # what the shared limit cannot carry goes unserved (no backup)
+
+
+def test_an_outage_sends_movable_inference_to_the_linked_site_within_the_link():
+    text = scenario("  migration: [{between: [a, b], max_mw: 8, cost_usd_per_mwh: 2}]\n"
+                    "  policy: {on_price: false}\n")
+    campus = prepare(text)
+    before = {s: campus.inputs(s) for s in ("a", "b")}
+    c = couple(campus.scenario.fleet, before)
+    moved = c.moved_it_mw[("a", "b")]
+    out = ~before["a"].grid_up
+    movable = np.sum([e.movable_mw for e in before["a"].envelopes], axis=0)
+    # by hand: at each outage step, the movable half of a's inference up to the link's 8 MW (b has room)
+    np.testing.assert_allclose(moved[out], np.minimum(movable[out], 8.0), rtol=1e-12)
+    assert np.all(moved[~out] == 0) and np.all(c.moved_it_mw[("b", "a")] == 0)
+    a, b = c.inputs["a"], c.inputs["b"]
+    np.testing.assert_allclose(a.load_mw, before["a"].load_mw - moved * before["a"].pue, rtol=1e-12)
+    np.testing.assert_allclose(b.load_mw, before["b"].load_mw + moved * before["b"].pue, rtol=1e-12)
+    # conservation: the fleet's IT power is the same, only where it is served changed
+    np.testing.assert_allclose(a.it_load_mw + b.it_load_mw, before["a"].it_load_mw + before["b"].it_load_mw)
+    r = run_study("run", text)
+    frames = r.value.steps
+    assert r.value.extra["fleet"]["moves"][0]["reason"] == "outage"
+    unserved_coupled = frames["a"]["unserved_mw"].sum()
+    alone = run_study("run", text.split("fleet:")[0]).value.steps["a"]["unserved_mw"].sum()
+    # every moved IT MWh (with a's cooling) is load a no longer leaves unserved: it is served at b
+    assert unserved_coupled == pytest.approx(alone - (moved * before["a"].pue).sum(), rel=1e-9)
+    assert r.kpis["migration_cost_usd"] == pytest.approx(2 * moved.sum(), rel=1e-12)  # 1 h steps
+
+
+def test_price_moves_inference_to_the_cheaper_site_and_never_beyond_its_room():
+    text = scenario("  migration: [{between: [a, b], max_mw: 100, cost_usd_per_mwh: 0}]\n"
+                    "  policy: {on_outage: false, min_spread_usd_per_mwh: 0}\n", outage=False)
+    text = text.replace("    grid:\n      import_limit_mw: 200\n", "    grid:\n      import_limit_mw: 200\n"
+                        "      price_usd_per_mwh: 90\n", 1)  # a pays 90 USD/MWh, b the default profile
+    campus = prepare(text)
+    inp = {s: campus.inputs(s) for s in ("a", "b")}
+    c = couple(campus.scenario.fleet, inp)
+    cheaper = inp["b"].price_usd_per_mwh < 90
+    moved = c.moved_it_mw[("a", "b")]
+    assert moved[cheaper].min() > 0 and np.all(moved[~cheaper] == 0)
+    assert np.all(c.inputs["b"].load_mw <= inp["b"].import_limit_mw + inp["b"].pv_mw + inp["b"].wind_mw + 1e-9)
+
+
+def test_a_fleet_naming_an_unknown_site_is_one_clear_error():
+    with pytest.raises(ScenarioError, match="no site named 'c'"):
+        prepare(scenario("  migration: [{between: [a, c], max_mw: 8}]\n"))
+    with pytest.raises(ScenarioError, match="one shared connection at most"):
+        prepare(scenario("  shared_connections: [{name: x, sites: [a, b], import_limit_mw: 1},"
+                         " {name: y, sites: [b, a], import_limit_mw: 1}]\n"))
