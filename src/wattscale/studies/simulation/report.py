@@ -126,6 +126,34 @@ def site_figures(frame: pd.DataFrame, site: Site, name: str, step_h: float) -> l
     return figs
 
 
+REASON_COLORS = {"outage": "#d1495b", "headroom": "#edae49", "price": "#00798c"}
+
+
+def fleet_figures(results: Results) -> list[go.Figure]:
+    """Where the load went: IT power each site sent to the others over time, and the MWh moved by reason."""
+    moves = pd.DataFrame(results.extra.get("fleet", {}).get("moves", []))
+    sent = {name: f["migrated_out_it_mw"] for name, f in results.steps.items() if "migrated_out_it_mw" in f}
+    if not sent:
+        return []
+    frame, resolution = _plot_resolution(pd.DataFrame(sent))
+    fig = go.Figure()
+    for name in frame.columns:
+        fig.add_trace(go.Scatter(x=frame.index, y=frame[name], name=f"sent by {name}", stackgroup="sent",
+                                 mode="lines", line=dict(width=0)))
+    fig.update_layout(title=f"Fleet: IT power each site sent to others (MW, {resolution})", yaxis_title="MW")
+    figs = [fig]
+    if not moves.empty:
+        moves["link"] = moves["from"] + " → " + moves["to"]
+        bars = go.Figure()
+        for reason, part in moves.groupby("reason", sort=False):
+            bars.add_trace(go.Bar(x=part["link"], y=part["it_mwh"], name=reason,
+                                  marker_color=REASON_COLORS.get(reason)))
+        bars.update_layout(title="Fleet: IT energy moved, by link and reason (MWh)", barmode="stack",
+                           yaxis_title="MWh", xaxis_title="from → to")
+        figs.append(bars)
+    return figs
+
+
 def kpi_table_html(kpis_by_name: dict[str, dict]) -> str:
     names = list(kpis_by_name)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
@@ -141,6 +169,9 @@ def report_figures(results: Results) -> dict[str, go.Figure]:
     """Every figure of the run report as a plotly figure, by its title (``"<site>: <what> ..."``; show one with
     ``.show()``, save it with ``.write_html(path)``)."""
     out = {}
+    for fig in fleet_figures(results):
+        fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=60, b=40))
+        out[fig.layout.title.text] = fig
     for site in results.scenario.sites:
         for k, fig in enumerate(site_figures(results.steps[site.name], site, site.name, results.timeline.step_h)):
             fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=60, b=40))
@@ -161,6 +192,19 @@ def render_report(results: Results) -> str:
              *(f"<p class='note'>Note: {html.escape(n)}.</p>" for n in default_notes(sc)),
              "<h2>Key performance indicators</h2>", kpi_table_html(tables)]
     figures = Figures()
+    fleet_figs = fleet_figures(results)
+    if fleet_figs:
+        parts.append("<h2>Fleet: where the load went</h2>")
+        moves = pd.DataFrame(results.extra["fleet"]["moves"])
+        parts.append("<p>Inference moves between linked sites when a site's grid is out, when its connection "
+                     "cannot carry its load, or where energy (with carbon at the scenario's price) costs less by "
+                     "more than the link's cost; shared connections are split step by step.</p>")
+        for fig in fleet_figs:
+            fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=60, b=40))
+            parts.append(figures.html(fig))
+        if not moves.empty:
+            parts.append(moves.rename(columns={"it_mwh": "IT MWh", "cost_usd": "cost USD"})
+                         .to_html(index=False, float_format="{:,.1f}".format))
     for site in sc.sites:
         kp = results.kpis[site.name]
         parts.append(f"<h2>Site {html.escape(site.name)}</h2>")
