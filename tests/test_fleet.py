@@ -94,3 +94,20 @@ def test_a_fleet_naming_an_unknown_site_is_one_clear_error():
     with pytest.raises(ScenarioError, match="one shared connection at most"):
         prepare(scenario("  shared_connections: [{name: x, sites: [a, b], import_limit_mw: 1},"
                          " {name: y, sites: [b, a], import_limit_mw: 1}]\n"))
+
+
+@pytest.mark.realdata
+def test_the_us_fleet_example_moves_load_and_costs_less_with_migration(examples_dir):
+    on = run_study("run", examples_dir / "fleet-us.yaml")
+    off = run_study("run", examples_dir / "fleet-us.yaml", changes={"fleet.migration": []})
+    moves = on.value.extra["fleet"]["moves"]
+    assert {m["reason"] for m in moves} >= {"outage", "price", "headroom"}
+    assert on.kpis["migrated_out_it_mwh"] == pytest.approx(on.kpis["migrated_in_it_mwh"])  # all of it lands
+    assert off.kpis.get("migrated_out_it_mwh", 0) == 0
+    assert on.kpis["system_cost_usd"] < off.kpis["system_cost_usd"]
+    assert on.kpis["unserved_mwh"] < off.kpis["unserved_mwh"]  # the Texas outage's movable load served elsewhere
+    for frame in on.value.steps.values():
+        assert np.abs(balance_residual_mw(frame)).max() < 1e-6
+    it_on = sum(f["it_load_mw"] for f in on.value.steps.values())
+    it_off = sum(f["it_load_mw"] for f in off.value.steps.values())
+    np.testing.assert_allclose(it_on, it_off, rtol=1e-9)  # the fleet serves the same compute, elsewhere
