@@ -113,63 +113,91 @@ def initial_state(inputs: SiteInputs) -> SiteState:
                      generator_warmup_left=np.zeros(n_gen, int), flex_budget_mwh=inputs.flex_params()[1])
 
 
+class SiteRun:
+    """One site's state and outputs, advanced block by block through the kernel: ``state``, ``forecast`` (the
+    truth), ``run`` a block of setpoints, ``frame`` at the end. ``simulate_site`` drives it with one controller; a
+    fleet's planner drives several in step."""
+
+    def __init__(self, inputs: SiteInputs) -> None:
+        self.inputs = inputs
+        tl = inputs.timeline
+        n, n_gen = tl.n_steps, len(inputs.generators)
+        self.bp, self.gp = inputs.battery_params(), inputs.generator_params()
+        battery = inputs.site.battery
+        self.soc_state = np.array([battery.soc_initial * battery.energy_mwh if battery else 0.0])
+        self.gen_state = np.zeros(n_gen, dtype=np.int64)
+        self.gen_timer = np.zeros(n_gen, dtype=np.int64)
+        self.gen_power = np.zeros(n_gen)
+        self.flex_mw, self.flex_budget = inputs.flex_params()
+        self.flex_shed = np.zeros_like(self.flex_mw)
+        self.out = {k: np.zeros(n) for k in ("curtailed", "charge", "discharge", "soc", "import", "export",
+                                             "unserved", "dumped")}
+        self.gen_out = np.zeros((n_gen, n))
+        self.gen_start = np.zeros((n_gen, n), dtype=np.int64)
+        self.month = tl.month_groups()
+        self.month_start = np.r_[0, np.flatnonzero(np.diff(self.month)) + 1]
+
+    def state(self, t0: int) -> SiteState:
+        """The site at the start of step ``t0``."""
+        m0 = self.month_start[np.searchsorted(self.month_start, t0, side="right") - 1]
+        return SiteState(step=t0, time=self.inputs.timeline.index[t0], soc_mwh=float(self.soc_state[0]),
+                         generator_power_mw=self.gen_power.copy(), generator_on=self.gen_state == ON,
+                         generator_warmup_left=np.where(self.gen_state == STARTING, self.gen_timer, 0),
+                         month_peak_import_mw=float(self.out["import"][m0:t0].max()) if t0 > m0 else 0.0,
+                         flex_budget_mwh=self.flex_budget.copy())
+
+    def forecast(self, t0: int, t1: int) -> SiteForecast:
+        """The truth over steps [t0, t1)."""
+        return site_forecast(self.inputs, t0, t1, flex_mw=self.flex_mw, month=self.month)
+
+    def run(self, t0: int, t1: int, points) -> None:
+        """Steps [t0, t1) under ``points`` (a controller's Setpoints for at least that block)."""
+        inputs, k, n_gen = self.inputs, t1 - t0, len(self.inputs.generators)
+        bt = np.ascontiguousarray(points.battery_mw[:k], dtype=float)
+        gf = points.battery_grid_first
+        gf = np.zeros(k, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[:k], dtype=np.bool_)
+        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float)[:, :k])
+        st = np.zeros((len(self.flex_mw), k)) if points.compute_shed_mw is None else \
+            np.ascontiguousarray(np.asarray(points.compute_shed_mw, dtype=float)[:, :k])
+        xt = np.full(k, np.inf) if points.export_limit_mw is None else \
+            np.ascontiguousarray(np.asarray(points.export_limit_mw, dtype=float)[:k])
+        if len(bt) != k or gt.shape != (n_gen, k) or st.shape != (len(self.flex_mw), k) or len(xt) != k:
+            raise ScenarioError(f"controller returned setpoints of the wrong shape for a block of {k} steps",
+                                field="controller")
+        o = self.out
+        run_block(t0, t1, inputs.timeline.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,
+                  inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, float(points.battery_reserve_mwh), gt,
+                  self.bp, self.gp, st, xt, self.flex_mw, self.soc_state, self.gen_state, self.gen_timer,
+                  self.gen_power, self.flex_budget, o["curtailed"], o["charge"], o["discharge"], o["soc"],
+                  self.gen_out, self.gen_start, o["import"], o["export"], self.flex_shed, o["unserved"], o["dumped"])
+
+    def block_results(self, t0: int, t1: int) -> dict:
+        return {**{k: v[t0:t1] for k, v in self.out.items()}, "generators": self.gen_out[:, t0:t1].sum(axis=0),
+                "shed": self.flex_shed[:, t0:t1].sum(axis=0)}
+
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.inputs, self.out, self.gen_out, self.gen_start, self.flex_mw, self.flex_shed)
+
+
 def simulate_site(inputs: SiteInputs, controller: Controller, *, forecaster=None,
                   progress: Progress | None = None, observer: Observer | None = None) -> pd.DataFrame:
     """Run one site; return its per-step frame (inputs and every asset's response). The engine owns the
     ``forecaster`` (default: perfect foresight): the controller receives its forecast of the horizon, never the
     truth under another name. ``observer`` sees each block's results as soon as they are computed (a live run)."""
-    tl = inputs.timeline
-    n, n_gen = tl.n_steps, len(inputs.generators)
-    bp, gp = inputs.battery_params(), inputs.generator_params()
-    battery = inputs.site.battery
-    soc_state = np.array([battery.soc_initial * battery.energy_mwh if battery else 0.0])
-    gen_state = np.zeros(n_gen, dtype=np.int64)
-    gen_timer = np.zeros(n_gen, dtype=np.int64)
-    gen_power = np.zeros(n_gen)
-    flex_mw, flex_budget = inputs.flex_params()
-    flex_shed = np.zeros_like(flex_mw)
-    out = {k: np.zeros(n) for k in ("curtailed", "charge", "discharge", "soc", "import", "export",
-                                    "unserved", "dumped")}
-    gen_out = np.zeros((n_gen, n))
-    gen_start = np.zeros((n_gen, n), dtype=np.int64)
+    run = SiteRun(inputs)
+    n = inputs.timeline.n_steps
     block = max(1, int(controller.block_steps))
     horizon = max(block, int(controller.horizon_steps))
-    month = tl.month_groups()
-    month_start = np.r_[0, np.flatnonzero(np.diff(month)) + 1]
     for t0 in range(0, n, block):
         t1 = min(n, t0 + block)
-        h1 = min(n, t0 + horizon)
-        m0 = month_start[np.searchsorted(month_start, t0, side="right") - 1]
-        state = SiteState(step=t0, time=tl.index[t0], soc_mwh=float(soc_state[0]),
-                          generator_power_mw=gen_power.copy(), generator_on=gen_state == ON,
-                          generator_warmup_left=np.where(gen_state == STARTING, gen_timer, 0),
-                          month_peak_import_mw=float(out["import"][m0:t0].max()) if t0 > m0 else 0.0,
-                          flex_budget_mwh=flex_budget.copy())
-        truth = site_forecast(inputs, t0, h1, flex_mw=flex_mw, month=month)
-        points = controller.decide(state, truth if forecaster is None else forecaster.forecast(state, truth))
-        k = t1 - t0
-        bt = np.ascontiguousarray(points.battery_mw[:k], dtype=float)
-        gf = points.battery_grid_first
-        gf = np.zeros(k, dtype=np.bool_) if gf is None else np.ascontiguousarray(gf[:k], dtype=np.bool_)
-        gt = np.ascontiguousarray(np.asarray(points.generator_mw, dtype=float)[:, :k])
-        st = np.zeros((len(flex_mw), k)) if points.compute_shed_mw is None else \
-            np.ascontiguousarray(np.asarray(points.compute_shed_mw, dtype=float)[:, :k])
-        xt = np.full(k, np.inf) if points.export_limit_mw is None else \
-            np.ascontiguousarray(np.asarray(points.export_limit_mw, dtype=float)[:k])
-        if len(bt) != k or gt.shape != (n_gen, k) or st.shape != (len(flex_mw), k) or len(xt) != k:
-            raise ScenarioError(f"controller returned setpoints of the wrong shape for a block of {k} steps",
-                                field="controller")
-        run_block(t0, t1, tl.step_h, inputs.load_mw, inputs.pv_mw, inputs.wind_mw, inputs.grid_up,
-                  inputs.import_limit_mw, inputs.export_limit_mw, bt, gf, float(points.battery_reserve_mwh), gt, bp, gp,
-                  st, xt, flex_mw, soc_state, gen_state, gen_timer, gen_power, flex_budget,
-                  out["curtailed"], out["charge"], out["discharge"], out["soc"], gen_out, gen_start,
-                  out["import"], out["export"], flex_shed, out["unserved"], out["dumped"])
+        state = run.state(t0)
+        truth = run.forecast(t0, min(n, t0 + horizon))
+        run.run(t0, t1, controller.decide(state, truth if forecaster is None else forecaster.forecast(state, truth)))
         if observer is not None:
-            observer(t0, t1, {**{k: v[t0:t1] for k, v in out.items()}, "generators": gen_out[:, t0:t1].sum(axis=0),
-                              "shed": flex_shed[:, t0:t1].sum(axis=0)})
+            observer(t0, t1, run.block_results(t0, t1))
         if progress is not None:
             progress(t1 - t0)
-    return _frame(inputs, out, gen_out, gen_start, flex_mw, flex_shed)
+    return run.frame()
 
 
 def _frame(inputs: SiteInputs, out: dict, gen_out: np.ndarray, gen_start: np.ndarray, flex_mw: np.ndarray,

@@ -81,6 +81,7 @@ class DispatchPlan:
     build_s: float = 0.0
     mip_gap: float = 0.0
     marginal_usd_per_mwh: list[np.ndarray] | None = None  # per site: the value of one more MWh at each step (LPs)
+    migration_it_mw: list[np.ndarray] = field(default_factory=list)  # per migration term: IT MW moved per step
 
     @property
     def unserved_mwh(self) -> float:
@@ -105,9 +106,20 @@ class Dispatch:
     def _formulate(self, prog: Programme) -> None:
         p = self.problem
         sizes = self.capacity.declare(prog) if self.capacity else [{} for _ in p.sites]
+        moved = [[] for _ in p.sites]  # per site: terms of supply (+) or demand (-) from moved inference
+        for k, m in enumerate(p.migration):
+            var = prog.var(f"move{k}", {"t": p.n_steps}, 0.0, np.maximum(m.cap_it_mw, 0.0) * p.active(),
+                           cost=p.step_h * m.cost_usd_per_mwh)
+            moved[m.src].append(lambda var=var, m=m: var * _arr(m.pue_src))
+            moved[m.dst].append(lambda var=var, m=m: -1.0 * var * _arr(m.pue_dst))
         flows = []
         for i, site in enumerate(p.sites):
-            flows.append(self._site(prog, f"{i}.", site, sizes[i]))
+            flows.append(self._site(prog, f"{i}.", site, sizes[i], moved[i]))
+        for k, cap in enumerate(p.group_caps):
+            prog.con(f"group{k}.import", lambda cap=cap: sum(flows[i][0] for i in cap.sites), "<=",
+                     np.full(p.n_steps, cap.import_mw))
+            prog.con(f"group{k}.export", lambda cap=cap: sum(flows[i][1] for i in cap.sites), "<=",
+                     np.full(p.n_steps, cap.export_mw))
         if p.portfolio_cap_mw is not None:  # a virtual power plant's promise: the sites' net draw together
             short = prog.var("portfolio_short", {"t": p.n_steps}, 0.0, INF,
                              cost=p.step_h * p.portfolio_shortfall_usd_per_mwh)
@@ -121,7 +133,7 @@ class Dispatch:
         if self.extra is not None:
             self.extra(prog, p)
 
-    def _site(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict) -> tuple:
+    def _site(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict, moved: list | None = None) -> tuple:
         p = self.problem
         n, dt = s.n_steps, p.step_h
         T = {"t": n}
@@ -177,6 +189,7 @@ class Dispatch:
             prog.con(pre + "shed_budget", lambda: dt * shed.sum("t"), "<=", budget,
                      mask=xr.DataArray(np.isfinite(budget), dims=["w"]))  # no row for work without a deadline
             supply.append(lambda: shed.sum("w"))
+        supply += moved or []
         uns = prog.var(pre + "unserved", T, 0.0, s.load_mw if p.allow_unserved else 0.0,
                        cost=dt * p.value_of_lost_load_usd_per_mwh)
         dump = prog.var(pre + "dumped", T, 0.0, INF, cost=dt * dump_penalty_usd_per_mwh(p.connection or s.grid, p))
@@ -381,11 +394,15 @@ def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPl
     if problem.connection is not None:
         co2_kg += _grid_costs(costs, problem.connection, v["tie.import"], v["tie.export"], v, "tie.", dt)
     costs["carbon"] = co2_kg / 1e3 * cp
+    moves = [v.get(f"move{k}", np.zeros(problem.n_steps)) for k in range(len(problem.migration))]
+    for k, m in enumerate(problem.migration):
+        costs.setdefault("migration", 0.0)
+        costs["migration"] += float(moves[k].sum() * dt * m.cost_usd_per_mwh)
     marginal = None
     if sol.duals is not None:
         marginal = [sol.duals[f"{i}.balance"] / dt for i in range(len(problem.sites))]
     return DispatchPlan(sol.status, sol.objective, sites, costs, co2_kg / 1e3, sol.solve_s, build_s, sol.mip_gap,
-                        marginal)
+                        marginal, moves)
 
 
 def _grid_costs(costs: dict, g: GridTerms, imp: np.ndarray, exp: np.ndarray, v: dict, pre: str, dt: float) -> float:

@@ -132,6 +132,28 @@ class SiteProblem:
 
 
 @dataclass
+class MigrationTerms:
+    """Inference that may move from site ``src`` to site ``dst`` (indices in the problem): at most ``cap_it_mw`` of
+    IT power per step, leaving ``src``'s load at its PUE and joining ``dst``'s at its PUE, at a cost per MWh."""
+
+    src: int
+    dst: int
+    cap_it_mw: np.ndarray
+    cost_usd_per_mwh: float
+    pue_src: np.ndarray
+    pue_dst: np.ndarray
+
+
+@dataclass
+class GroupCap:
+    """Sites (indices) under one shared connection: their imports (exports) together at most these MW."""
+
+    sites: list[int]
+    import_mw: float
+    export_mw: float
+
+
+@dataclass
 class DispatchProblem:
     sites: list[SiteProblem]
     step_h: float
@@ -143,6 +165,8 @@ class DispatchProblem:
     active_steps: int | None = None  # steps after these are padding (nothing runs; keeps the programme's shape)
     portfolio_cap_mw: np.ndarray | None = None  # the sites' net draw together at most this per step (inf: free) ...
     portfolio_shortfall_usd_per_mwh: float = 0.0  # ... or pay this per MWh above it
+    migration: list[MigrationTerms] = field(default_factory=list)  # inference that may move between the sites
+    group_caps: list[GroupCap] = field(default_factory=list)  # shared connections over some of the sites
 
     def active(self) -> np.ndarray:
         n = self.n_steps
