@@ -29,7 +29,7 @@ from wattscale.compute.flexibility import Envelope
 from wattscale.engine.inputs import SiteInputs
 from wattscale.scenario.schema import Fleet
 
-REASONS = ("outage", "headroom", "price")
+REASONS = ("outage", "headroom", "price", "planned")  # planned: by the fleet MPC (fleet_plan.py)
 
 
 @dataclass

@@ -30,6 +30,18 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
     steps: dict[str, pd.DataFrame] = {}
     logs, fleets = {}, {}
     coupling = None
+    if scenario.fleet is not None and scenario.controller.kind == "mpc":  # one plan for the whole fleet
+        from wattscale.engine.fleet_plan import plan_fleet
+
+        frames, coupling, log = plan_fleet(scenario, {s.name: campus.inputs(s.name) for s in scenario.sites},
+                                           progress)
+        for name, frame in frames.items():
+            _with_moves(frame, name, coupling)
+        extra = {"controller": {"fleet": {"kind": "fleet mpc", "plans": len(log),
+                                          "fallbacks": sum(e["status"] == "fallback" for e in log),
+                                          "solve_s_total": float(sum(e.get("solve_s", 0.0) for e in log))}},
+                 "fleet": {"moves": coupling.moves(timeline.index, timeline.step_h).to_dict(orient="records")}}
+        return Results(scenario=scenario, timeline=timeline, steps=frames, kpis={}, extra=extra)
     if scenario.fleet is not None:  # coupled sites: moved inference and shared limits, step by step
         from wattscale.engine.coupling import couple
 

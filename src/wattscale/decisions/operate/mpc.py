@@ -68,20 +68,7 @@ class MpcController:
                                 terminal_penalty_usd_per_mwh=self.spec.terminal_penalty_usd_per_mwh)
 
     def setpoints(self, plan: DispatchPlan, problem: DispatchProblem, block: int) -> Setpoints:
-        sp, site = plan.sites[0], problem.sites[0]
-        gen_mw = np.zeros((len(site.generators), block))
-        for j, g in enumerate(site.generators):
-            on = (sp.generator_mw[j] > ON_TOL) if problem.commitment == "none" else (sp.generator_on[j] > 0.5)
-            starts = np.flatnonzero(sp.generator_start[j] > 0.5)
-            warming = np.zeros(problem.n_steps, dtype=bool)
-            for s in starts:  # the warm-up before a planned start needs a positive setpoint
-                warming[max(0, s - g.start_steps): s] = True
-            gen_mw[j] = np.where(on, sp.generator_mw[j], np.where(warming, max(g.min_mw, ON_TOL), 0.0))[:block]
-        grid = problem.connection or site.grid
-        export_cap = np.where(grid.export_price_usd_per_mwh[:block] < 0, sp.export_mw[:block], np.inf)
-        return Setpoints(battery_mw=(sp.discharge_mw - sp.charge_mw)[:block], generator_mw=gen_mw,
-                         battery_grid_first=np.zeros(block, dtype=bool), compute_shed_mw=sp.shed_mw[:, :block],
-                         export_limit_mw=export_cap)
+        return setpoints_of(plan, problem, block)
 
     # ------------------------------------------------------------ log
     def _record(self, state: SiteState, plan: DispatchPlan, problem: DispatchProblem, block: int, times) -> None:
@@ -127,3 +114,22 @@ def _padded(f: SiteForecast, n: int) -> SiteForecast:
                             "grid_available")
             changes[name] = np.pad(value, width, mode="edge" if edge else "constant")
     return replace(f, **{k: v for k, v in changes.items() if k != "time"})
+
+
+def setpoints_of(plan: DispatchPlan, problem: DispatchProblem, block: int, site: int = 0) -> Setpoints:
+    """Site ``site``'s setpoints for the first ``block`` steps of ``plan``: the planned battery power, generators on
+    as committed (and warming up before a planned start), compute shed, and export capped where it is paid for."""
+    sp, s = plan.sites[site], problem.sites[site]
+    gen_mw = np.zeros((len(s.generators), block))
+    for j, g in enumerate(s.generators):
+        on = (sp.generator_mw[j] > ON_TOL) if problem.commitment == "none" else (sp.generator_on[j] > 0.5)
+        starts = np.flatnonzero(sp.generator_start[j] > 0.5)
+        warming = np.zeros(problem.n_steps, dtype=bool)
+        for st in starts:  # the warm-up before a planned start needs a positive setpoint
+            warming[max(0, st - g.start_steps): st] = True
+        gen_mw[j] = np.where(on, sp.generator_mw[j], np.where(warming, max(g.min_mw, ON_TOL), 0.0))[:block]
+    grid = problem.connection or s.grid
+    export_cap = np.where(grid.export_price_usd_per_mwh[:block] < 0, sp.export_mw[:block], np.inf)
+    return Setpoints(battery_mw=(sp.discharge_mw - sp.charge_mw)[:block], generator_mw=gen_mw,
+                     battery_grid_first=np.zeros(block, dtype=bool), compute_shed_mw=sp.shed_mw[:, :block],
+                     export_limit_mw=export_cap)
