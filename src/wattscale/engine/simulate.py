@@ -37,9 +37,13 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
                                            progress)
         for name, frame in frames.items():
             _with_moves(frame, name, coupling)
-        extra = {"controller": {"fleet": {"kind": "fleet mpc", "plans": len(log),
-                                          "fallbacks": sum(e["status"] == "fallback" for e in log),
-                                          "solve_s_total": float(sum(e.get("solve_s", 0.0) for e in log))}},
+        solves = np.array([e["solve_s"] for e in log if "solve_s" in e] or [0.0])
+        notes = [f"step {e['step']}: {e['note']}" for e in log if e.get("note")]
+        extra = {"controller": {"fleet": {"kind": "fleet mpc", "forecaster": scenario.controller.forecaster,
+                                          "plans": len(log), "fallbacks": sum(e["status"] == "fallback" for e in log),
+                                          "solve_s_total": float(solves.sum()), "solve_s_mean": float(solves.mean()),
+                                          "solve_s_max": float(solves.max()), "notes": notes[:20],
+                                          "notes_omitted": max(0, len(notes) - 20)}},
                  "fleet": {"moves": coupling.moves(timeline.index, timeline.step_h).to_dict(orient="records")}}
         return Results(scenario=scenario, timeline=timeline, steps=frames, kpis={}, extra=extra)
     if scenario.fleet is not None:  # coupled sites: moved inference and shared limits, step by step
