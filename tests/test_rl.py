@@ -90,3 +90,41 @@ def test_episodes_that_do_not_fit_are_refused():
         CampusEnv(DAYS, episode_steps=10**7)
     with pytest.raises(ScenarioError, match="start_step"):
         CampusEnv(DAYS, episode_steps=100, start_step=860)
+
+
+def test_the_fleet_environment_replays_the_rule_coordinator_exactly():
+    from wattscale.engine.coupling import couple
+    from wattscale.rl import FleetEnv
+    from tests.test_fleet import scenario
+
+    text = scenario("  migration: [{between: [a, b], max_mw: 8, cost_usd_per_mwh: 2}]\n"
+                    "  shared_connections: [{name: sub, sites: [a, b], import_limit_mw: 45}]\n")
+    env = FleetEnv(text, episode_steps=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(env, skip_render_check=True)
+    campus = prepare(text)
+    moved = couple(campus.scenario.fleet, {s: campus.inputs(s) for s in ("a", "b")}).moved_it_mw
+    env.reset(options={"start_step": 0})
+    controllers = {s: build_controller(campus.scenario.controller, site_assets(env.sites[s].inputs))
+                   for s in env.names}
+    total = 0.0
+    block = controllers["a"].block_steps
+    for b0 in range(0, env.n, block):
+        plans = {}
+        for s, site_env in env.sites.items():
+            state = SiteState(step=b0, time=site_env.inputs.timeline.index[b0], soc_mwh=float(site_env.soc_state[0]),
+                              generator_power_mw=site_env.gen_power.copy(), generator_on=site_env.gen_state == ON)
+            points = controllers[s].decide(state, site_forecast(site_env.inputs, b0, min(env.n, b0 + block)))
+            plans[s] = setpoints_to_actions(site_env, points)
+        for j in range(min(block, env.n - b0)):
+            t = b0 + j
+            action = {s: plans[s][j] for s in env.names}
+            action["move_it_mw"] = np.array([moved[("a", "b")][t], moved[("b", "a")][t]])
+            total += env.step(action)[1]
+    engine = run_study("run", text)
+    for name, frame in env.frames().items():
+        ours, theirs = frame, engine.value.steps[name]
+        cols = [c for c in ours.columns if c in theirs.columns]
+        np.testing.assert_allclose(ours[cols].to_numpy(float), theirs[cols].to_numpy(float), rtol=0, atol=1e-9)
+    assert -total == pytest.approx(engine.kpis["system_cost_usd"], rel=1e-9)
