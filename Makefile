@@ -62,6 +62,7 @@ bench: $(TESTED)
 	$(BIN)/python benchmarks/ledger_market.py
 	$(BIN)/python benchmarks/forecast.py --quick
 	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/env.py
 
 heal: $(STAMP)
 	$(BIN)/wattscale grid heal examples/networks/campus-ring.yaml --fault T1 -o out/campus-ring-heal-T1
