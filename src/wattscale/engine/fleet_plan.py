@@ -30,7 +30,7 @@ PLANNED = 3  # reason index of a planned move (after coupling.REASONS)
 def plan_fleet(scenario: Scenario, inputs: dict[str, SiteInputs], progress=None):
     """Simulate the coupled sites under one fleet MPC; returns (frames by site, Coupling of what moved, log)."""
     from wattscale.decisions.operate.factory import build_forecaster
-    from wattscale.engine.simulate import SiteRun, site_assets
+    from wattscale.engine.site_run import SiteRun, site_assets
 
     spec, fleet = scenario.controller, scenario.fleet
     names = list(inputs)

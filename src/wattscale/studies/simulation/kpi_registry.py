@@ -70,6 +70,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("migrated_in_it_mwh", "IT energy taken from other sites", "MWh", "{:,.0f}"),
 )
 BY_KEY = {k.key: k for k in KPIS}
+#: KPIs of coupled sites only (a scenario with a fleet section)
+FLEET_ONLY = ("migration_cost_usd", "migrated_out_it_mwh", "migrated_in_it_mwh")
 ADDITIVE = [k.key for k in KPIS if k.combine == "sum"]
 
 
