@@ -145,3 +145,56 @@ def test_the_fleet_mpc_with_perfect_foresight_equals_the_full_horizon_fleet_opti
     # planning the fleet is never worse than the rule coordinator on the same sites
     rules = run_study("run", scenario(FLEET))
     assert rolling.kpis["system_cost_usd"] <= rules.kpis["system_cost_usd"] * (1 + 1e-9)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_BASE = {}
+
+
+def _base_inputs():
+    """Two sites' inputs, built once (workloads, weather): the property below varies only the coupling."""
+    if not _BASE:
+        campus = prepare(scenario("  migration: [{between: [a, b], max_mw: 1}]\n"))
+        _BASE.update({s: campus.inputs(s) for s in ("a", "b")})
+        _BASE["controller"] = campus.scenario.controller
+    return _BASE
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(max_mw=st.floats(0.1, 60), share=st.floats(0.05, 1.0), cost=st.floats(0, 50),
+       shared=st.one_of(st.none(), st.floats(5, 120)), spread=st.floats(0, 30),
+       outage_at=st.integers(0, 60), outage_h=st.integers(0, 12))
+def test_coupled_sites_balance_hold_shared_limits_and_conserve_compute(max_mw, share, cost, shared, spread,
+                                                                        outage_at, outage_h):
+    from dataclasses import replace
+
+    from wattscale.decisions.operate.factory import build_controller
+    from wattscale.engine.simulate import simulate_site, site_assets
+    from wattscale.scenario.schema import Fleet
+
+    base = _base_inputs()
+    up = base["a"].grid_up.copy()
+    up[outage_at: outage_at + outage_h] = False
+    inputs = {"a": replace(base["a"], grid_up=up), "b": base["b"]}
+    fleet = Fleet.model_validate({
+        "migration": [{"between": ["a", "b"], "max_mw": max_mw, "share": share, "cost_usd_per_mwh": cost}],
+        "shared_connections": [] if shared is None else [{"name": "s", "sites": ["a", "b"],
+                                                          "import_limit_mw": shared}],
+        "policy": {"min_spread_usd_per_mwh": spread}})
+    c = couple(fleet, inputs)
+    frames = {s: simulate_site(c.inputs[s], build_controller(base["controller"], site_assets(c.inputs[s])))
+              for s in ("a", "b")}
+    for s, frame in frames.items():
+        assert np.abs(balance_residual_mw(frame)).max() < 1e-6  # every site balances at every step
+    together = frames["a"]["grid_import_mw"] + frames["b"]["grid_import_mw"]
+    if shared is not None:
+        assert together.max() <= shared + 1e-9
+    np.testing.assert_allclose(c.inputs["a"].it_load_mw + c.inputs["b"].it_load_mw,
+                               inputs["a"].it_load_mw + inputs["b"].it_load_mw, atol=1e-9)  # compute conserved
+    movable_a = np.sum([e.movable_mw for e in inputs["a"].envelopes], axis=0)
+    movable_b = np.sum([e.movable_mw for e in inputs["b"].envelopes], axis=0)
+    for (src, dst), movable in ((("a", "b"), movable_a), (("b", "a"), movable_b)):
+        m = c.moved_it_mw[(src, dst)]
+        assert (m >= 0).all() and (m <= np.minimum(max_mw, movable * share) + 1e-9).all()
