@@ -9,11 +9,14 @@ sites' controllers run, over the migration links in the order given:
 3. **price**: inference goes where a MWh costs less (energy price plus carbon at the scenario's carbon price) by
    more than the link's cost plus the policy's spread.
 
-A move is at most the source's movable inference (``flexibility.movable_fraction`` of its inference, times the
-link's ``share``, less what already moved), the link's ``max_mw``, and what the destination can take: its import
-limit plus renewables less its load (its grid must be up). Moved IT power leaves the source's load at the source's
-PUE and joins the destination's at the destination's. Then each shared connection's import (and export) limit is
-split among its sites step by step: each first gets what its net load needs (within its own limit), the rest in
+Prices compare what one IT MWh costs to serve at each site (energy and carbon times its PUE). A move is at most the
+source's movable inference (``flexibility.movable_fraction`` of its inference, times the link's ``share``, less what
+already moved), the link's ``max_mw``, and what the destination can take: its import limit plus renewables less its
+load (its grid must be up), and what its shared connection can still carry. A site under a shared connection is
+short of headroom by its share of what that connection cannot carry. Moved IT power leaves the source's load at
+the source's PUE and joins the destination's at the destination's; the source's workloads and their flexibility
+envelopes shrink in proportion. Then each shared connection's import (and export) limit is split among its sites
+with their grid up, step by step: each first gets what its net load needs (within its own limit), the rest in
 proportion to the own limits, or, when the needs exceed the shared limit, the shared limit in proportion to the
 needs. A site never imports above its share, so the shared limit holds at every step; each site is then simulated
 with its new load and limits, and every step of every site balances as before.
@@ -62,24 +65,41 @@ def couple(fleet: Fleet, inputs: dict[str, SiteInputs], carbon_price_usd_per_t: 
     it = {s: inputs[s].it_load_mw.astype(float).copy() for s in names}
     movable = {s: _movable(inputs[s]) for s in names}
     sent = {s: np.zeros(n) for s in names}  # IT MW each site has sent away
-    limit = {s: _import_cap(inputs[s]) for s in names}
+    cap = {s: _import_cap(inputs[s]) for s in names}
+    group = {s: c for c in fleet.shared_connections for s in c.sites}
     pol = fleet.policy
     moved, reasons, costs = {}, {}, {}
+
+    def need(s: str) -> np.ndarray:  # what a site's connection must carry (facility MW, within its own limit)
+        return np.minimum(np.maximum(load[s] - inputs[s].pv_mw - inputs[s].wind_mw, 0.0), cap[s])
+
+    def group_room(c) -> np.ndarray:  # what a shared connection can still carry (negative: short)
+        return c.import_limit_mw - sum(need(x) for x in c.sites)
+
     for link in fleet.migration:
         for a, b in (tuple(link.between), tuple(reversed(link.between))):
             src, dst = inputs[a], inputs[b]
-            room_it = np.where(dst.grid_up, np.maximum(limit[b] + dst.pv_mw + dst.wind_mw - load[b], 0.0), 0.0) \
-                / dst.pue
+            same_group = a in group and group.get(b) is group[a]
+            room = np.where(dst.grid_up, np.maximum(cap[b] + dst.pv_mw + dst.wind_mw - load[b], 0.0), 0.0)
+            if b in group and not same_group:
+                room = np.minimum(room, np.maximum(group_room(group[b]), 0.0))
+            room_it = room / dst.pue
             can = np.clip(movable[a] * link.share - sent[a], 0.0, link.max_mw)
             want = np.zeros(n)
             why = np.full(n, -1)
-            if pol.on_price:
-                value = lambda x: x.price_usd_per_mwh + carbon_price_usd_per_t * x.intensity_kg_per_mwh / 1e3  # noqa
-                cheaper = value(src) - value(dst) > link.cost_usd_per_mwh + pol.min_spread_usd_per_mwh
+            if pol.on_price:  # what serving one IT MWh costs at each site: energy and carbon, times its PUE
+                per_it = lambda x: (x.price_usd_per_mwh + carbon_price_usd_per_t * x.intensity_kg_per_mwh / 1e3) \
+                    * x.pue  # noqa: E731
+                cheaper = per_it(src) - per_it(dst) > link.cost_usd_per_mwh + pol.min_spread_usd_per_mwh
                 want = np.where(cheaper, can, want)
                 why = np.where(cheaper, 2, why)
             if pol.on_headroom:
-                short = np.maximum(load[a] - limit[a] - src.pv_mw - src.wind_mw, 0.0) / src.pue
+                short = np.maximum(load[a] - cap[a] - src.pv_mw - src.wind_mw, 0.0)
+                if a in group and not same_group:  # its share of what the shared connection cannot carry
+                    excess = np.maximum(-group_room(group[a]), 0.0)
+                    needs = sum(need(x) for x in group[a].sites)
+                    short = np.maximum(short, excess * need(a) / np.where(needs > 0, needs, 1.0))
+                short = short / src.pue
                 over = short > 1e-9
                 want = np.where(over, np.maximum(want, short), want)
                 why = np.where(over, 1, why)
@@ -103,18 +123,22 @@ def couple(fleet: Fleet, inputs: dict[str, SiteInputs], carbon_price_usd_per_t: 
     new_limits = {s: inputs[s].import_limit_mw.astype(float).copy() for s in names}
     new_export = {s: inputs[s].export_limit_mw.astype(float).copy() for s in names}
     for conn in fleet.shared_connections:
-        need = {s: np.maximum(load[s] - inputs[s].pv_mw - inputs[s].wind_mw, 0.0) for s in conn.sites}
-        imp = _split(conn.import_limit_mw, need, {s: new_limits[s] for s in conn.sites})
-        surplus = {s: np.maximum(inputs[s].pv_mw + inputs[s].wind_mw - load[s], 0.0) for s in conn.sites}
-        exp = _split(conn.export_limit_mw, surplus, {s: new_export[s] for s in conn.sites})
+        xs = {s: inputs[s] for s in conn.sites}
+        up = {s: xs[s].grid_up for s in xs}
+        imp = _split(conn.import_limit_mw, {s: np.maximum(load[s] - xs[s].pv_mw - xs[s].wind_mw, 0.0) for s in xs},
+                     {s: cap[s] for s in xs})
+        surplus = {s: np.maximum(xs[s].pv_mw + xs[s].wind_mw - load[s], 0.0) for s in xs}
+        exp = _split(conn.export_limit_mw, surplus, {s: np.where(up[s], new_export[s], 0.0) for s in xs})
         for s in conn.sites:
-            new_limits[s], new_export[s] = imp[s], exp[s]
-            shares[s] = imp[s]
+            new_limits[s] = np.where(up[s], np.minimum(imp[s], new_limits[s]), new_limits[s])
+            new_export[s] = np.where(up[s], np.minimum(exp[s], new_export[s]), new_export[s])
+            shares[s] = np.where(up[s], imp[s], 0.0)
     out = {}
     for s in names:
         x = inputs[s]
+        envelopes, workloads = shrink_envelopes(x.envelopes, x.workload_it_mw, sent[s])
         out[s] = replace(x, load_mw=load[s], it_load_mw=it[s], import_limit_mw=new_limits[s],
-                         export_limit_mw=new_export[s], envelopes=_less_movable(x.envelopes, sent[s]))
+                         export_limit_mw=new_export[s], envelopes=envelopes, workload_it_mw=workloads)
     return Coupling(out, moved, reasons, costs, shares)
 
 
@@ -143,18 +167,27 @@ def _movable(x: SiteInputs) -> np.ndarray:
     return np.sum([e.movable_mw for e in x.envelopes], axis=0) if x.envelopes else np.zeros(len(x.load_mw))
 
 
-def _less_movable(envelopes: list[Envelope], sent_it_mw: np.ndarray) -> list[Envelope]:
-    """The envelopes with what moved away taken from the movable workloads (in proportion): it can be shed or
-    moved again no more."""
+def shrink_envelopes(envelopes: list[Envelope], workload_it_mw: dict[str, np.ndarray], sent_it_mw: np.ndarray
+                     ) -> tuple[list[Envelope], dict[str, np.ndarray]]:
+    """The envelopes and workloads' IT power once ``sent_it_mw`` has left, taken from the movable workloads in
+    proportion to what each could move: what left is no longer here, so it can be moved no more, and each
+    workload's reducible power (a power cap on its fleet) shrinks in proportion to the fleet that stays."""
+    if not envelopes or not np.any(sent_it_mw):
+        return envelopes, workload_it_mw
     total = _movable_of(envelopes)
-    if not envelopes or not sent_it_mw.any():
-        return envelopes
+    workloads = dict(workload_it_mw)
     out = []
     for e in envelopes:
         part = np.where(total > 0, sent_it_mw * e.movable_mw / np.where(total > 0, total, 1.0), 0.0)
-        out.append(replace(e, reducible_mw=np.maximum(e.reducible_mw - part, 0.0),
-                           movable_mw=np.maximum(e.movable_mw - part, 0.0)))
-    return out
+        fleet = workload_it_mw.get(e.name)
+        if fleet is not None:
+            stays = np.clip(1.0 - part / np.where(fleet > 0, fleet, 1.0), 0.0, 1.0)
+            workloads[e.name] = np.maximum(fleet - part, 0.0)
+            reducible = e.reducible_mw * stays
+        else:
+            reducible = np.maximum(e.reducible_mw - part, 0.0)
+        out.append(replace(e, reducible_mw=reducible, movable_mw=np.maximum(e.movable_mw - part, 0.0)))
+    return out, workloads
 
 
 def _movable_of(envelopes: list[Envelope]) -> np.ndarray:

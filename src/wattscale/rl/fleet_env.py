@@ -47,6 +47,7 @@ class FleetEnv(gym.Env):
             base = env.inputs
             env.inputs = replace(base, load_mw=base.load_mw.astype(float).copy(),
                                  it_load_mw=base.it_load_mw.astype(float).copy(),
+                                 workload_it_mw={k: v.astype(float).copy() for k, v in base.workload_it_mw.items()},
                                  import_limit_mw=base.import_limit_mw.astype(float).copy(),
                                  export_limit_mw=base.export_limit_mw.astype(float).copy())
             env.flex_mw = env.flex_mw.copy()
@@ -54,6 +55,8 @@ class FleetEnv(gym.Env):
             self.sites[name] = env
         first = self.sites[self.names[0]]
         self.n, self.dt_h, self.reward_scale = first.n, first.dt_h, float(reward_scale)
+        self._group = {s: c for c in fleet.shared_connections for s in c.sites}
+        self._last_moves: dict[str, float] = {}
         self.links = [(link, a, b) for link in fleet.migration
                       for a, b in (tuple(link.between), tuple(reversed(link.between)))]
         #: each entry of ``move_it_mw``: 'from->to'
@@ -82,6 +85,8 @@ class FleetEnv(gym.Env):
             b, x = env._base, env.inputs
             for attr in ("load_mw", "it_load_mw", "import_limit_mw", "export_limit_mw"):
                 getattr(x, attr)[:] = getattr(b, attr)
+            for key, values in b.workload_it_mw.items():
+                x.workload_it_mw[key][:] = values
             env.flex_mw[:] = b.flex_params()[0]
             _, infos[name] = env.reset(options={"start_step": start})
         self._sent = {s: 0.0 for s in self.names}
@@ -91,7 +96,10 @@ class FleetEnv(gym.Env):
     def step(self, action):
         first = self.sites[self.names[0]]
         t = first._t
+        if first._t >= first._end:
+            raise RuntimeError("the episode is over: call reset()")
         self._sent = {s: 0.0 for s in self.names}
+        self._last_moves = {}
         cost = 0.0
         moves = np.asarray(action.get("move_it_mw", np.zeros(0)), float)
         for k, (link, a, b) in enumerate(self.links):
@@ -100,33 +108,47 @@ class FleetEnv(gym.Env):
             xs = {s: self.sites[s].inputs for s in conn.sites}
             bases = {s: self.sites[s]._base for s in conn.sites}
             cut = slice(t, t + 1)
+            up = {s: bases[s].grid_up[cut] for s in xs}
             need = {s: np.maximum(xs[s].load_mw[cut] - xs[s].pv_mw[cut] - xs[s].wind_mw[cut], 0.0) for s in xs}
-            imp = _split(conn.import_limit_mw, need, {s: bases[s].import_limit_mw[cut].astype(float) for s in xs})
+            own = {s: np.where(up[s], np.minimum(bases[s].import_limit_mw[cut], 1e9), 0.0) for s in xs}
+            imp = _split(conn.import_limit_mw, need, own)
             spare = {s: np.maximum(xs[s].pv_mw[cut] + xs[s].wind_mw[cut] - xs[s].load_mw[cut], 0.0) for s in xs}
-            exp = _split(conn.export_limit_mw, spare, {s: bases[s].export_limit_mw[cut].astype(float) for s in xs})
+            own_exp = {s: np.where(up[s], bases[s].export_limit_mw[cut].astype(float), 0.0) for s in xs}
+            exp = _split(conn.export_limit_mw, spare, own_exp)
             for s in xs:
-                xs[s].import_limit_mw[t], xs[s].export_limit_mw[t] = imp[s][0], exp[s][0]
+                if up[s][0]:
+                    xs[s].import_limit_mw[t] = min(imp[s][0], bases[s].import_limit_mw[t])
+                    xs[s].export_limit_mw[t] = min(exp[s][0], bases[s].export_limit_mw[t])
         reward, done, info = 0.0, False, {"cost_usd": cost, "moved_it_mw": {}}
         for name in self.names:
             _, r, done, _, site_info = self.sites[name].step(action[name])
             reward += r
             info["cost_usd"] += site_info["cost_usd"]
         reward -= cost * self.reward_scale
-        info["moved_it_mw"] = dict(self._last_moves) if self.links else {}
+        info["moved_it_mw"] = dict(self._last_moves)
         return self._observation(), reward, done, False, info
 
+    def _cap(self, s: str, t: int) -> float:
+        base = self.sites[s]._base
+        return min(base.import_limit_mw[t], 1e9) if base.grid_up[t] else 0.0
+
+    def _need(self, s: str, t: int) -> float:
+        x = self.sites[s].inputs
+        return min(max(x.load_mw[t] - x.pv_mw[t] - x.wind_mw[t], 0.0), self._cap(s, t))
+
     def _move(self, t: int, link, a: str, b: str, asked: float) -> float:
-        """Move up to ``asked`` IT MW from ``a`` to ``b`` at step ``t``, within the link and physics; the MW moved."""
+        """Move up to ``asked`` IT MW from ``a`` to ``b`` at step ``t``, within the link and physics (as the rule
+        coordinator holds its own moves); the MW moved."""
         src, dst = self.sites[a], self.sites[b]
         x, y = src.inputs, dst.inputs
         can = min(max(self._movable[a][t] * link.share - self._sent[a], 0.0), link.max_mw)
-        room = max(min(y.import_limit_mw[t], 1e9) + y.pv_mw[t] + y.wind_mw[t] - y.load_mw[t], 0.0) / y.pue[t] \
-            if dst._base.grid_up[t] else 0.0
-        m = max(0.0, min(asked, can, room))
+        room = max(self._cap(b, t) + y.pv_mw[t] + y.wind_mw[t] - y.load_mw[t], 0.0) if dst._base.grid_up[t] else 0.0
+        group = self._group.get(b)
+        if group is not None and self._group.get(a) is not group:
+            room = min(room, max(group.import_limit_mw - sum(self._need(s, t) for s in group.sites), 0.0))
+        m = max(0.0, min(asked, can, room / y.pue[t]))
         if m < 1e-9:
             m = 0.0
-        if not hasattr(self, "_last_moves") or t != getattr(self, "_moves_t", -1):
-            self._last_moves, self._moves_t = {}, t
         self._last_moves[f"{a}->{b}"] = m
         if m == 0.0:
             return 0.0
@@ -138,10 +160,16 @@ class FleetEnv(gym.Env):
         self._sent_log[a][t] = self._sent[a]
         shares = self._movable_share[a][:, t]
         total = shares.sum()
-        if total > 0:  # what left can no longer be shed here: the envelope (facility MW) shrinks, as the coordinator's
+        if total > 0:  # as the coordinator: what left shrinks its workloads' envelopes in proportion
             part = self._sent[a] * shares / total
-            reducible = np.array([e.reducible_mw[t] for e in src._base.envelopes])
-            src.flex_mw[:, t] = np.maximum(reducible - part, 0.0) * x.pue[t]
+            for w, e in enumerate(src._base.envelopes):
+                fleet = src._base.workload_it_mw.get(e.name)
+                if fleet is not None:
+                    stays = min(max(1.0 - part[w] / fleet[t], 0.0), 1.0) if fleet[t] > 0 else 1.0
+                    src.flex_mw[w, t] = e.reducible_mw[t] * stays * x.pue[t]
+                    x.workload_it_mw[e.name][t] = max(fleet[t] - part[w], 0.0)
+                else:
+                    src.flex_mw[w, t] = max(e.reducible_mw[t] - part[w], 0.0) * x.pue[t]
         return m
 
     def _observation(self) -> np.ndarray:

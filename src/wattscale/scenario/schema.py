@@ -704,7 +704,7 @@ class Market(Model):
         return check_below(self, "price_floor_usd_per_mwh", "price_cap_usd_per_mwh")
 
 
-class SharedConnection(Model):
+class FleetConnection(Model):
     """A substation or grid node several sites hang from: their imports together stay within its limits."""
 
     name: str = Field(min_length=1, max_length=64)
@@ -740,7 +740,7 @@ class FleetPolicy(Model):
 class Fleet(Model):
     """Sites coupled: shared connections and migration links between them."""
 
-    shared_connections: list[SharedConnection] = Field(default_factory=list, max_length=MAX_SITES)
+    shared_connections: list[FleetConnection] = Field(default_factory=list, max_length=MAX_SITES)
     migration: list[MigrationLink] = Field(default_factory=list, max_length=MAX_SITES * MAX_SITES)
     policy: FleetPolicy = FleetPolicy()
 
