@@ -198,3 +198,17 @@ def test_coupled_sites_balance_hold_shared_limits_and_conserve_compute(max_mw, s
     for (src, dst), movable in ((("a", "b"), movable_a), (("b", "a"), movable_b)):
         m = c.moved_it_mw[(src, dst)]
         assert (m >= 0).all() and (m <= np.minimum(max_mw, movable * share) + 1e-9).all()
+
+
+def test_the_fleet_mpc_never_sends_more_than_a_site_may_move_over_all_its_links():
+    from wattscale.engine.fleet_plan import plan_fleet
+
+    text = scenario("  migration: [{between: [a, b], max_mw: 30}, {between: [a, c], max_mw: 30}]\n")
+    text = text.replace("fleet:\n", "fleet:\n", 1).replace("sites:", "sites:" + SITE.format(name="c", extra=""), 1)
+    campus = prepare(_mpc(text, 24, 24))
+    inputs = {s: campus.inputs(s) for s in ("a", "b", "c")}
+    _, coupling, log = plan_fleet(campus.scenario, inputs)
+    assert all(e["status"] != "fallback" for e in log)
+    sent = coupling.moved_it_mw[("a", "b")] + coupling.moved_it_mw[("a", "c")]
+    movable = np.sum([e.movable_mw for e in inputs["a"].envelopes], axis=0)
+    assert sent.max() > 0 and (sent <= movable + 1e-6).all()

@@ -107,11 +107,16 @@ class Dispatch:
         p = self.problem
         sizes = self.capacity.declare(prog) if self.capacity else [{} for _ in p.sites]
         moved = [[] for _ in p.sites]  # per site: terms of supply (+) or demand (-) from moved inference
+        sent = [[] for _ in p.sites]
         for k, m in enumerate(p.migration):
             var = prog.var(f"move{k}", {"t": p.n_steps}, 0.0, np.maximum(m.cap_it_mw, 0.0) * p.active(),
                            cost=p.step_h * m.cost_usd_per_mwh)
             moved[m.src].append(lambda var=var, m=m: var * _arr(m.pue_src))
             moved[m.dst].append(lambda var=var, m=m: -1.0 * var * _arr(m.pue_dst))
+            sent[m.src].append(var)
+        for i, limit in p.movable_it_mw.items():  # over all its links, a site sends at most what it may move
+            if len(sent[i]) > 1:
+                prog.con(f"{i}.movable", lambda i=i: sum(sent[i]), "<=", np.maximum(limit, 0.0))
         flows = []
         for i, site in enumerate(p.sites):
             flows.append(self._site(prog, f"{i}.", site, sizes[i], moved[i]))

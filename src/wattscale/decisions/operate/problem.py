@@ -166,6 +166,7 @@ class DispatchProblem:
     portfolio_cap_mw: np.ndarray | None = None  # the sites' net draw together at most this per step (inf: free) ...
     portfolio_shortfall_usd_per_mwh: float = 0.0  # ... or pay this per MWh above it
     migration: list[MigrationTerms] = field(default_factory=list)  # inference that may move between the sites
+    movable_it_mw: dict[int, np.ndarray] = field(default_factory=dict)  # site -> IT MW it may send in all
     group_caps: list[GroupCap] = field(default_factory=list)  # shared connections over some of the sites
 
     def active(self) -> np.ndarray:
