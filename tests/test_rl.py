@@ -85,11 +85,28 @@ def test_actions_are_the_engines_setpoints():
         env.step(action)
 
 
+def test_an_episode_starting_mid_month_charges_only_the_rise_of_its_peak():
+    env = CampusEnv(DEMO, episode_steps=288, start_step=288 * 10)  # 11 January
+    env.reset()
+    follow = {"follow": np.ones(1 + env.n_gen, dtype=np.int8), "battery_mw": np.zeros(1),
+              "generator_mw": np.zeros(env.n_gen), "compute_shed_mw": np.zeros(env.n_flex)}
+    costs = [env.step(follow)[4]["cost_usd"] for _ in range(288)]
+    energy_first = env.frame()["grid_import_mw"].iloc[288 * 10] * env.inputs.price_usd_per_mwh[288 * 10] * env.dt_h
+    assert costs[0] < 10 * energy_first + 1e3  # no whole month's demand charge on the first step
+    assert env.generator_names == [g.name for g in env.inputs.generators] and len(env.workload_names) == env.n_flex
+
+
 def test_episodes_that_do_not_fit_are_refused():
     with pytest.raises(ScenarioError, match="episode_steps"):
         CampusEnv(DAYS, episode_steps=10**7)
     with pytest.raises(ScenarioError, match="start_step"):
         CampusEnv(DAYS, episode_steps=100, start_step=860)
+    with pytest.raises(ScenarioError, match="horizon_steps"):
+        CampusEnv(DAYS, horizon_steps=-1)
+    from tests.test_fleet import scenario
+
+    with pytest.raises(ScenarioError, match="FleetEnv"):
+        CampusEnv(scenario("  migration: [{between: [a, b], max_mw: 8}]\n"))
 
 
 def test_the_fleet_environment_replays_the_rule_coordinator_exactly():
@@ -122,6 +139,8 @@ def test_the_fleet_environment_replays_the_rule_coordinator_exactly():
             action = {s: plans[s][j] for s in env.names}
             action["move_it_mw"] = np.array([moved[("a", "b")][t], moved[("b", "a")][t]])
             total += env.step(action)[1]
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(action)
     engine = run_study("run", text)
     for name, frame in env.frames().items():
         ours, theirs = frame, engine.value.steps[name]

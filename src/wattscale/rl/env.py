@@ -7,10 +7,12 @@ the reward is minus the step's system cost.
 **Action** (``gymnasium.spaces.Dict``):
 
 - ``battery_mw`` ``Box(-P, P, (1,))``: + discharge, - charge (MW), when the site has a battery;
-- ``generator_mw`` ``Box(0, capacity, (G,))``: each generator's setpoint (MW), when it has generators;
+- ``generator_mw`` ``Box(0, capacity, (G,))``: each generator's setpoint (MW), in merit order
+  (``generator_names``), when it has generators;
 - ``follow`` ``MultiBinary(1 + G)``: 1 lets the battery (first) or a generator *follow*: balance the site in merit
   order within its limits, as the engine's rule controller asks (the value given for it is then ignored);
-- ``compute_shed_mw`` ``Box(0, envelope, (W,))``: facility MW of each flexible workload to shed on purpose.
+- ``compute_shed_mw`` ``Box(0, envelope, (W,))``: facility MW of each flexible workload to shed on purpose
+  (``workload_names``).
 
 **Observation** (``Box`` of ``observation_names``): state of charge (share), each generator's on-state and output
 (share of capacity), this step's load, PV, wind, price, carbon intensity, import limit and grid availability,
@@ -19,8 +21,9 @@ the hour and weekday as sine and cosine, and the month's peak import so far.
 
 **Reward**: minus the step's cost in USD: grid energy less export revenue, fuel, generator O&M and start-ups,
 battery wear, demand-response payments forgone, carbon at the scenario's price, unserved energy at the value of
-lost load, compute given up at its value, and the demand charge as the month's peak import rises. Summed over a
-whole timeline it is minus the system cost the ``run`` study reports (tested).
+lost load, compute given up at its value, and the demand charge as the month's peak import rises (an episode that
+starts mid-month takes its first step's import as the peak so far). Summed over a whole timeline it is minus the
+system cost the ``run`` study reports (tested).
 
 An episode is ``episode_steps`` steps from ``start_step`` (default: a random step drawn with the seed given to
 ``reset``), or the whole timeline.
@@ -36,6 +39,8 @@ from gymnasium import spaces
 from wattscale.engine.kernel import ON, run_block
 from wattscale.errors import ScenarioError
 
+MAX_HORIZON_STEPS = 2016  # a week of 5-minute steps in every observation is already a wide one
+
 
 class CampusEnv(gym.Env):
     """One site of ``scenario`` (a path, YAML text, Scenario or prepared campus) as an environment."""
@@ -43,12 +48,19 @@ class CampusEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, scenario, *, site: str | None = None, episode_steps: int | None = 288,
-                 start_step: int | None = None, horizon_steps: int = 12, reward_scale: float = 1.0) -> None:
+                 start_step: int | None = None, horizon_steps: int = 12, reward_scale: float = 1.0,
+                 coupled: bool = False) -> None:
         from wattscale.decisions.operate.factory import build_controller
         from wattscale.engine.campus import prepare
         from wattscale.engine.simulate import site_assets
 
         campus = prepare(scenario)
+        if campus.scenario.fleet is not None and not coupled:
+            raise ScenarioError("the scenario couples its sites (a fleet section): one site alone would ignore that",
+                                field="fleet", expected="wattscale.rl.FleetEnv for the coupled sites")
+        if not (isinstance(horizon_steps, int) and 0 <= horizon_steps <= MAX_HORIZON_STEPS):
+            raise ScenarioError(f"horizon_steps {horizon_steps!r:.30} is out of range", field="horizon_steps",
+                                expected=f"a whole number of steps from 0 to {MAX_HORIZON_STEPS}")
         self.campus = campus
         self.inputs = inp = campus.inputs(site)
         self.site = inp.site
@@ -69,6 +81,10 @@ class CampusEnv(gym.Env):
         self.flex_mw, self._budget0 = inp.flex_params()
         self.gens = inp.generators
         self.n_gen, self.n_flex = len(self.gens), len(self.flex_mw)
+        #: the order of ``generator_mw`` and of the generators' ``follow`` flags (merit order, cheapest first)
+        self.generator_names = [g.name for g in self.gens]
+        #: the order of ``compute_shed_mw`` (cheapest to shed first)
+        self.workload_names = [e.name for e in inp.envelopes]
         battery = self.site.battery
         self.battery = battery
         scen = campus.scenario
@@ -164,8 +180,10 @@ class CampusEnv(gym.Env):
         self.gen_timer = np.zeros(self.n_gen, dtype=np.int64)
         self.gen_power = np.zeros(self.n_gen)
         self.flex_budget = self._budget0.copy()
-        self.month_peak = 0.0
         self._month_now = self._month[self._t]
+        # the month's peak so far: zero when the episode starts its month; else unknown, so the first step sets it
+        # without charge and only what rises above it is charged
+        self.month_peak = 0.0 if self._t == 0 or self._month[self._t - 1] != self._month_now else None
         return self._observation(), {"step": self._t, "time": str(self.inputs.timeline.index[self._t])}
 
     def step(self, action):
@@ -208,6 +226,8 @@ class CampusEnv(gym.Env):
             cost += float(self.flex_shed[:, t] @ self._compute_usd) / inp.pue[t] * dt
         if self._month[t] != self._month_now:
             self._month_now, self.month_peak = self._month[t], 0.0
+        if self.month_peak is None:
+            self.month_peak = imp
         if imp > self.month_peak:
             cost += (imp - self.month_peak) * self._demand_usd_per_mw
             self.month_peak = imp
@@ -222,7 +242,7 @@ class CampusEnv(gym.Env):
             obs[1: 1 + g] = self.gen_state == ON
             obs[1 + g: 1 + 2 * g] = self.gen_power / np.maximum(self.gp[:, 0], 1e-9)
         obs[self._n_dynamic: -1] = self._static[t]
-        obs[-1] = self.month_peak
+        obs[-1] = self.month_peak or 0.0
         return obs
 
     def frame(self):

@@ -43,7 +43,7 @@ class FleetEnv(gym.Env):
         self.sites = {}
         for name in self.names:
             env = CampusEnv(campus, site=name, episode_steps=episode_steps, start_step=start_step,
-                            horizon_steps=horizon_steps, reward_scale=reward_scale)
+                            horizon_steps=horizon_steps, reward_scale=reward_scale, coupled=True)
             base = env.inputs
             env.inputs = replace(base, load_mw=base.load_mw.astype(float).copy(),
                                  it_load_mw=base.it_load_mw.astype(float).copy(),
