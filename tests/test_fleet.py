@@ -89,6 +89,13 @@ def test_price_moves_inference_to_the_cheaper_site_and_never_beyond_its_room():
 
 
 def test_a_fleet_naming_an_unknown_site_is_one_clear_error():
+    with pytest.raises(ScenarioError, match="to itself"):
+        prepare(scenario("  migration: [{between: [a, a], max_mw: 8}]\n"))
+    with pytest.raises(ScenarioError, match="listed twice"):
+        prepare(scenario("  migration: [{between: [a, b], max_mw: 8}, {between: [b, a], max_mw: 8}]\n"))
+    with pytest.raises(ScenarioError, match="inference that may move"):
+        run_study("run", scenario("  migration: [{between: [a, b], max_mw: 8}]\n").replace(
+            "flexibility: {movable_fraction: 0.5}", "flexibility: {slowdown_tier: 0.1}"))
     with pytest.raises(ScenarioError, match="no site named 'c'"):
         prepare(scenario("  migration: [{between: [a, c], max_mw: 8}]\n"))
     with pytest.raises(ScenarioError, match="one shared connection at most"):

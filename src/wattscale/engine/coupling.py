@@ -30,6 +30,7 @@ import pandas as pd
 
 from wattscale.compute.flexibility import Envelope
 from wattscale.engine.inputs import SiteInputs
+from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Fleet
 
 REASONS = ("outage", "headroom", "price", "planned")  # planned: by the fleet MPC (fleet_plan.py)
@@ -57,8 +58,18 @@ class Coupling:
         return pd.DataFrame(rows, columns=["from", "to", "reason", "it_mwh", "cost_usd"])
 
 
+def check_links(fleet: Fleet, inputs: dict[str, SiteInputs]) -> None:
+    """ScenarioError for a migration link between two sites that have nothing to move."""
+    for i, link in enumerate(fleet.migration):
+        if not any(_movable(inputs[s]).any() for s in link.between):
+            raise ScenarioError(f"neither {link.between[0]} nor {link.between[1]} has inference that may move",
+                                field=f"fleet.migration[{i}]",
+                                expected="flexibility: {movable_fraction: 0.3} on an inference workload of one of them")
+
+
 def couple(fleet: Fleet, inputs: dict[str, SiteInputs], carbon_price_usd_per_t: float = 0.0) -> Coupling:
     """The coupled inputs of ``inputs`` (site name -> its inputs) under ``fleet``."""
+    check_links(fleet, inputs)
     names = list(inputs)
     n = len(next(iter(inputs.values())).load_mw)
     load = {s: inputs[s].load_mw.astype(float).copy() for s in names}

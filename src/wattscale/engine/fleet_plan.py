@@ -21,7 +21,7 @@ from wattscale.decisions.operate.dispatch import plan_dispatch
 from wattscale.decisions.operate.mpc import setpoints_of
 from wattscale.decisions.operate.problem import DispatchProblem, GroupCap, MigrationTerms, dispatch_problem
 from wattscale.decisions.protocol import Setpoints
-from wattscale.engine.coupling import Coupling, _movable, shrink_envelopes
+from wattscale.engine.coupling import Coupling, _movable, check_links, shrink_envelopes
 from wattscale.engine.inputs import SiteInputs
 from wattscale.errors import PlanningError
 from wattscale.scenario.schema import Scenario
@@ -35,6 +35,7 @@ def plan_fleet(scenario: Scenario, inputs: dict[str, SiteInputs], progress=None)
     from wattscale.engine.site_run import SiteRun, site_assets
 
     spec, fleet = scenario.controller, scenario.fleet
+    check_links(fleet, inputs)
     names = list(inputs)
     index = {name: i for i, name in enumerate(names)}
     first = inputs[names[0]]

@@ -13,6 +13,7 @@ from wattscale.engine.campus import Campus
 from wattscale.engine.inputs import SiteInputs
 from wattscale.engine.results import Results
 from wattscale.engine.site_run import SiteRun, _frame, site_assets, site_forecast  # noqa: F401 - re-exported
+from wattscale.errors import ScenarioError
 from wattscale.scenario.schema import Scenario
 
 Progress = Callable[[int], None]  # called with the number of steps just simulated
@@ -29,12 +30,17 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
     logs, fleets = {}, {}
     coupling = None
     if scenario.fleet is not None and scenario.controller.kind == "mpc":  # one plan for the whole fleet
+        if controllers:
+            raise ScenarioError("a fleet under MPC is planned as one: it takes no controllers of its own",
+                                field="controller", expected="controllers=None, or a rules controller")
         from wattscale.engine.fleet_plan import plan_fleet
 
         frames, coupling, log = plan_fleet(scenario, {s.name: campus.inputs(s.name) for s in scenario.sites},
                                            progress)
         for name, frame in frames.items():
             _with_moves(frame, name, coupling)
+        workloads = {s.name: _fleet_of(campus.inputs(s.name)) for s in scenario.sites
+                     if campus.inputs(s.name).workload_gpus}
         solves = np.array([e["solve_s"] for e in log if "solve_s" in e] or [0.0])
         notes = [f"step {e['step']}: {e['note']}" for e in log if e.get("note")]
         extra = {"controller": {"fleet": {"kind": "fleet mpc", "forecaster": scenario.controller.forecaster,
@@ -43,6 +49,8 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
                                           "solve_s_max": float(solves.max()), "notes": notes[:20],
                                           "notes_omitted": max(0, len(notes) - 20)}},
                  "fleet": {"moves": coupling.moves(timeline.index, timeline.step_h).to_dict(orient="records")}}
+        if workloads:
+            extra["workloads"] = workloads
         return Results(scenario=scenario, timeline=timeline, steps=frames, kpis={}, extra=extra)
     if scenario.fleet is not None:  # coupled sites: moved inference and shared limits, step by step
         from wattscale.engine.coupling import couple
@@ -52,10 +60,7 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
     for site in scenario.sites:
         inputs = coupling.inputs[site.name] if coupling is not None else campus.inputs(site.name)
         if inputs.workload_gpus:  # the fleets as simulated (an inference fleet may have been sized for its SLO)
-            fleets[site.name] = {name: {"gpu": w.gpu, "gpus": inputs.workload_gpus[name], "sized": w.gpus is None,
-                                        "peak_it_mw": float(inputs.workload_it_mw[name].max()),
-                                        "mean_it_mw": float(inputs.workload_it_mw[name].mean())}
-                                 for name, w in ((w.name, w) for w in site.facility.workloads)}
+            fleets[site.name] = _fleet_of(campus.inputs(site.name))
         controller = (controllers or {}).get(site.name) or build_controller(
             scenario.controller, site_assets(inputs), carbon_price_usd_per_t=scenario.carbon_price_usd_per_t,
             value_of_lost_load_usd_per_mwh=scenario.value_of_lost_load_usd_per_mwh)
@@ -72,6 +77,14 @@ def simulate(scenario: Scenario | Campus, *, scenario_file: str | Path | None = 
     if fleets:
         extra["workloads"] = fleets
     return Results(scenario=scenario, timeline=timeline, steps=steps, kpis={}, extra=extra)
+
+
+def _fleet_of(inputs: SiteInputs) -> dict:
+    """Each workload's GPU fleet as simulated, before any of its inference moved to another site."""
+    return {w.name: {"gpu": w.gpu, "gpus": inputs.workload_gpus[w.name], "sized": w.gpus is None,
+                     "peak_it_mw": float(inputs.workload_it_mw[w.name].max()),
+                     "mean_it_mw": float(inputs.workload_it_mw[w.name].mean())}
+            for w in inputs.site.facility.workloads}
 
 
 def _with_moves(frame: pd.DataFrame, name: str, coupling) -> None:

@@ -784,6 +784,18 @@ class Scenario(Model):
                     raise ValueError(f"market.transfer_limits: no site named '{excerpt(name, 40)}' (sites: "
                                      f"{', '.join(sorted(names))})")
         if self.fleet is not None:
+            if len(self.sites) < 2:
+                raise ValueError("fleet: a fleet couples two or more sites; this scenario has one")
+            pairs = set()
+            for i, m in enumerate(self.fleet.migration):
+                if m.between[0] == m.between[1]:
+                    raise ValueError(f"fleet.migration[{i}]: a link joins two different sites, not "
+                                     f"'{excerpt(m.between[0], 40)}' to itself")
+                pair = frozenset(m.between)
+                if pair in pairs:
+                    raise ValueError(f"fleet.migration[{i}]: the link between '{excerpt(m.between[0], 40)}' and "
+                                     f"'{excerpt(m.between[1], 40)}' is listed twice (a link works both ways)")
+                pairs.add(pair)
             where = [(f"fleet.shared_connections[{i}]", c.sites) for i, c in enumerate(self.fleet.shared_connections)]
             where += [(f"fleet.migration[{i}]", m.between) for i, m in enumerate(self.fleet.migration)]
             for field, listed in where:

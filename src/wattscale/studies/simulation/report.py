@@ -196,9 +196,17 @@ def render_report(results: Results) -> str:
     if fleet_figs:
         parts.append("<h2>Fleet: where the load went</h2>")
         moves = pd.DataFrame(results.extra["fleet"]["moves"])
-        parts.append("<p>Inference moves between linked sites when a site's grid is out, when its connection "
-                     "cannot carry its load, or where energy (with carbon at the scenario's price) costs less by "
-                     "more than the link's cost; shared connections are split step by step.</p>")
+        if sc.controller.kind == "mpc":
+            parts.append("<p>The fleet is planned at once: inference moves between linked sites where the plan "
+                         "(over its horizon, with every site's assets) finds it cheapest; shared connections are split "
+                         "by the planned imports and exports.</p>")
+        else:
+            parts.append("<p>Inference moves between linked sites when a site's grid is out, when its connection "
+                         "cannot carry its load, or where serving an IT MWh (energy and carbon at the scenario's "
+                         "price, times the PUE) costs less by more than the link's cost; shared connections are "
+                         "split step by step.</p>")
+        if moves.empty:
+            parts.append("<p>No inference moved.</p>")
         for fig in fleet_figs:
             fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=60, b=40))
             parts.append(figures.html(fig))
