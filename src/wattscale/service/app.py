@@ -157,13 +157,7 @@ async def _submission(request: Request) -> tuple[str, str, dict, str | None]:
             raise ScenarioError("options is not JSON", field="options", expected='a JSON object, e.g. {}') from None
         study = str(form.get("study") or "run")
     else:
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise ScenarioError("the body is not JSON", field="body",
-                                expected='{"study": "run", "scenario": "<YAML text>", "options": {}}') from None
-        if not isinstance(body, dict):
-            raise ScenarioError("the body must be a JSON object", field="body")
+        body = await _json_object(request)
         study, text, options, name = body.get("study", "run"), body.get("scenario"), body.get("options") or {}, \
             body.get("name")
     if not isinstance(study, str):

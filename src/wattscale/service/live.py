@@ -42,7 +42,6 @@ class LiveSession:
     status: str = "starting"
     message: str = ""
     step: int = 0
-    seq: int = 0  # changes of status or blocks so far (viewers wait for it to move)
     state: dict = field(default_factory=dict)
     blocks: collections.deque = field(default_factory=collections.deque)  # (first step, last step, JSON)
     buffered_steps: int = 0
@@ -232,7 +231,6 @@ def run_session(session: LiveSession, campus) -> None:
             with session.lock:
                 session.add_block(t0, t1 - 1, text)
                 session.step = t1
-                session.seq += 1
                 session.lock.notify_all()
             elapsed = time.monotonic() - session.started_wall
             session.steps_per_s = t1 / elapsed if elapsed > 0 else 0.0
@@ -251,7 +249,6 @@ def run_session(session: LiveSession, campus) -> None:
         session.status, session.message = "failed", f"internal error ({type(exc).__name__})"
     finally:
         with session.lock:
-            session.seq += 1
             session.lock.notify_all()
 
 

@@ -156,9 +156,6 @@ class Store:
         row = self.conn.execute("SELECT name, role FROM tokens WHERE sha256 = ?", (sha256,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def token_names(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT name, role FROM tokens ORDER BY name").fetchall())
-
 
 def new_id() -> str:
     return uuid.uuid4().hex[:16]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from wattscale.decisions.market.demand_response import Settlement, settle
@@ -34,37 +35,31 @@ class DrLedger:
         self.keys = Keystore(data_dir / "keys")
         self.lock = ledger_lock(data_dir)
 
-    def _open(self) -> tuple[Ledger, object]:
-        operator = self.keys.get(OPERATOR)
-        ledger = Ledger.open(self.path) if self.path.exists() else \
-            Ledger.create(self.path, operator, market="wattscale demand response")
-        return ledger, operator
-
-    def _append(self, kind: str, body: dict) -> None:
+    @contextmanager
+    def _opened(self):
+        """(ledger, operator) under the lock, the ledger made on first use and closed after."""
         with self.lock:
-            ledger, operator = self._open()
+            operator = self.keys.get(OPERATOR)
+            ledger = Ledger.open(self.path) if self.path.exists() else \
+                Ledger.create(self.path, operator, market="wattscale demand response")
             try:
-                ledger.append([make(kind, body, operator)], operator)
+                yield ledger, operator
             finally:
                 ledger.close()
+
+    def _append(self, kind: str, body: dict) -> None:
+        with self._opened() as (ledger, operator):
+            ledger.append([make(kind, body, operator)], operator)
 
     def trust(self) -> dict:
         """The operator's public key, for verifiers to pin (``wattscale ledger verify --trust``)."""
-        with self.lock:
-            ledger, _ = self._open()
-            try:
-                return ledger.trust()
-            finally:
-                ledger.close()
+        with self._opened() as (ledger, _):
+            return ledger.trust()
 
     def checkpoint(self) -> dict:
         """The head of the ledger signed by the operator (``wattscale ledger verify --checkpoint``)."""
-        with self.lock:
-            ledger, operator = self._open()
-            try:
-                return ledger.checkpoint(operator)
-            finally:
-                ledger.close()
+        with self._opened() as (ledger, operator):
+            return ledger.checkpoint(operator)
 
     def event(self, event_id: str, program_id: str, targets: list[str], terms: Terms) -> None:
         self._append("dr_event", {"id": f"event-{event_id}", "program": program_id, "targets": ",".join(targets),

@@ -270,7 +270,7 @@ def _one(kind: str):
         why = may_write(kind, old, who) or may_write(kind, obj, who)
         if why:
             raise problem(403, "Forbidden", why)
-        if kind in ("EVENT", "REPORT") and event_terms_safe(kind, old) is not None:
+        if on_ledger(kind, old):
             raise problem(409, "Conflict", f"a {kind.lower()} on the ledger is not changed; post a new one")
         if kind == "SUBSCRIPTION":
             _callbacks_allowed(obj, request)
@@ -286,7 +286,7 @@ def _one(kind: str):
         why = may_write(kind, old, who)
         if why:
             raise problem(403, "Forbidden", why)
-        if kind in ("EVENT", "REPORT") and event_terms_safe(kind, old) is not None:
+        if on_ledger(kind, old):
             raise problem(409, "Conflict", f"a {kind.lower()} on the ledger stays; it cannot be deleted")
         objects.delete(old["id"])
         _notify(request, kind, "DELETE", old)
@@ -297,13 +297,16 @@ def _one(kind: str):
     return search_by_id, update, delete
 
 
-def event_terms_safe(kind: str, obj: dict):
+def on_ledger(kind: str, obj: dict) -> bool:
+    """Whether ``obj`` went onto the ledger when it was stored (a reduction event, or a report), so it stays."""
     if kind == "REPORT":
         return True
+    if kind != "EVENT":
+        return False
     try:
-        return event_terms(Event.model_validate(obj))
+        return event_terms(Event.model_validate(obj)) is not None
     except (WattscaleError, ValidationError):
-        return None
+        return False
 
 
 for _kind, _path in PATHS.items():
