@@ -39,7 +39,7 @@ def _settle(request: Request, event_id: str) -> dict:
         raise problem(400, "Bad Request", "the event asks for no reduction (DISPATCH_SETPOINT_RELATIVE); "
                                           "there is nothing to settle")
     ledger = DrLedger(request.app.state.data_dir)
-    reports = {r["clientName"]: r for r in objects.rows("REPORT") if r.get("eventID") == event_id}
+    reports = {r["clientName"]: r for r in objects.rows("REPORT", event=event_id)}
     out = []
     for ven in target_values(event.get("targets")):
         row = objects.conn.execute("SELECT body FROM dr_settlements WHERE event = ? AND ven = ?",

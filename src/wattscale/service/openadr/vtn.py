@@ -60,9 +60,11 @@ class Objects:
             self.conn.executescript(SCHEMA)
             request.app.state.oadr_ready = True
 
-    def rows(self, kind: str) -> list[dict]:
-        return [json.loads(r[0]) for r in
-                self.conn.execute("SELECT body FROM oadr WHERE type = ? ORDER BY seq", (kind,)).fetchall()]
+    def rows(self, kind: str, *, event: str | None = None, client: str | None = None) -> list[dict]:
+        """The objects of ``kind`` in the order stored (of one event, or one client, when given)."""
+        rows = self.conn.execute("SELECT body FROM oadr WHERE type = ? AND (? IS NULL OR event = ?) AND "
+                                 "(? IS NULL OR client = ?) ORDER BY seq", (kind, event, event, client, client))
+        return [json.loads(r[0]) for r in rows.fetchall()]
 
     def get(self, kind: str, object_id: str) -> dict | None:
         row = self.conn.execute("SELECT body FROM oadr WHERE type = ? AND id = ?", (kind, object_id)).fetchone()
@@ -237,7 +239,7 @@ def _before_store(kind: str, obj: dict, who: Caller, objects: Objects, request: 
             event = objects.get("EVENT", obj["eventID"])
             if event is None or not visible("EVENT", event, who):
                 raise problem(400, "Bad Request", f"no event with id '{obj['eventID']}' for '{who.name}'")
-            if any(r.get("eventID") == obj["eventID"] for r in objects.rows("REPORT") if visible("REPORT", r, who)):
+            if objects.rows("REPORT", event=obj["eventID"], client=who.name):
                 raise problem(409, "Conflict", f"'{who.name}' has already reported on event '{obj['eventID']}'")
             terms = event_terms(Event.model_validate(event))
             if terms is not None:
