@@ -134,16 +134,9 @@ def couple(fleet: Fleet, inputs: dict[str, SiteInputs], carbon_price_usd_per_t: 
     new_limits = {s: inputs[s].import_limit_mw.astype(float).copy() for s in names}
     new_export = {s: inputs[s].export_limit_mw.astype(float).copy() for s in names}
     for conn in fleet.shared_connections:
-        xs = {s: inputs[s] for s in conn.sites}
-        up = {s: xs[s].grid_up for s in xs}
-        imp = _split(conn.import_limit_mw, {s: np.maximum(load[s] - xs[s].pv_mw - xs[s].wind_mw, 0.0) for s in xs},
-                     {s: cap[s] for s in xs})
-        surplus = {s: np.maximum(xs[s].pv_mw + xs[s].wind_mw - load[s], 0.0) for s in xs}
-        exp = _split(conn.export_limit_mw, surplus, {s: np.where(up[s], new_export[s], 0.0) for s in xs})
-        for s in conn.sites:
-            new_limits[s] = np.where(up[s], np.minimum(imp[s], new_limits[s]), new_limits[s])
-            new_export[s] = np.where(up[s], np.minimum(exp[s], new_export[s]), new_export[s])
-            shares[s] = np.where(up[s], imp[s], 0.0)
+        for s, (imp, exp) in split_connection(conn, inputs, load).items():
+            new_limits[s], new_export[s] = imp, exp
+            shares[s] = np.where(inputs[s].grid_up, imp, 0.0)
     out = {}
     for s in names:
         x = inputs[s]
@@ -151,6 +144,24 @@ def couple(fleet: Fleet, inputs: dict[str, SiteInputs], carbon_price_usd_per_t: 
         out[s] = replace(x, load_mw=load[s], it_load_mw=it[s], import_limit_mw=new_limits[s],
                          export_limit_mw=new_export[s], envelopes=envelopes, workload_it_mw=workloads)
     return Coupling(out, moved, reasons, costs, shares)
+
+
+def split_connection(conn, inputs: dict[str, SiteInputs], load: dict[str, np.ndarray], at: slice = slice(None)
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each site's (import limit, export limit) over steps ``at`` under shared connection ``conn``, given the
+    sites' loads after any moves (``load[s]`` covers the same steps): the shared limits split by need among the
+    sites with their grid up (``_split``); a site in an outage keeps its own limits (it draws nothing)."""
+    xs = {s: inputs[s] for s in conn.sites}
+    up = {s: xs[s].grid_up[at] for s in xs}
+    ren = {s: xs[s].pv_mw[at] + xs[s].wind_mw[at] for s in xs}
+    own_imp = {s: xs[s].import_limit_mw[at].astype(float) for s in xs}
+    own_exp = {s: xs[s].export_limit_mw[at].astype(float) for s in xs}
+    imp = _split(conn.import_limit_mw, {s: np.maximum(load[s] - ren[s], 0.0) for s in xs},
+                 {s: np.where(up[s], np.minimum(own_imp[s], 1e9), 0.0) for s in xs})
+    exp = _split(conn.export_limit_mw, {s: np.maximum(ren[s] - load[s], 0.0) for s in xs},
+                 {s: np.where(up[s], own_exp[s], 0.0) for s in xs})
+    return {s: (np.where(up[s], np.minimum(imp[s], own_imp[s]), own_imp[s]),
+                np.where(up[s], np.minimum(exp[s], own_exp[s]), own_exp[s])) for s in xs}
 
 
 def _split(total: float, need: dict[str, np.ndarray], own: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from wattscale.engine.coupling import _movable, _split
+from wattscale.engine.coupling import _movable, split_connection
 from wattscale.errors import ScenarioError
 from wattscale.rl.env import CampusEnv
 
@@ -104,21 +104,12 @@ class FleetEnv(gym.Env):
         moves = np.asarray(action.get("move_it_mw", np.zeros(0)), float)
         for k, (link, a, b) in enumerate(self.links):
             cost += self._move(t, link, a, b, float(moves[k])) * link.cost_usd_per_mwh * self.dt_h
-        for conn in self.fleet.shared_connections:
-            xs = {s: self.sites[s].inputs for s in conn.sites}
+        for conn in self.fleet.shared_connections:  # on the loads after the moves, as the coordinator splits them
+            at = slice(t, t + 1)
             bases = {s: self.sites[s]._base for s in conn.sites}
-            cut = slice(t, t + 1)
-            up = {s: bases[s].grid_up[cut] for s in xs}
-            need = {s: np.maximum(xs[s].load_mw[cut] - xs[s].pv_mw[cut] - xs[s].wind_mw[cut], 0.0) for s in xs}
-            own = {s: np.where(up[s], np.minimum(bases[s].import_limit_mw[cut], 1e9), 0.0) for s in xs}
-            imp = _split(conn.import_limit_mw, need, own)
-            spare = {s: np.maximum(xs[s].pv_mw[cut] + xs[s].wind_mw[cut] - xs[s].load_mw[cut], 0.0) for s in xs}
-            own_exp = {s: np.where(up[s], bases[s].export_limit_mw[cut].astype(float), 0.0) for s in xs}
-            exp = _split(conn.export_limit_mw, spare, own_exp)
-            for s in xs:
-                if up[s][0]:
-                    xs[s].import_limit_mw[t] = min(imp[s][0], bases[s].import_limit_mw[t])
-                    xs[s].export_limit_mw[t] = min(exp[s][0], bases[s].export_limit_mw[t])
+            load = {s: self.sites[s].inputs.load_mw[at] for s in conn.sites}
+            for s, (imp, exp) in split_connection(conn, bases, load, at).items():
+                self.sites[s].inputs.import_limit_mw[t], self.sites[s].inputs.export_limit_mw[t] = imp[0], exp[0]
         reward, done, info = 0.0, False, {"cost_usd": cost, "moved_it_mw": {}}
         for name in self.names:
             _, r, done, _, site_info = self.sites[name].step(action[name])
