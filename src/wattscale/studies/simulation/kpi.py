@@ -23,7 +23,7 @@ from wattscale.studies.simulation.costs import (
     monthly_demand_charge_usd,
     step_costs_usd,
 )
-from wattscale.studies.simulation.kpi_registry import KPIS
+from wattscale.studies.simulation.kpi_registry import FLEET_ONLY, KPIS
 
 
 def carbon_free_to_load(renew_used, gen, imp, dis, ch, load_served, grid_cfe, eta_c, eta_d, keep, dt_h, soc,
@@ -139,8 +139,9 @@ def site_kpis(frame: pd.DataFrame, site: Site, *, step_s: float, hour_groups: np
     if "migrated_out_it_mw" in frame:  # a coupled site
         k["migrated_out_it_mwh"] = float(col("migrated_out_it_mw").sum() * dt_h)
         k["migrated_in_it_mwh"] = float(col("migrated_in_it_mw").sum() * dt_h)
-    else:
-        del k["migration_cost_usd"]
+    else:  # the fleet's KPIs are shown for coupled sites only (its cost is zero and counted in the system cost)
+        for key in FLEET_ONLY:
+            k.pop(key, None)
     if b:
         deg = degradation_by_year(col("battery_soc_mwh"), dis * dt_h, frame.index, b)
         k["battery_degradation"] = deg.to_dict(orient="records")
