@@ -83,6 +83,11 @@ def test_actions_are_the_engines_setpoints():
     assert obs[0] == pytest.approx(soc[-1] / env.battery.energy_mwh)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(action)
+    env.reset()
+    with pytest.raises(ValueError, match="finite"):
+        env.step({**action, "battery_mw": np.array([np.nan])})  # would otherwise mean 'follow', silently
+    env.step({**action, "battery_mw": np.array([-1e9])})  # clipped to the battery's power
+    assert env.frame()["battery_charge_mw"].iloc[0] <= env.battery.power_mw + 1e-9
 
 
 def test_an_episode_starting_mid_month_charges_only_the_rise_of_its_peak():

@@ -14,6 +14,8 @@ the reward is minus the step's system cost.
 - ``compute_shed_mw`` ``Box(0, envelope, (W,))``: facility MW of each flexible workload to shed on purpose
   (``workload_names``).
 
+Values outside their ``Box`` are clipped to it; NaN or infinity is refused with a ``ValueError``.
+
 **Observation** (``Box`` of ``observation_names``): state of charge (share), each generator's on-state and output
 (share of capacity), this step's load, PV, wind, price, carbon intensity, import limit and grid availability,
 the next ``horizon_steps`` of load, PV, wind and price (perfect foresight, as the engine's default forecaster),
@@ -191,11 +193,11 @@ class CampusEnv(gym.Env):
             raise RuntimeError("the episode is over: call reset()")
         t, inp = self._t, self.inputs
         follow = np.asarray(action["follow"], dtype=bool)
-        self._bt[0] = math.nan if follow[0] or self.battery is None else float(np.asarray(action["battery_mw"])[0])
+        self._bt[0] = math.nan if follow[0] or self.battery is None else self._value(action, "battery_mw")[0]
         if self.n_gen:
-            self._gt[:, 0] = np.where(follow[1:], np.nan, np.asarray(action["generator_mw"], float))
+            self._gt[:, 0] = np.where(follow[1:], np.nan, self._value(action, "generator_mw"))
         if self.n_flex:
-            self._st[:, 0] = np.asarray(action["compute_shed_mw"], float)
+            self._st[:, 0] = self._value(action, "compute_shed_mw")
         self._gf[0] = self.grid_first
         o = self.out
         run_block(t, t + 1, self.dt_h, inp.load_mw, inp.pv_mw, inp.wind_mw, inp.grid_up, inp.import_limit_mw,
@@ -208,6 +210,16 @@ class CampusEnv(gym.Env):
         done = self._t >= self._end
         obs = self._observation() if not done else self._observation(t)
         return obs, -cost * self.reward_scale, done, False, {"cost_usd": cost}
+
+    def _value(self, action: dict, key: str) -> np.ndarray:
+        """Action ``key`` clipped to its space; NaN or infinity is refused (NaN would silently mean 'follow')."""
+        space = self.action_space[key]
+        value = np.asarray(action[key], dtype=float).reshape(space.shape)
+        if not np.isfinite(value).all():
+            hint = "" if key == "compute_shed_mw" else " (a 'follow' flag lets it follow)"
+            raise ValueError(f"action '{key}' holds {value.tolist()!s:.80}: each value must be a finite number of "
+                             f"MW within [{space.low.min():g}, {space.high.max():g}]{hint}")
+        return np.clip(value, space.low, space.high)
 
     def _step_cost(self, t: int) -> float:
         inp, o, dt = self.inputs, self.out, self.dt_h

@@ -102,6 +102,9 @@ class FleetEnv(gym.Env):
         self._last_moves = {}
         cost = 0.0
         moves = np.asarray(action.get("move_it_mw", np.zeros(0)), float)
+        if not np.isfinite(moves).all():
+            raise ValueError(f"action 'move_it_mw' holds {moves.tolist()!s:.80}: each value must be a finite number "
+                             "of IT MW (what physics and the link cannot carry is not moved)")
         for k, (link, a, b) in enumerate(self.links):
             cost += self._move(t, link, a, b, float(moves[k])) * link.cost_usd_per_mwh * self.dt_h
         for conn in self.fleet.shared_connections:  # on the loads after the moves, as the coordinator splits them
