@@ -10,11 +10,11 @@ segment, so a swing counts wherever in the record it happens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import yaml
+from numba import njit
 from scipy import fft as sfft
 
 from wattscale.errors import DataError
@@ -177,9 +177,36 @@ def max_ramp_mw_per_s(power_mw: np.ndarray, step_s: float, window_s: float,
     m = max(1, int(round(window_s / step_s)))
     if 2 * m > len(power_mw):
         return float("nan")
-    c = np.concatenate([[0.0], np.cumsum(power_mw)]) if cumulative is None else cumulative
-    means = (c[m:] - c[:-m]) / m
-    return float(np.abs(means[m:] - means[:-m]).max() / (m * step_s))
+    c = _cumulative(np.ascontiguousarray(power_mw, dtype=float)) if cumulative is None else cumulative
+    return float(_ramp_maxima(c, np.array([m]), np.array([np.inf]))[0] / (m * m * step_s))
+
+
+@njit(cache=True)
+def _cumulative(x):  # pragma: no cover - numba
+    c = np.empty(len(x) + 1)
+    c[0] = acc = 0.0
+    for i in range(len(x)):
+        acc += x[i]
+        c[i + 1] = acc
+    return c
+
+
+@njit(cache=True)
+def _ramp_maxima(c, windows, limits):  # pragma: no cover - numba
+    """Per window of m samples: max |sum of the next m - sum of the previous m| over the running sum ``c``;
+    stops at the first window whose maximum exceeds its limit (in the same units), which it returns."""
+    out = np.zeros(len(windows))
+    for j in range(len(windows)):
+        m = windows[j]
+        best = 0.0
+        for i in range(len(c) - 2 * m):
+            d = abs((c[i + 2 * m] - c[i + m]) - (c[i + m] - c[i]))
+            if d > best:
+                best = d
+        out[j] = best
+        if best > limits[j]:
+            return out[: j + 1]
+    return out
 
 
 _FLATTOP = (0.21557895, 0.41663158, 0.277263158, 0.083578947, 0.006947368)  # periodic flat-top window
@@ -191,10 +218,50 @@ def segment_samples(n: int, step_s: float, limits: Limits) -> int:
     return int(min(n, max(round(60.0 / step_s), round(5.0 / (lowest * step_s)))))
 
 
-@lru_cache(maxsize=8)
-def _flattop(n: int) -> np.ndarray:
-    k = 2 * np.pi * np.arange(n) / n  # periodic (DFT-even) flat-top window
-    return sum((-1) ** i * a * np.cos(i * k) for i, a in enumerate(_FLATTOP))
+def _segment_spectra(x: np.ndarray, n: int) -> np.ndarray:
+    """Rectangular-window rFFT of each half-overlapping segment of ``n`` samples; the last ends the record."""
+    hop = max(1, n // 2)
+    regular = (len(x) - n) // hop + 1
+    segs = np.lib.stride_tricks.as_strided(x, shape=(regular, n), strides=(hop * x.strides[0], x.strides[0]),
+                                           writeable=False)
+    spec = sfft.rfft(segs, axis=1)
+    if (regular - 1) * hop != len(x) - n:
+        spec = np.vstack([spec, sfft.rfft(x[len(x) - n:])])
+    return spec
+
+
+@njit(cache=True)
+def _worst_amplitudes(spec, n, coef, rect):  # pragma: no cover - numba
+    """Per bin, the largest |X|^2 over the segments of the flat-top spectrum (and of the rectangular one).
+
+    Mean removal zeroes bin 0; the periodic flat-top window is the 9-tap convolution ``coef`` of the
+    rectangular spectrum, whose bins beyond n/2 are the conjugates of those below."""
+    n_seg, nb = spec.shape
+    flat = np.zeros(nb)
+    box = np.zeros(nb if rect else 1)
+    re = np.zeros(nb + 8)  # bins -4 .. nb + 3 at 0 .. nb + 7
+    im = np.zeros(nb + 8)
+    c0, c1, c2, c3, c4 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    for s in range(n_seg):
+        for k in range(1, nb):
+            re[k + 4] = spec[s, k].real
+            im[k + 4] = spec[s, k].imag
+        re[4] = im[4] = 0.0
+        for i in range(1, 5):
+            re[4 - i], im[4 - i] = re[4 + i], -im[4 + i]
+            j = n - (nb - 1 + i)  # bin nb - 1 + i is the conjugate of bin n - (nb - 1 + i)
+            if 0 <= j < nb:
+                re[nb + 3 + i], im[nb + 3 + i] = re[4 + j], -im[4 + j]
+        for k in range(nb):
+            zr = (c0 * re[k + 4] + c1 * (re[k + 3] + re[k + 5]) + c2 * (re[k + 2] + re[k + 6])
+                  + c3 * (re[k + 1] + re[k + 7]) + c4 * (re[k] + re[k + 8]))
+            zi = (c0 * im[k + 4] + c1 * (im[k + 3] + im[k + 5]) + c2 * (im[k + 2] + im[k + 6])
+                  + c3 * (im[k + 1] + im[k + 7]) + c4 * (im[k] + im[k + 8]))
+            flat[k] = max(flat[k], zr * zr + zi * zi)
+        if rect:
+            for k in range(nb):
+                box[k] = max(box[k], re[k + 4] * re[k + 4] + im[k + 4] * im[k + 4])
+    return flat, box
 
 
 def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None = None, *, rect: bool = True
@@ -205,31 +272,25 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
     The record is cut into half-overlapping segments of ``segment`` samples (default: the whole record);
     each frequency reports its largest amplitude over the segments, so a swing counts wherever it occurs.
     """
-    x = np.asarray(power_mw, dtype=float)
+    x = np.ascontiguousarray(power_mw, dtype=float)
     n = segment or len(x)
-    hop = max(1, n // 2)
-    starts = np.unique(np.r_[np.arange(0, len(x) - n + 1, hop), len(x) - n])  # the last segment ends the record
-    segs = np.lib.stride_tricks.sliding_window_view(x, n)[starts]
-    segs = segs - segs.mean(axis=1, keepdims=True)
-    flat = np.abs(sfft.rfft(segs * _flattop(n), axis=1, workers=-1)).max(axis=0) * 2.0 / (n * _FLATTOP[0])
-    flat[0] = 0.0
-    if n % 2 == 0:
-        flat[-1] /= 2.0  # the Nyquist bin has no mirror image
-    rect_amp = None
-    if rect:
-        rect_amp = np.abs(sfft.rfft(segs, axis=1, workers=-1)).max(axis=0) * 2.0 / n
-        rect_amp[0] = 0.0
+    coef = np.array([_FLATTOP[0]] + [(-1) ** i * a / 2 for i, a in enumerate(_FLATTOP) if i])
+    flat_sq, rect_sq = _worst_amplitudes(_segment_spectra(x, n), n, coef, rect)
+    flat = np.sqrt(flat_sq) * (2.0 / (n * _FLATTOP[0]))
+    rect_amp = np.sqrt(rect_sq) * (2.0 / n) if rect else None
+    for a in (flat, rect_amp) if rect else (flat,):
+        a[0] = 0.0
         if n % 2 == 0:
-            rect_amp[-1] /= 2.0
+            a[-1] /= 2.0  # the Nyquist bin has no mirror image
     return sfft.rfftfreq(n, step_s), flat, rect_amp
 
 
 def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits(), *, rms: bool = True) -> SwingAnalysis:
     """Ramp rates, dynamic range and band amplitudes of ``power_mw`` sampled every ``step_s`` (band RMS too,
     unless ``rms`` is False: sizing loops skip it)."""
-    p = np.asarray(power_mw, dtype=float)
+    p = np.ascontiguousarray(power_mw, dtype=float)
     freq, flat, rect = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits), rect=rms)
-    cumulative = np.concatenate([[0.0], np.cumsum(p)])
+    cumulative = _cumulative(p)
     ramps = {r.window_s: max_ramp_mw_per_s(p, step_s, r.window_s, cumulative) for r in limits.ramps}
     amp, rms = {}, {}
     for b in limits.bands:
