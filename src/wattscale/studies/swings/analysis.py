@@ -196,16 +196,18 @@ def _ramp_maxima(c, windows, limits):  # pragma: no cover - numba
     """Per window of m samples: max |sum of the next m - sum of the previous m| over the running sum ``c``;
     stops at the first window whose maximum exceeds its limit (in the same units), which it returns."""
     out = np.zeros(len(windows))
+    block = 4096
     for j in range(len(windows)):
         m = windows[j]
+        n = len(c) - 2 * m
         best = 0.0
-        for i in range(len(c) - 2 * m):
-            d = abs((c[i + 2 * m] - c[i + m]) - (c[i + m] - c[i]))
-            if d > best:
-                best = d
+        for start in range(0, n, block):
+            for i in range(start, min(start + block, n)):
+                best = max(best, abs((c[i + 2 * m] - c[i + m]) - (c[i + m] - c[i])))
+            if best > limits[j]:
+                out[j] = best
+                return out[: j + 1]
         out[j] = best
-        if best > limits[j]:
-            return out[: j + 1]
     return out
 
 
@@ -283,6 +285,34 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
         if n % 2 == 0:
             a[-1] /= 2.0  # the Nyquist bin has no mirror image
     return sfft.rfftfreq(n, step_s), flat, rect_amp
+
+
+def passes(power_mw: np.ndarray, step_s: float, limits: Limits) -> bool:
+    """Whether ``power_mw`` meets ``limits`` (as ``analyse(...).passed``), cheapest check first: the spectrum
+    is taken only once the dynamic range and every ramp pass."""
+    p = np.ascontiguousarray(power_mw, dtype=float)
+    if limits.max_dynamic_range_mw is not None and not Check("", float(p.max() - p.min()),
+                                                             limits.max_dynamic_range_mw, "").passed:
+        return False
+    ramps = [r for r in limits.ramps if r.max_mw_per_s is not None]
+    if ramps:
+        m = np.array([max(1, int(round(r.window_s / step_s))) for r in ramps])
+        if 2 * m.max() > len(p):
+            return False
+        limit = np.array([r.max_mw_per_s for r in ramps]) * (1 + 1e-6) * m * m * step_s  # stop well past a limit
+        best = _ramp_maxima(_cumulative(p), m, limit)
+        if len(best) < len(ramps) or not all(Check("", float(b / (k * k * step_s)), r.max_mw_per_s, "").passed
+                                             for b, k, r in zip(best, m, ramps)):
+            return False
+    bands = [b for b in limits.bands if b.max_amplitude_mw is not None]
+    if not bands:
+        return True
+    freq, flat, _ = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits), rect=False)
+    for b in bands:
+        sel = (freq >= b.low_hz) & (freq <= b.high_hz)
+        if not Check("", float(flat[sel].max()) if sel.any() else 0.0, b.max_amplitude_mw, "").passed:
+            return False
+    return True
 
 
 def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits(), *, rms: bool = True) -> SwingAnalysis:

@@ -16,7 +16,7 @@ from scipy.signal import lfilter
 from wattscale.bisection import smallest_passing
 from wattscale.compute.phases import PhaseMix
 from wattscale.compute.smoothing import Smoothing, smooth_gpu_power
-from wattscale.studies.swings.analysis import Limits, SwingAnalysis, analyse
+from wattscale.studies.swings.analysis import Limits, SwingAnalysis, analyse, passes
 
 HOURS_PER_YEAR = 8760.0
 
@@ -140,9 +140,11 @@ def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.nd
     return out
 
 
-def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits) -> float | None:
-    """Shortest low-pass time constant meeting the limits: analytic for the bands, then checked."""
-    base = analyse(power_mw, step_s, limits, rms=False)
+def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits, base: SwingAnalysis | None = None
+                           ) -> float | None:
+    """Shortest low-pass time constant meeting the limits: analytic for the bands, then checked (``base``: the
+    analysis of ``power_mw``, when known)."""
+    base = analyse(power_mw, step_s, limits, rms=False) if base is None else base
     if base.passed:
         return 0.0
     tau = step_s
@@ -154,24 +156,25 @@ def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits) 
             ratio = base.amplitude_mw[sel] / b.max_amplitude_mw
             tau = max(tau, float(np.max(np.sqrt(ratio ** 2 - 1) / (2 * np.pi * base.frequency_hz[sel]))))
 
-    def passes(t):
-        return analyse(smooth(power_mw, step_s, t), step_s, limits, rms=False).passed
+    def smooth_passes(t):
+        return passes(smooth(power_mw, step_s, t), step_s, limits)
 
     hi = tau
     for _ in range(40):
-        if passes(hi):
+        if smooth_passes(hi):
             break
         hi *= 1.5
     else:
         return None
     lo = hi / 1.5 if hi > tau else hi
-    return smallest_passing(passes, lo, hi, tol=0.02 * hi)
+    return smallest_passing(smooth_passes, lo, hi, tol=0.02 * hi)
 
 
-def size_storage(power_mw: np.ndarray, step_s: float, limits: Limits, costs: Costs
-                 ) -> tuple[np.ndarray, StorageSize, dict[str, float]] | None:
-    """Smooth ``power_mw`` until it complies; size each technology and return the cheapest."""
-    tau = _storage_time_constant(power_mw, step_s, limits)
+def size_storage(power_mw: np.ndarray, step_s: float, limits: Limits, costs: Costs,
+                 analysis: SwingAnalysis | None = None) -> tuple[np.ndarray, StorageSize, dict[str, float]] | None:
+    """Smooth ``power_mw`` until it complies; size each technology and return the cheapest (``analysis``: that
+    of ``power_mw``, when known)."""
+    tau = _storage_time_constant(power_mw, step_s, limits, analysis)
     if tau is None:
         return None
     if tau == 0.0:
@@ -214,10 +217,10 @@ def smoothing_option(load: Load, limits: Limits, costs: Costs, setting: Smoothin
                          setting.hysteresis_ms)
 
     if sized:  # x = -log10(rate): the smoother, the more likely to pass
-        def passes(x: float) -> bool:
-            return analyse(load.smoothed_mw(at(10 ** -x))[0], load.step_s, limits, rms=False).passed
+        def rate_passes(x: float) -> bool:
+            return passes(load.smoothed_mw(at(10 ** -x))[0], load.step_s, limits)
 
-        x = smallest_passing(passes, -6.0, 0.0, 0.03)  # the rate to 7 %
+        x = smallest_passing(rate_passes, -6.0, 0.0, 0.03)  # the rate to 7 %
         setting = at(10 ** -(0.0 if x is None else x))
     power, waited, _ = load.smoothed_mw(setting)
     frac, energy_cost = _energy_cost(load, power, base_mwh, costs)
@@ -242,7 +245,7 @@ def compare(load: Load, limits: Limits, costs: Costs = Costs(), smoothing: Smoot
                       annual_cost_usd={"energy": energy_cost, "throughput lost": lost})
 
     def with_storage(opt: Option) -> Option | None:
-        sized = size_storage(opt.power_mw, step, limits, costs)
+        sized = size_storage(opt.power_mw, step, limits, costs, opt.analysis)
         if sized is None:
             return None
         grid, size, annual = sized
@@ -258,7 +261,7 @@ def compare(load: Load, limits: Limits, costs: Costs = Costs(), smoothing: Smoot
                           "burn {:.0%} of the compute-communication gap", 0.01))
     combinations = [with_storage(options[0])]
     for name, levels, slowdown_per_unit, setting, tol in levellers:
-        best = smallest_passing(lambda x: analyse(load.power_mw(levels(x)), step, limits, rms=False).passed, 0.0, 1.0, tol)
+        best = smallest_passing(lambda x: passes(load.power_mw(levels(x)), step, limits), 0.0, 1.0, tol)
         x = 1.0 if best is None else best
         options.append(level_option(name, setting.format(x), levels(x), slowdown_per_unit * x))
         # half the setting, the rest by storage
