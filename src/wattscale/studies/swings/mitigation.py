@@ -9,9 +9,10 @@ cycling). The analysed window is taken as typical of the year.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-from scipy.signal import lfilter
+from numba import njit
 
 from wattscale.bisection import smallest_passing
 from wattscale.compute.phases import PhaseMix
@@ -92,6 +93,11 @@ class Load:
             out += m.it_power_mw(levels[i] if levels else None)
         return out
 
+    @cached_property
+    def mean_gpu_w(self) -> tuple[np.ndarray, ...]:
+        """Each fleet's power per GPU (W), as its workload asks it; kept for every smoothing setting tried."""
+        return tuple(m.gpu_power_w() / m.n_gpus for m in self.mixes)
+
     @property
     def training_gpus(self) -> int:
         return sum(m.n_gpus for m in self.mixes if m.burn_phases)
@@ -104,12 +110,12 @@ class Load:
         own ramps."""
         out = np.full(self.mixes[0].n_samples, self.constant_mw)
         asked = waited = left = 0.0
-        for m in self.mixes:
+        for m, asked_w in zip(self.mixes, self.mean_gpu_w):
             if not m.burn_phases:
                 floor = setting.floor_fraction_of_tdp * m.tdp_w
                 out += m.it_power_mw({p: max(v, floor) for p, v in m.levels_w.items()})
                 continue
-            s = smooth_gpu_power(m.gpu_power_w() / m.n_gpus, self.step_s, m.tdp_w, setting)
+            s = smooth_gpu_power(asked_w, self.step_s, m.tdp_w, setting)
             out += (s.power_w * m.n_gpus + m.fixed_w) * 1e-6
             asked, waited, left = asked + s.asked_j * m.n_gpus, waited + s.waited_j * m.n_gpus, left + s.left_j * m.n_gpus
         return out, waited / asked if asked > 0 else 0.0, left / asked if asked > 0 else 0.0
@@ -134,10 +140,20 @@ def _crf(rate: float, years: float) -> float:
 
 
 def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.ndarray:
-    """First-order low-pass (the grid side of a storage smoother), starting in steady state."""
-    a = 1.0 - np.exp(-step_s / time_constant_s)
-    out, _ = lfilter([a], [1.0, a - 1.0], power_mw, zi=[(1.0 - a) * power_mw[0]])
-    return out
+    """First-order low-pass (the grid side of a storage smoother), starting in steady state; the same numbers as
+    ``scipy.signal.lfilter([a], [1, a - 1], power_mw, zi=[(1 - a) power_mw[0]])``."""
+    return _lowpass(np.ascontiguousarray(power_mw, dtype=float), 1.0 - np.exp(-step_s / time_constant_s))
+
+
+@njit(cache=True)
+def _lowpass(x, a):  # pragma: no cover - numba
+    y = np.empty(len(x))
+    keep = 1.0 - a
+    prev = x[0] if len(x) else 0.0
+    for i in range(len(x)):
+        prev = a * x[i] + keep * prev
+        y[i] = prev
+    return y
 
 
 def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits, base: SwingAnalysis | None = None
