@@ -42,40 +42,64 @@ REL_TOL = 1e-6  # figures agree to this relative difference (floating-point orde
 
 
 # ---------------------------------------------------------------- the peer: pandas + scipy.signal
+def segment_samples(n: int, limits) -> int:
+    """60 s, or five periods of the lowest band edge, within the record."""
+    return int(min(n, max(round(60.0 / STEP_S), round(5.0 / (min(b.low_hz for b in limits.bands) * STEP_S)))))
+
+
+def max_ramp(s: pd.Series, window_s: float) -> float:
+    """Largest change between the means of adjacent windows, MW/s."""
+    m = max(1, round(window_s / STEP_S))
+    return s.rolling(m).mean().diff(m).abs().max() / (m * STEP_S)
+
+
+def worst_amplitude(p: np.ndarray, n: int, window: str) -> tuple[np.ndarray, np.ndarray]:
+    """Single-sided amplitude (MW) per frequency (Hz), the largest over half-overlapping segments."""
+    kw = dict(fs=1 / STEP_S, window=window, nperseg=n, noverlap=n - n // 2, detrend="constant", scaling="spectrum",
+              mode="magnitude")
+    f, _, mag = signal.spectrogram(p, **kw)
+    if (len(p) - n) % (n // 2):  # a last segment ending the record
+        mag = np.c_[mag, signal.spectrogram(p[-n:], **kw)[2]]
+    amp = 2.0 * mag.max(axis=1)
+    amp[0] = 0.0
+    if n % 2 == 0:
+        amp[-1] /= 2.0
+    return f, amp
+
+
+def band_max(f: np.ndarray, amp: np.ndarray, b) -> float:
+    return float(amp[(f >= b.low_hz) & (f <= b.high_hz)].max())
+
+
+def within(value: float, limit: float | None) -> bool:
+    return limit is None or value <= limit * (1 + 1e-9)
+
+
 def peer_analyse(p: np.ndarray, limits, *, rms: bool = True) -> dict:
     """Ramps (MW/s), band amplitude and RMS (MW), dynamic range (MW) and the flat-top spectrum of ``p``."""
     s = pd.Series(p)
-    ramps = {r.window_s: s.rolling(m := max(1, round(r.window_s / STEP_S))).mean().diff(m).abs().max() / (m * STEP_S)
-             for r in limits.ramps}
-    n = int(min(len(p), max(round(60.0 / STEP_S), round(5.0 / (min(b.low_hz for b in limits.bands) * STEP_S)))))
-
-    def worst_amplitude(window: str) -> tuple[np.ndarray, np.ndarray]:
-        kw = dict(fs=1 / STEP_S, window=window, nperseg=n, noverlap=n - n // 2, detrend="constant",
-                  scaling="spectrum", mode="magnitude")
-        f, _, mag = signal.spectrogram(p, **kw)
-        if (len(p) - n) % (n // 2):  # a last segment ending the record
-            mag = np.c_[mag, signal.spectrogram(p[-n:], **kw)[2]]
-        amp = 2.0 * mag.max(axis=1)
-        amp[0] = 0.0
-        if n % 2 == 0:
-            amp[-1] /= 2.0
-        return f, amp
-
-    f, flat = worst_amplitude("flattop")
-    rect = worst_amplitude("boxcar")[1] if rms else None
-    out = {"ramps": ramps, "bands": {}, "rms": {}, "range": float(p.max() - p.min()), "f": f, "flat": flat}
-    for b in limits.bands:
-        sel = (f >= b.low_hz) & (f <= b.high_hz)
-        out["bands"][b.name] = float(flat[sel].max())
-        if rms:
-            out["rms"][b.name] = float(np.sqrt(0.5 * np.sum(rect[sel] ** 2)))
-    out["passed"] = (all(r.max_mw_per_s is None or ramps[r.window_s] <= r.max_mw_per_s * (1 + 1e-9)
-                         for r in limits.ramps)
-                     and all(b.max_amplitude_mw is None or out["bands"][b.name] <= b.max_amplitude_mw * (1 + 1e-9)
-                             for b in limits.bands)
-                     and (limits.max_dynamic_range_mw is None
-                          or out["range"] <= limits.max_dynamic_range_mw * (1 + 1e-9)))
+    n = segment_samples(len(p), limits)
+    f, flat = worst_amplitude(p, n, "flattop")
+    out = {"ramps": {r.window_s: max_ramp(s, r.window_s) for r in limits.ramps}, "range": float(p.max() - p.min()),
+           "bands": {b.name: band_max(f, flat, b) for b in limits.bands}, "rms": {}, "f": f, "flat": flat}
+    if rms:
+        rect = worst_amplitude(p, n, "boxcar")[1]
+        out["rms"] = {b.name: float(np.sqrt(0.5 * np.sum(rect[(f >= b.low_hz) & (f <= b.high_hz)] ** 2)))
+                      for b in limits.bands}
+    out["passed"] = (all(within(out["ramps"][r.window_s], r.max_mw_per_s) for r in limits.ramps)
+                     and all(within(out["bands"][b.name], b.max_amplitude_mw) for b in limits.bands)
+                     and within(out["range"], limits.max_dynamic_range_mw))
     return out
+
+
+def peer_passes(p: np.ndarray, limits) -> bool:
+    """Whether ``p`` meets the limits, the spectrum taken only once the range and the ramps pass."""
+    s = pd.Series(p)
+    if not (within(float(p.max() - p.min()), limits.max_dynamic_range_mw)
+            and all(within(max_ramp(s, r.window_s), r.max_mw_per_s) for r in limits.ramps if r.max_mw_per_s)):
+        return False
+    f, flat = worst_amplitude(p, segment_samples(len(p), limits), "flattop")
+    return all(within(band_max(f, flat, b), b.max_amplitude_mw) for b in limits.bands)
 
 
 def bisect(passes, lo: float, hi: float, tol: float) -> float | None:
@@ -121,8 +145,8 @@ def peer_study(mix, limits, costs: Costs) -> dict:
         a = 1.0 - np.exp(-STEP_S / tau)
         return signal.lfilter([a], [1.0, a - 1.0], p, zi=[(1.0 - a) * p[0]])[0]
 
-    def with_storage(p, setting):
-        first = peer_analyse(p, limits, rms=False)
+    def with_storage(p, setting, first=None):
+        first = first or peer_analyse(p, limits, rms=False)
         if first["passed"]:
             return None
         tau = STEP_S  # the band limits' analytic need for a first-order low-pass
@@ -134,7 +158,7 @@ def peer_study(mix, limits, costs: Costs) -> dict:
                                           / (2 * np.pi * first["f"][sel])))
 
         def passes(t):
-            return peer_analyse(lowpass(p, t), limits, rms=False)["passed"]
+            return peer_passes(lowpass(p, t), limits)
 
         hi = tau
         while not passes(hi):
@@ -160,12 +184,12 @@ def peer_study(mix, limits, costs: Costs) -> dict:
                                       if s), size, energy_of=p)
 
     out = {"none": option(base, "")}
-    st = with_storage(base, "")
+    st = with_storage(base, "", out["none"]["analysis"])
     if st:
         out["storage"] = st
     for name, levels, fmt, tol in (("power floor", floor, "floor {:.0%} of TDP", 0.005),
                                    ("burn work", burn, "burn {:.0%} of the compute-communication gap", 0.01)):
-        x = bisect(lambda v: peer_analyse(power(levels(v)), limits, rms=False)["passed"], 0.0, 1.0, tol)
+        x = bisect(lambda v: peer_passes(power(levels(v)), limits), 0.0, 1.0, tol)
         x = 1.0 if x is None else x
         out[name] = option(power(levels(x)), fmt.format(x))
         st = with_storage(power(levels(x / 2)), fmt.format(x / 2))
@@ -178,7 +202,7 @@ def peer_study(mix, limits, costs: Costs) -> dict:
         s = smooth_gpu_power(asked_w, STEP_S, mix.tdp_w, Smoothing(0.0, rate, rate, 0.0))
         return (s.power_w * mix.n_gpus + mix.fixed_w) * 1e-6
 
-    x = bisect(lambda v: peer_analyse(smoothed(10 ** -v), limits, rms=False)["passed"], -6.0, 0.0, 0.03)
+    x = bisect(lambda v: peer_passes(smoothed(10 ** -v), limits), -6.0, 0.0, 0.03)
     rate = 10 ** -(0.0 if x is None else x)
     out["power smoothing"] = option(smoothed(rate), Smoothing(0.0, rate, rate, 0.0).describe())
     return out

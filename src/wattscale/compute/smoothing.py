@@ -49,17 +49,19 @@ def _envelope(asked, step_s, floor_w, cap_w, up, down, hold_s):  # pragma: no co
     backlog = waited = burnt = 0.0
     hold_steps = int(round(hold_s / step_s))
     low_steps = 0
+    per_s = 1.0 / step_s  # a product, not a division, in the loop's dependency chain
+    up_step, down_step = up * step_s, down * step_s
     for k in range(n):
         d = asked[k]
-        wanted = max(d, min(d + backlog / step_s, cap_w))  # catch up on waiting work, up to TDP
+        wanted = max(d, min(d + backlog * per_s, cap_w))  # catch up on waiting work, up to TDP
         if k > 0:
             if wanted >= e:
-                e = min(wanted, e + up * step_s)
+                e = min(wanted, e + up_step)
                 low_steps = 0
             else:
                 low_steps += 1
                 if low_steps > hold_steps:
-                    e = max(wanted, e - down * step_s)
+                    e = max(wanted, e - down_step)
             e = max(e, floor_w)
         out[k] = e
         if e < d:

@@ -212,6 +212,7 @@ def _ramp_maxima(c, windows, limits):  # pragma: no cover - numba
 
 
 _FLATTOP = (0.21557895, 0.41663158, 0.277263158, 0.083578947, 0.006947368)  # periodic flat-top window
+_TAPS = np.array([_FLATTOP[0]] + [(-1) ** i * a / 2 for i, a in enumerate(_FLATTOP) if i])  # its spectrum
 
 
 def segment_samples(n: int, step_s: float, limits: Limits) -> int:
@@ -220,16 +221,17 @@ def segment_samples(n: int, step_s: float, limits: Limits) -> int:
     return int(min(n, max(round(60.0 / step_s), round(5.0 / (lowest * step_s)))))
 
 
-def _segment_spectra(x: np.ndarray, n: int) -> np.ndarray:
-    """Rectangular-window rFFT of each half-overlapping segment of ``n`` samples; the last ends the record."""
+def _segment_chunks(x: np.ndarray, n: int, rows: int | None = None):
+    """Half-overlapping segments of ``n`` samples, read in place, ``rows`` at a time (default: all at once); the
+    last segment ends the record."""
     hop = max(1, n // 2)
     regular = (len(x) - n) // hop + 1
     segs = np.lib.stride_tricks.as_strided(x, shape=(regular, n), strides=(hop * x.strides[0], x.strides[0]),
                                            writeable=False)
-    spec = sfft.rfft(segs, axis=1)
+    for start in range(0, regular, rows or regular):
+        yield segs[start:start + (rows or regular)]
     if (regular - 1) * hop != len(x) - n:
-        spec = np.vstack([spec, sfft.rfft(x[len(x) - n:])])
-    return spec
+        yield x[len(x) - n:][None, :]
 
 
 @njit(cache=True)
@@ -266,6 +268,15 @@ def _worst_amplitudes(spec, n, coef, rect):  # pragma: no cover - numba
     return flat, box
 
 
+def _amplitude_mw(worst_sq: np.ndarray, n: int, window_sum: float) -> np.ndarray:
+    """Single-sided amplitude (MW) from the worst |X|^2 per bin of an ``n``-sample window summing to ``window_sum``."""
+    a = np.sqrt(worst_sq) * (2.0 / window_sum)
+    a[0] = 0.0
+    if n % 2 == 0:
+        a[-1] /= 2.0  # the Nyquist bin has no mirror image
+    return a
+
+
 def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None = None, *, rect: bool = True
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(frequencies Hz, flat-top amplitude MW, rectangular-window amplitude MW or None), single-sided, worst
@@ -276,20 +287,20 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
     """
     x = np.ascontiguousarray(power_mw, dtype=float)
     n = segment or len(x)
-    coef = np.array([_FLATTOP[0]] + [(-1) ** i * a / 2 for i, a in enumerate(_FLATTOP) if i])
-    flat_sq, rect_sq = _worst_amplitudes(_segment_spectra(x, n), n, coef, rect)
-    flat = np.sqrt(flat_sq) * (2.0 / (n * _FLATTOP[0]))
-    rect_amp = np.sqrt(rect_sq) * (2.0 / n) if rect else None
-    for a in (flat, rect_amp) if rect else (flat,):
-        a[0] = 0.0
-        if n % 2 == 0:
-            a[-1] /= 2.0  # the Nyquist bin has no mirror image
-    return sfft.rfftfreq(n, step_s), flat, rect_amp
+    flat_sq = rect_sq = 0.0
+    for segs in _segment_chunks(x, n):
+        f, r = _worst_amplitudes(sfft.rfft(segs, axis=1), n, _TAPS, rect)
+        flat_sq, rect_sq = np.maximum(flat_sq, f), np.maximum(rect_sq, r)
+    return (sfft.rfftfreq(n, step_s), _amplitude_mw(flat_sq, n, n * _FLATTOP[0]),
+            _amplitude_mw(rect_sq, n, n) if rect else None)
+
+
+_CHUNK_SEGMENTS = 16  # a compliance check stops at the first chunk of segments over a band limit
 
 
 def passes(power_mw: np.ndarray, step_s: float, limits: Limits) -> bool:
-    """Whether ``power_mw`` meets ``limits`` (as ``analyse(...).passed``), cheapest check first: the spectrum
-    is taken only once the dynamic range and every ramp pass."""
+    """Whether ``power_mw`` meets ``limits`` (as ``analyse(...).passed``), cheapest check first: the dynamic
+    range, the ramps, then the spectrum a few segments at a time."""
     p = np.ascontiguousarray(power_mw, dtype=float)
     if limits.max_dynamic_range_mw is not None and not Check("", float(p.max() - p.min()),
                                                              limits.max_dynamic_range_mw, "").passed:
@@ -304,13 +315,15 @@ def passes(power_mw: np.ndarray, step_s: float, limits: Limits) -> bool:
         if len(best) < len(ramps) or not all(Check("", float(b / (k * k * step_s)), r.max_mw_per_s, "").passed
                                              for b, k, r in zip(best, m, ramps)):
             return False
-    bands = [b for b in limits.bands if b.max_amplitude_mw is not None]
-    if not bands:
-        return True
-    freq, flat, _ = amplitude_spectrum(p, step_s, segment_samples(len(p), step_s, limits), rect=False)
-    for b in bands:
-        sel = (freq >= b.low_hz) & (freq <= b.high_hz)
-        if not Check("", float(flat[sel].max()) if sel.any() else 0.0, b.max_amplitude_mw, "").passed:
+    n = segment_samples(len(p), step_s, limits)
+    freq = sfft.rfftfreq(n, step_s)
+    bands = [(b, (freq >= b.low_hz) & (freq <= b.high_hz)) for b in limits.bands if b.max_amplitude_mw is not None]
+    worst_sq = 0.0
+    for segs in _segment_chunks(p, n, _CHUNK_SEGMENTS) if bands else ():
+        worst_sq = np.maximum(worst_sq, _worst_amplitudes(sfft.rfft(segs, axis=1), n, _TAPS, False)[0])
+        flat = _amplitude_mw(worst_sq, n, n * _FLATTOP[0])
+        if not all(Check("", float(flat[sel].max()) if sel.any() else 0.0, b.max_amplitude_mw, "").passed
+                   for b, sel in bands):
             return False
     return True
 
