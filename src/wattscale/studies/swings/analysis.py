@@ -200,14 +200,21 @@ def _ramp_maxima(c, windows, limits):  # pragma: no cover - numba
     for j in range(len(windows)):
         m = windows[j]
         n = len(c) - 2 * m
-        best = 0.0
+        b0 = b1 = b2 = b3 = 0.0  # four running maxima, so the loop is not one chain of comparisons
         for start in range(0, n, block):
-            for i in range(start, min(start + block, n)):
-                best = max(best, abs((c[i + 2 * m] - c[i + m]) - (c[i + m] - c[i])))
-            if best > limits[j]:
-                out[j] = best
+            i, end = start, min(start + block, n)
+            while i + 4 <= end:
+                b0 = max(b0, abs((c[i + 2 * m] - c[i + m]) - (c[i + m] - c[i])))
+                b1 = max(b1, abs((c[i + 1 + 2 * m] - c[i + 1 + m]) - (c[i + 1 + m] - c[i + 1])))
+                b2 = max(b2, abs((c[i + 2 + 2 * m] - c[i + 2 + m]) - (c[i + 2 + m] - c[i + 2])))
+                b3 = max(b3, abs((c[i + 3 + 2 * m] - c[i + 3 + m]) - (c[i + 3 + m] - c[i + 3])))
+                i += 4
+            while i < end:
+                b0 = max(b0, abs((c[i + 2 * m] - c[i + m]) - (c[i + m] - c[i])))
+                i += 1
+            out[j] = max(max(b0, b1), max(b2, b3))
+            if out[j] > limits[j]:
                 return out[: j + 1]
-        out[j] = best
     return out
 
 
@@ -298,9 +305,10 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
 _CHUNK_SEGMENTS = 16  # a compliance check stops at the first chunk of segments over a band limit
 
 
-def passes(power_mw: np.ndarray, step_s: float, limits: Limits) -> bool:
+def passes(power_mw: np.ndarray, step_s: float, limits: Limits, cumulative: np.ndarray | None = None) -> bool:
     """Whether ``power_mw`` meets ``limits`` (as ``analyse(...).passed``), cheapest check first: the dynamic
-    range, the ramps, then the spectrum a few segments at a time."""
+    range, the ramps, then the spectrum a few segments at a time (``cumulative``: the running sum of
+    ``power_mw`` with a leading 0, when known)."""
     p = np.ascontiguousarray(power_mw, dtype=float)
     if limits.max_dynamic_range_mw is not None and not Check("", float(p.max() - p.min()),
                                                              limits.max_dynamic_range_mw, "").passed:
@@ -311,7 +319,7 @@ def passes(power_mw: np.ndarray, step_s: float, limits: Limits) -> bool:
         if 2 * m.max() > len(p):
             return False
         limit = np.array([r.max_mw_per_s for r in ramps]) * (1 + 1e-6) * m * m * step_s  # stop well past a limit
-        best = _ramp_maxima(_cumulative(p), m, limit)
+        best = _ramp_maxima(_cumulative(p) if cumulative is None else cumulative, m, limit)
         if len(best) < len(ramps) or not all(Check("", float(b / (k * k * step_s)), r.max_mw_per_s, "").passed
                                              for b, k, r in zip(best, m, ramps)):
             return False

@@ -88,10 +88,15 @@ class Load:
     step_s: float
 
     def power_mw(self, levels: list[dict[str, float]] | None = None) -> np.ndarray:
-        out = np.full(self.mixes[0].n_samples, self.constant_mw)
+        """Facility power (MW), with ``levels`` (one mapping per fleet) replacing some phase levels (W per GPU)."""
+        shares, mw_per_share, offset = [], [], self.constant_mw
         for i, m in enumerate(self.mixes):
-            out += m.it_power_mw(levels[i] if levels else None)
-        return out
+            lv = {**m.levels_w, **(levels[i] if levels else {})}
+            for phase, share in m.shares.items():
+                shares.append(np.ascontiguousarray(share, dtype=float))
+                mw_per_share.append(lv[phase] * m.n_gpus * 1e-6)
+            offset += m.fixed_w * 1e-6
+        return _weighted_sum(tuple(shares), np.array(mw_per_share), offset)
 
     @cached_property
     def mean_gpu_w(self) -> tuple[np.ndarray, ...]:
@@ -121,6 +126,18 @@ class Load:
         return out, waited / asked if asked > 0 else 0.0, left / asked if asked > 0 else 0.0
 
 
+@njit(cache=True)
+def _weighted_sum(arrays, weights, offset):  # pragma: no cover - numba
+    """offset + sum of arrays[j] * weights[j], in one pass."""
+    out = np.empty(len(arrays[0]))
+    for i in range(len(out)):
+        acc = 0.0
+        for j in range(len(arrays)):
+            acc += arrays[j][i] * weights[j]
+        out[i] = acc + offset
+    return out
+
+
 def floor_levels(load: Load, fraction: float) -> list[dict[str, float]]:
     return [{p: max(v, fraction * m.tdp_w) for p, v in m.levels_w.items()} for m in load.mixes]
 
@@ -142,18 +159,23 @@ def _crf(rate: float, years: float) -> float:
 def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.ndarray:
     """First-order low-pass (the grid side of a storage smoother), starting in steady state; the same numbers as
     ``scipy.signal.lfilter([a], [1, a - 1], power_mw, zi=[(1 - a) power_mw[0]])``."""
-    return _lowpass(np.ascontiguousarray(power_mw, dtype=float), 1.0 - np.exp(-step_s / time_constant_s))
+    return _lowpass(np.ascontiguousarray(power_mw, dtype=float), 1.0 - np.exp(-step_s / time_constant_s))[0]
 
 
 @njit(cache=True)
 def _lowpass(x, a):  # pragma: no cover - numba
+    """The low-pass of ``x`` and its running sum with a leading 0."""
     y = np.empty(len(x))
+    c = np.empty(len(x) + 1)
     keep = 1.0 - a
     prev = x[0] if len(x) else 0.0
+    c[0] = acc = 0.0
     for i in range(len(x)):
         prev = a * x[i] + keep * prev
         y[i] = prev
-    return y
+        acc += prev
+        c[i + 1] = acc
+    return y, c
 
 
 def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits, base: SwingAnalysis | None = None
@@ -172,8 +194,11 @@ def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits, 
             ratio = base.amplitude_mw[sel] / b.max_amplitude_mw
             tau = max(tau, float(np.max(np.sqrt(ratio ** 2 - 1) / (2 * np.pi * base.frequency_hz[sel]))))
 
+    x = np.ascontiguousarray(power_mw, dtype=float)
+
     def smooth_passes(t):
-        return passes(smooth(power_mw, step_s, t), step_s, limits)
+        grid, cumulative = _lowpass(x, 1.0 - np.exp(-step_s / t))
+        return passes(grid, step_s, limits, cumulative)
 
     hi = tau
     for _ in range(40):
