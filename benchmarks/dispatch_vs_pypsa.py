@@ -40,11 +40,11 @@ from wattscale.studies.sizing.study import sizing_problem  # noqa: E402
 SCENARIO = ROOT / "examples" / "llm-campus.yaml"
 
 
-def campus_problem():
+def campus_problem(scenario: Path = SCENARIO):
     """The reference campus as a fixed-capacity dispatch problem over its year at hourly steps."""
-    sc = load_scenario(SCENARIO)
+    sc = load_scenario(scenario)
     site = sc.sites[0]
-    sizing, solar, wind = sizing_problem(SCENARIO, 0, Sizing())
+    sizing, solar, wind = sizing_problem(scenario, 0, Sizing())
     sp = sizing.dispatch.sites[0]
     sp.pv_mw = sp.pv_mw * site.solar.capacity_mwdc
     sp.wind_mw = sp.wind_mw * wind_model.capacity_mw(site.wind)

@@ -144,3 +144,38 @@ def solve_with_pypsa(problem: DispatchProblem, *, io_api: str | None = None) -> 
             so_far = s.slots(problem.n_steps)[1]
             constant -= float((s.monthly_rates(len(so_far)) * so_far).sum())
     return float(net.objective) + float(getattr(net, "objective_constant", 0.0)) + constant, seconds, net
+
+
+def rolling_with_pypsa(problem: DispatchProblem, horizon_steps: int, block_steps: int) -> tuple[list[float], float,
+                                                                                                  object]:
+    """PyPSA's own rolling horizon (``optimize_with_rolling_horizon``) over ``problem``: (each window's optimum in
+    USD, seconds to build and solve them all, network). PyPSA carries a store's energy and a generator's output
+    from one window to the next and rebuilds the model for every window.
+
+    Only a problem whose windows PyPSA states as wattscale does: no demand charge (PyPSA lacks it), no energy
+    budget on flexible compute (``e_sum_max`` would hold for each window afresh), no commitment (PyPSA carries a
+    relaxed on-state into its ramp rows but a whole one into its start-up rows) and no self-discharge (PyPSA
+    applies no standing loss between a window's ``e_initial`` and its first snapshot)."""
+    for s in problem.sites:
+        if s.grid.demand_charge_usd_per_mw_month > 0 or any(np.isfinite(f.budget_mwh) for f in s.flex) or \
+                (s.battery is not None and s.battery.keep_per_step != 1.0):
+            raise ValueError("PyPSA's rolling horizon differs on demand charges, budgets and self-discharge")
+    if problem.commitment != "none" or problem.connection is not None:
+        raise ValueError("PyPSA's rolling horizon carries relaxed commitment differently")
+    net = build_network(problem)
+    for s in problem.sites:  # the first window's ramps start from the output before the horizon
+        for g in s.generators:
+            net.generators.loc[f"{s.name}-{g.name}", "p_init"] = g.power_mw
+    objectives: list[float] = []
+
+    def record(n, snapshots):  # called before each window is solved: the previous window's optimum is on record
+        if snapshots[0] != n.snapshots[0]:
+            objectives.append(float(n.objective))
+
+    t0 = time.perf_counter()
+    net.optimize.optimize_with_rolling_horizon(
+        horizon=horizon_steps, overlap=horizon_steps - block_steps, solver_name="highs", extra_functionality=record,
+        solver_options={"output_flag": False, "threads": 1}, include_objective_constant=False)
+    seconds = time.perf_counter() - t0
+    objectives.append(float(net.objective))
+    return objectives, seconds, net
