@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from wattscale.compute.catalog import GpuSpec
 from wattscale.compute.phases import PhaseMix
@@ -96,18 +97,39 @@ def _overlap_cumulative(edges: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     if len(starts) == 0:
         return np.zeros(len(edges))
     lengths = ends - starts
-    weights = np.broadcast_to(weights, lengths.shape)
+    weights = np.ascontiguousarray(np.broadcast_to(weights, lengths.shape), dtype=float)
     before = np.concatenate([[0.0], np.cumsum(lengths * weights)])
+    return _length_before(np.ascontiguousarray(edges, dtype=float), starts, lengths, weights, before)
+
+
+@njit(cache=True)
+def _length_before(edges, starts, lengths, weights, before):  # pragma: no cover - numba
+    out = np.zeros(len(edges))
     i = np.searchsorted(starts, edges, side="right")  # intervals starting at or before the edge
-    j = np.maximum(i - 1, 0)
-    partial = np.where(i > 0, np.clip(edges - starts[j], 0.0, lengths[j]) * weights[j], 0.0)
-    return before[j] * (i > 0) + partial
+    for k in range(len(edges)):
+        if i[k] > 0:
+            j = i[k] - 1
+            out[k] = before[j] + min(max(edges[k] - starts[j], 0.0), lengths[j]) * weights[j]
+    return out
 
 
-def _compute_time(x: np.ndarray, period_s: float, compute_s: float) -> np.ndarray:
-    """Time spent computing in the first ``x`` seconds of running (compute first in each iteration)."""
+@njit(cache=True)
+def _add_group_time(run_clock, start_s, end_s, offset_s, period_s, compute_s, weight, compute, active):  # pragma: no cover
+    """Add ``weight`` x the time a group spends computing and running within each sample to ``compute`` and
+    ``active``: the group runs from ``start_s`` to ``end_s`` of the job's running clock, computing first in each
+    iteration."""
+    u0 = min(max(run_clock[0], start_s), end_s)
+    x = offset_s + u0
     whole = np.floor(x / period_s)
-    return whole * compute_s + np.minimum(x - whole * period_s, compute_s)
+    c0 = whole * compute_s + min(x - whole * period_s, compute_s)
+    for i in range(1, len(run_clock)):
+        u1 = min(max(run_clock[i], start_s), end_s)
+        x = offset_s + u1
+        whole = np.floor(x / period_s)
+        c1 = whole * compute_s + min(x - whole * period_s, compute_s)
+        compute[i - 1] += weight * (c1 - c0)
+        active[i - 1] += weight * (u1 - u0)
+        u0, c0 = u1, c1
 
 
 def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
@@ -150,11 +172,9 @@ def training_mix(job: Training, spec: GpuSpec, *, step_s: float, n_samples: int,
         w = sizes[g] / job.gpus
         s_g = g * ramp_step
         e_g = run_end - (job.groups - 1 - g) * ramp_step
-        u = np.clip(run_clock, s_g, max(s_g, e_g))  # a group joins (and leaves) in phase with the job's clock
-        offset = job.desync_fraction * period * g / job.groups
-        c = _compute_time(offset + u, period, compute_s)
-        compute += w * np.diff(c)
-        active += w * np.diff(u)
+        # a group joins (and leaves) in phase with the job's clock
+        _add_group_time(run_clock, s_g, max(s_g, e_g), job.desync_fraction * period * g / job.groups, period,
+                        compute_s, w, compute, active)
         running_at_pause += w * ((run_at_pause > s_g) & (run_at_pause < e_g))
     ck_time, rs_time = (np.diff(_overlap_cumulative(clipped, starts[kinds == k], ends[kinds == k],
                                                     running_at_pause[kinds == k])) for k in ("checkpoint", "restart"))
