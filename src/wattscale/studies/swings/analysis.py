@@ -242,33 +242,39 @@ def _segment_chunks(x: np.ndarray, n: int, rows: int | None = None):
 
 
 @njit(cache=True)
-def _worst_amplitudes(spec, n, coef, rect):  # pragma: no cover - numba
-    """Per bin, the largest |X|^2 over the segments of the flat-top spectrum (and of the rectangular one).
+def _raise_flat_top(re, im, n, coef, flat):  # pragma: no cover - numba
+    """Raise ``flat`` to the flat-top |X|^2 of one segment whose rectangular spectrum is in ``re``/``im`` (bins
+    0 .. nb - 1 at 4 .. nb + 3, bin 0 zero for the mean removed): the periodic flat-top window is the 9-tap
+    convolution ``coef`` of that spectrum, whose bins beyond n/2 are the conjugates of those below."""
+    nb = len(flat)
+    for i in range(1, 5):
+        re[4 - i], im[4 - i] = re[4 + i], -im[4 + i]
+        j = n - (nb - 1 + i)  # bin nb - 1 + i is the conjugate of bin n - (nb - 1 + i)
+        if 0 <= j < nb:
+            re[nb + 3 + i], im[nb + 3 + i] = re[4 + j], -im[4 + j]
+    c0, c1, c2, c3, c4 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    for k in range(nb):
+        zr = (c0 * re[k + 4] + c1 * (re[k + 3] + re[k + 5]) + c2 * (re[k + 2] + re[k + 6])
+              + c3 * (re[k + 1] + re[k + 7]) + c4 * (re[k] + re[k + 8]))
+        zi = (c0 * im[k + 4] + c1 * (im[k + 3] + im[k + 5]) + c2 * (im[k + 2] + im[k + 6])
+              + c3 * (im[k + 1] + im[k + 7]) + c4 * (im[k] + im[k + 8]))
+        flat[k] = max(flat[k], zr * zr + zi * zi)
 
-    Mean removal zeroes bin 0; the periodic flat-top window is the 9-tap convolution ``coef`` of the
-    rectangular spectrum, whose bins beyond n/2 are the conjugates of those below."""
+
+@njit(cache=True)
+def _worst_amplitudes(spec, n, coef, rect):  # pragma: no cover - numba
+    """Per bin, the largest |X|^2 over the segments (rows of their rectangular rFFT ``spec``) of the flat-top
+    spectrum (and of the rectangular one), the segments' means removed."""
     n_seg, nb = spec.shape
     flat = np.zeros(nb)
     box = np.zeros(nb if rect else 1)
-    re = np.zeros(nb + 8)  # bins -4 .. nb + 3 at 0 .. nb + 7
+    re = np.zeros(nb + 8)
     im = np.zeros(nb + 8)
-    c0, c1, c2, c3, c4 = coef[0], coef[1], coef[2], coef[3], coef[4]
     for s in range(n_seg):
         for k in range(1, nb):
             re[k + 4] = spec[s, k].real
             im[k + 4] = spec[s, k].imag
-        re[4] = im[4] = 0.0
-        for i in range(1, 5):
-            re[4 - i], im[4 - i] = re[4 + i], -im[4 + i]
-            j = n - (nb - 1 + i)  # bin nb - 1 + i is the conjugate of bin n - (nb - 1 + i)
-            if 0 <= j < nb:
-                re[nb + 3 + i], im[nb + 3 + i] = re[4 + j], -im[4 + j]
-        for k in range(nb):
-            zr = (c0 * re[k + 4] + c1 * (re[k + 3] + re[k + 5]) + c2 * (re[k + 2] + re[k + 6])
-                  + c3 * (re[k + 1] + re[k + 7]) + c4 * (re[k] + re[k + 8]))
-            zi = (c0 * im[k + 4] + c1 * (im[k + 3] + im[k + 5]) + c2 * (im[k + 2] + im[k + 6])
-                  + c3 * (im[k + 1] + im[k + 7]) + c4 * (im[k] + im[k + 8]))
-            flat[k] = max(flat[k], zr * zr + zi * zi)
+        _raise_flat_top(re, im, n, coef, flat)
         if rect:
             for k in range(nb):
                 box[k] = max(box[k], re[k + 4] * re[k + 4] + im[k + 4] * im[k + 4])
@@ -305,35 +311,148 @@ def amplitude_spectrum(power_mw: np.ndarray, step_s: float, segment: int | None 
 _CHUNK_SEGMENTS = 16  # a compliance check stops at the first chunk of segments over a band limit
 
 
+def _ramp_windows(limits: Limits, step_s: float) -> tuple[list[RampLimit], np.ndarray, np.ndarray]:
+    """The limited ramps, their windows (samples) and the |difference of adjacent window sums| past which a
+    ramp surely fails."""
+    ramps = [r for r in limits.ramps if r.max_mw_per_s is not None]
+    m = np.array([max(1, int(round(r.window_s / step_s))) for r in ramps], dtype=np.int64)
+    return ramps, m, np.array([r.max_mw_per_s for r in ramps]) * (1 + 1e-6) * m * m * step_s
+
+
+def _ramps_passed(maxima: np.ndarray, ramps: list[RampLimit], m: np.ndarray, step_s: float, n: int) -> bool:
+    """Whether the largest |difference of adjacent window sums| per window meet the ramp limits."""
+    return (len(maxima) == len(ramps) and (not ramps or 2 * m.max() <= n)
+            and all(Check("", float(b / (k * k * step_s)), r.max_mw_per_s, "").passed
+                    for b, k, r in zip(maxima, m, ramps)))
+
+
+def _bands_passed(freq: np.ndarray, flat: np.ndarray, limits: Limits) -> bool:
+    for b in limits.bands:
+        sel = (freq >= b.low_hz) & (freq <= b.high_hz)
+        if not Check("", float(flat[sel].max()) if sel.any() else 0.0, b.max_amplitude_mw, "").passed:
+            return False
+    return True
+
+
+def _range_passed(power_mw: np.ndarray, limits: Limits) -> bool:
+    return limits.max_dynamic_range_mw is None or Check("", float(power_mw.max() - power_mw.min()),
+                                                         limits.max_dynamic_range_mw, "").passed
+
+
 def passes(power_mw: np.ndarray, step_s: float, limits: Limits, cumulative: np.ndarray | None = None) -> bool:
     """Whether ``power_mw`` meets ``limits`` (as ``analyse(...).passed``), cheapest check first: the dynamic
     range, the ramps, then the spectrum a few segments at a time (``cumulative``: the running sum of
     ``power_mw`` with a leading 0, when known)."""
     p = np.ascontiguousarray(power_mw, dtype=float)
-    if limits.max_dynamic_range_mw is not None and not Check("", float(p.max() - p.min()),
-                                                             limits.max_dynamic_range_mw, "").passed:
+    if not _range_passed(p, limits):
         return False
-    ramps = [r for r in limits.ramps if r.max_mw_per_s is not None]
-    if ramps:
-        m = np.array([max(1, int(round(r.window_s / step_s))) for r in ramps])
-        if 2 * m.max() > len(p):
-            return False
-        limit = np.array([r.max_mw_per_s for r in ramps]) * (1 + 1e-6) * m * m * step_s  # stop well past a limit
-        best = _ramp_maxima(_cumulative(p) if cumulative is None else cumulative, m, limit)
-        if len(best) < len(ramps) or not all(Check("", float(b / (k * k * step_s)), r.max_mw_per_s, "").passed
-                                             for b, k, r in zip(best, m, ramps)):
-            return False
+    ramps, m, stop = _ramp_windows(limits, step_s)
+    if ramps and (2 * m.max() > len(p) or not _ramps_passed(
+            _ramp_maxima(_cumulative(p) if cumulative is None else cumulative, m, stop), ramps, m, step_s, len(p))):
+        return False
+    if not any(b.max_amplitude_mw is not None for b in limits.bands):
+        return True
     n = segment_samples(len(p), step_s, limits)
     freq = sfft.rfftfreq(n, step_s)
-    bands = [(b, (freq >= b.low_hz) & (freq <= b.high_hz)) for b in limits.bands if b.max_amplitude_mw is not None]
     worst_sq = 0.0
-    for segs in _segment_chunks(p, n, _CHUNK_SEGMENTS) if bands else ():
+    for segs in _segment_chunks(p, n, _CHUNK_SEGMENTS):
         worst_sq = np.maximum(worst_sq, _worst_amplitudes(sfft.rfft(segs, axis=1), n, _TAPS, False)[0])
-        flat = _amplitude_mw(worst_sq, n, n * _FLATTOP[0])
-        if not all(Check("", float(flat[sel].max()) if sel.any() else 0.0, b.max_amplitude_mw, "").passed
-                   for b, sel in bands):
+        if not _bands_passed(freq, _amplitude_mw(worst_sq, n, n * _FLATTOP[0]), limits):
             return False
     return True
+
+
+def lowpass(power_mw: np.ndarray, a: float) -> np.ndarray:
+    """First-order low-pass ``y[i] = a x[i] + (1 - a) y[i-1]`` from steady state (``y[-1] = x[0]``): the numbers
+    of ``scipy.signal.lfilter([a], [1, a - 1], x, zi=[(1 - a) x[0]])``."""
+    x = np.ascontiguousarray(power_mw, dtype=float)
+    y = np.empty(len(x))
+    _lowpass_ramps(x, a, np.zeros(0, dtype=np.int64), np.zeros(0), y, np.zeros(1), np.zeros(0))
+    return y
+
+
+@njit(cache=True)
+def _lowpass_ramps(x, a, windows, stop, y, c, maxima):  # pragma: no cover - numba
+    """``y`` = the low-pass of ``x``, ``c`` its running sum (leading 0), ``maxima`` the largest |difference of
+    adjacent window sums| per window; False at the first difference past ``stop`` (``y`` then incomplete)."""
+    keep = 1.0 - a
+    prev = x[0] if len(x) else 0.0
+    c[0] = acc = 0.0
+    maxima[:] = 0.0
+    ramps = len(windows) > 0
+    for i in range(len(x)):
+        prev = a * x[i] + keep * prev
+        y[i] = prev
+        if not ramps:
+            continue
+        acc += prev
+        c[i + 1] = acc
+        for j in range(len(windows)):
+            m = windows[j]
+            k = i + 1 - 2 * m
+            if k >= 0:
+                d = abs((c[k + 2 * m] - c[k + m]) - (c[k + m] - c[k]))
+                maxima[j] = max(maxima[j], d)
+                if d > stop[j]:
+                    return False
+    return True
+
+
+@njit(cache=True)
+def _lowpassed_worst(spec, n, starts, y, y_before, a, coef):  # pragma: no cover - numba
+    """``_worst_amplitudes`` (flat-top) of the low-pass ``y`` of a record, from the rectangular spectra ``spec`` of
+    the record's segments (starting at ``starts``): per bin k, Y = (a X + (1 - a)(y[start - 1] - y[end])) /
+    (1 - (1 - a) exp(-2 pi i k / n)), the first-order recursion summed over the segment."""
+    n_seg, nb = spec.shape
+    keep = 1.0 - a
+    inv = np.empty(nb, dtype=np.complex128)
+    for k in range(nb):
+        w = 2.0 * np.pi * k / n
+        inv[k] = 1.0 / complex(1.0 - keep * np.cos(w), keep * np.sin(w))
+    flat = np.zeros(nb)
+    re = np.zeros(nb + 8)
+    im = np.zeros(nb + 8)
+    for s in range(n_seg):
+        st = starts[s]
+        edge = keep * ((y[st - 1] if st > 0 else y_before) - y[st + n - 1])
+        for k in range(1, nb):
+            z = (a * spec[s, k] + edge) * inv[k]
+            re[k + 4] = z.real
+            im[k + 4] = z.imag
+        _raise_flat_top(re, im, n, coef, flat)
+    return flat
+
+
+class LowpassSearch:
+    """Whether first-order low-passes of one record (``lowpass``) meet ``limits``, for a search over the filter:
+    each trial runs the filter and the ramp checks together, stopping at the first ramp over its limit, and takes
+    the segments' spectra from the record's, bin by bin, without an FFT. Answers as ``passes(lowpass(...))``."""
+
+    def __init__(self, power_mw: np.ndarray, step_s: float, limits: Limits):
+        self.x = np.ascontiguousarray(power_mw, dtype=float)
+        self.step_s, self.limits = step_s, limits
+        self.ramps, self.windows, self.stop = _ramp_windows(limits, step_s)
+        self.y, self.c, self.maxima = np.empty(len(self.x)), np.empty(len(self.x) + 1), np.zeros(len(self.ramps))
+        self.bands = any(b.max_amplitude_mw is not None for b in limits.bands)
+        if self.bands:
+            self.n = n = segment_samples(len(self.x), step_s, limits)
+            self.freq = sfft.rfftfreq(n, step_s)
+            self.spec = np.vstack([sfft.rfft(segs, axis=1) for segs in _segment_chunks(self.x, n)])
+            hop = max(1, n // 2)
+            starts = np.arange((len(self.x) - n) // hop + 1) * hop
+            self.starts = np.r_[starts, len(self.x) - n][: len(self.spec)].astype(np.int64)  # as _segment_chunks
+
+    def __call__(self, a: float) -> bool:
+        if not _lowpass_ramps(self.x, a, self.windows, self.stop, self.y, self.c, self.maxima):
+            return False
+        if not _ramps_passed(self.maxima, self.ramps, self.windows, self.step_s, len(self.x)):
+            return False
+        if not _range_passed(self.y, self.limits):
+            return False
+        if not self.bands:
+            return True
+        worst_sq = _lowpassed_worst(self.spec, self.n, self.starts, self.y, self.x[0], a, _TAPS)
+        return _bands_passed(self.freq, _amplitude_mw(worst_sq, self.n, self.n * _FLATTOP[0]), self.limits)
 
 
 def analyse(power_mw: np.ndarray, step_s: float, limits: Limits = Limits(), *, rms: bool = True) -> SwingAnalysis:

@@ -17,7 +17,7 @@ from numba import njit
 from wattscale.bisection import smallest_passing
 from wattscale.compute.phases import PhaseMix
 from wattscale.compute.smoothing import Smoothing, smooth_gpu_power
-from wattscale.studies.swings.analysis import Limits, SwingAnalysis, analyse, passes
+from wattscale.studies.swings.analysis import Limits, LowpassSearch, SwingAnalysis, analyse, lowpass, passes
 
 HOURS_PER_YEAR = 8760.0
 
@@ -157,25 +157,8 @@ def _crf(rate: float, years: float) -> float:
 
 
 def smooth(power_mw: np.ndarray, step_s: float, time_constant_s: float) -> np.ndarray:
-    """First-order low-pass (the grid side of a storage smoother), starting in steady state; the same numbers as
-    ``scipy.signal.lfilter([a], [1, a - 1], power_mw, zi=[(1 - a) power_mw[0]])``."""
-    return _lowpass(np.ascontiguousarray(power_mw, dtype=float), 1.0 - np.exp(-step_s / time_constant_s))[0]
-
-
-@njit(cache=True)
-def _lowpass(x, a):  # pragma: no cover - numba
-    """The low-pass of ``x`` and its running sum with a leading 0."""
-    y = np.empty(len(x))
-    c = np.empty(len(x) + 1)
-    keep = 1.0 - a
-    prev = x[0] if len(x) else 0.0
-    c[0] = acc = 0.0
-    for i in range(len(x)):
-        prev = a * x[i] + keep * prev
-        y[i] = prev
-        acc += prev
-        c[i + 1] = acc
-    return y, c
+    """First-order low-pass (the grid side of a storage smoother), starting in steady state."""
+    return lowpass(power_mw, 1.0 - np.exp(-step_s / time_constant_s))
 
 
 def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits, base: SwingAnalysis | None = None
@@ -194,11 +177,10 @@ def _storage_time_constant(power_mw: np.ndarray, step_s: float, limits: Limits, 
             ratio = base.amplitude_mw[sel] / b.max_amplitude_mw
             tau = max(tau, float(np.max(np.sqrt(ratio ** 2 - 1) / (2 * np.pi * base.frequency_hz[sel]))))
 
-    x = np.ascontiguousarray(power_mw, dtype=float)
+    search = LowpassSearch(power_mw, step_s, limits)
 
     def smooth_passes(t):
-        grid, cumulative = _lowpass(x, 1.0 - np.exp(-step_s / t))
-        return passes(grid, step_s, limits, cumulative)
+        return search(1.0 - np.exp(-step_s / t))
 
     hi = tau
     for _ in range(40):
