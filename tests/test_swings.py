@@ -188,3 +188,45 @@ def test_mitigated_waveforms_pass_an_independent_check(options):
             m = int(round(r.window_s / 0.01))
             means = pd.Series(p).rolling(m).mean().to_numpy()[m - 1:]
             assert np.abs(means[m:] - means[:-m]).max() / r.window_s <= r.max_mw_per_s * (1 + 1e-6), o.name
+
+
+def test_fast_paths_give_the_figures_of_a_straightforward_scipy_computation(options):
+    """One FFT per segment (flat-top as a 9-tap convolution), compliance checks that stop early, a low-pass search
+    without an FFT per trial and one-pass trial waveforms, against scipy and numpy written plainly."""
+    from scipy.signal import get_window, lfilter
+
+    from wattscale.studies.swings.analysis import LowpassSearch, amplitude_spectrum, lowpass, passes
+
+    mix, opts = options
+    load = Load((mix,), 5.0, 0.01)
+    for f in (0.0, 0.3, 0.9):
+        plain = np.full(mix.n_samples, 5.0)
+        plain += mix.it_power_mw(floor_levels(load, f)[0])
+        np.testing.assert_allclose(load.power_mw(floor_levels(load, f)), plain, rtol=1e-13)
+    raw = opts[0].power_mw
+    for n, p in ((6000, raw), (4000, raw[:59_500]), (7001, raw[:20_000])):
+        w_flat, w_rect = get_window("flattop", n, fftbins=True), np.ones(n)
+        starts = sorted(set(range(0, len(p) - n + 1, n // 2)) | {len(p) - n})
+        ref = [np.max([np.abs(np.fft.rfft((p[s:s + n] - p[s:s + n].mean()) * w)) * 2 / w.sum() for s in starts], axis=0)
+               for w in (w_flat, w_rect)]
+        for r in ref:
+            r[0] = 0.0
+            r[-1] /= 2.0 if n % 2 == 0 else 1.0
+        _, flat, rect = amplitude_spectrum(p, 0.01, n)
+        np.testing.assert_allclose(flat, ref[0], rtol=0, atol=1e-12 * ref[0].max())
+        np.testing.assert_allclose(rect, ref[1], rtol=0, atol=1e-12 * ref[1].max())
+    search = LowpassSearch(raw, 0.01, LIMITS)
+    verdicts = set()
+    for tau in np.geomspace(0.05, 300.0, 30):
+        a = 1.0 - np.exp(-0.01 / tau)
+        grid = lowpass(raw, a)
+        np.testing.assert_allclose(grid, lfilter([a], [1.0, a - 1.0], raw, zi=[(1.0 - a) * raw[0]])[0], rtol=1e-13)
+        assert search(a) == passes(grid, 0.01, LIMITS) == analyse(grid, 0.01, LIMITS).passed, tau
+        verdicts.add(search(a))
+    assert verdicts == {True, False}
+    verdicts = set()
+    for f in np.linspace(0.0, 1.0, 21):
+        p = load.power_mw(floor_levels(load, f))
+        assert passes(p, 0.01, LIMITS) == analyse(p, 0.01, LIMITS).passed, f
+        verdicts.add(passes(p, 0.01, LIMITS))
+    assert verdicts == {True, False}

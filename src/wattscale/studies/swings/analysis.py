@@ -315,7 +315,7 @@ def _ramp_windows(limits: Limits, step_s: float) -> tuple[list[RampLimit], np.nd
     """The limited ramps, their windows (samples) and the |difference of adjacent window sums| past which a
     ramp surely fails."""
     ramps = [r for r in limits.ramps if r.max_mw_per_s is not None]
-    m = np.array([max(1, int(round(r.window_s / step_s))) for r in ramps], dtype=np.int64)
+    m = np.array([max(1, round(r.window_s / step_s)) for r in ramps], dtype=np.int64)
     return ramps, m, np.array([r.max_mw_per_s for r in ramps]) * (1 + 1e-6) * m * m * step_s
 
 
@@ -339,16 +339,15 @@ def _range_passed(power_mw: np.ndarray, limits: Limits) -> bool:
                                                          limits.max_dynamic_range_mw, "").passed
 
 
-def passes(power_mw: np.ndarray, step_s: float, limits: Limits, cumulative: np.ndarray | None = None) -> bool:
+def passes(power_mw: np.ndarray, step_s: float, limits: Limits) -> bool:
     """Whether ``power_mw`` meets ``limits`` (as ``analyse(...).passed``), cheapest check first: the dynamic
-    range, the ramps, then the spectrum a few segments at a time (``cumulative``: the running sum of
-    ``power_mw`` with a leading 0, when known)."""
+    range, the ramps, then the spectrum a few segments at a time."""
     p = np.ascontiguousarray(power_mw, dtype=float)
     if not _range_passed(p, limits):
         return False
     ramps, m, stop = _ramp_windows(limits, step_s)
     if ramps and (2 * m.max() > len(p) or not _ramps_passed(
-            _ramp_maxima(_cumulative(p) if cumulative is None else cumulative, m, stop), ramps, m, step_s, len(p))):
+            _ramp_maxima(_cumulative(p), m, stop), ramps, m, step_s, len(p))):
         return False
     if not any(b.max_amplitude_mw is not None for b in limits.bands):
         return True
@@ -437,7 +436,8 @@ class LowpassSearch:
         if self.bands:
             self.n = n = segment_samples(len(self.x), step_s, limits)
             self.freq = sfft.rfftfreq(n, step_s)
-            self.spec = np.vstack([sfft.rfft(segs, axis=1) for segs in _segment_chunks(self.x, n)])
+            chunks = [sfft.rfft(segs, axis=1) for segs in _segment_chunks(self.x, n)]
+            self.spec = chunks[0] if len(chunks) == 1 else np.vstack(chunks)
             hop = max(1, n // 2)
             starts = np.arange((len(self.x) - n) // hop + 1) * hop
             self.starts = np.r_[starts, len(self.x) - n][: len(self.spec)].astype(np.int64)  # as _segment_chunks
