@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 import xarray as xr
 
+from wattscale.decisions.operate import units
 from wattscale.decisions.operate.lp import INF, Programme, Solution
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem
 from wattscale.errors import PlanningError
@@ -93,18 +94,43 @@ class Dispatch:
 
     def __init__(self, problem: DispatchProblem, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
                  capacity: "CapacityHook | None" = None, extra: ExtraConstraints | None = None) -> None:
-        import time
-
         self.problem = problem
         self.capacity = capacity
         self.extra = extra
-        t0 = time.perf_counter()
-        self.programme = Programme(self._formulate, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
-        self.build_s = time.perf_counter() - t0
+        self._options = {"time_limit_s": time_limit_s, "mip_rel_gap": mip_rel_gap}
+        # identical generators are planned as one (units.py), unless your rows or capacities name them
+        self._merging = capacity is None and extra is None
+        self._programmes: dict[object, Programme] = {}
+        self.build_s = 0.0
+        self._use(problem)
+
+    def _use(self, problem: DispatchProblem) -> None:
+        """Make the programme of ``problem``'s structure current (built once per grouping of its units) and give
+        it ``problem``'s numbers."""
+        import time
+
+        self.problem = problem
+        self._groups = units.identical_units(problem) if self._merging else None
+        self._formulated = units.merged(problem, self._groups) if self._groups else problem
+        key = None if self._groups is None else tuple(tuple(map(tuple, site)) for site in self._groups)
+        prog = self._programmes.get(key)
+        if prog is None:
+            t0 = time.perf_counter()
+            prog = self._programmes[key] = Programme(self._formulate, **self._options)
+            self.build_s = time.perf_counter() - t0
+        else:
+            prog.update()
+        self.programme = prog
+
+    @property
+    def last_values(self) -> dict[str, np.ndarray]:
+        """The last solution's values by variable name, each generator on its own."""
+        values = self.programme.last_values
+        return units.split(values, self.problem, self._groups) if self._groups else values
 
     # ------------------------------------------------------------ formulation
     def _formulate(self, prog: Programme) -> None:
-        p = self.problem
+        p = self._formulated
         sizes = self.capacity.declare(prog) if self.capacity else [{} for _ in p.sites]
         moved = [[] for _ in p.sites]  # per site: terms of supply (+) or demand (-) from moved inference
         sent = [[] for _ in p.sites]
@@ -139,7 +165,7 @@ class Dispatch:
             self.extra(prog, p)
 
     def _site(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict, moved: list | None = None) -> tuple:
-        p = self.problem
+        p = self._formulated
         n, dt = s.n_steps, p.step_h
         T = {"t": n}
         act = p.active()  # padded steps: every upper bound zero
@@ -203,7 +229,7 @@ class Dispatch:
         return imp, exp
 
     def _generators(self, prog: Programme, pre: str, s: SiteProblem, sizes: dict):
-        p = self.problem
+        p = self._formulated
         n, dt, gens = s.n_steps, p.step_h, s.generators
         G = {"g": len(gens), "t": n}
         col = lambda values: np.array(values, float).reshape(len(gens), 1)  # noqa: E731
@@ -267,11 +293,12 @@ class Dispatch:
     def plan(self, problem: DispatchProblem | None = None) -> DispatchPlan:
         """Solve (with ``problem``'s numbers if given; it must have this programme's structure)."""
         if problem is not None:
-            self.problem = problem
-            self.programme.update()
+            self._use(problem)
         sol = self.programme.solve()
         if sol.status != "optimal" and not sol.values:
             return DispatchPlan(sol.status, float("nan"), [], solve_s=sol.solve_s, build_s=self.build_s)
+        if self._groups:
+            sol = replace(sol, values=units.split(sol.values, self.problem, self._groups))
         return _plan(self.problem, sol, self.build_s)
 
 

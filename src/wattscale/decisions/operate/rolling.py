@@ -75,7 +75,7 @@ def rolling_dispatch(problem: DispatchProblem, horizon_steps: int, block_steps: 
                                 field="rolling")
         keep = min(block_steps, stop - start)
         prog = dispatch.programme
-        values = {name: v[..., :keep] for name, v in prog.last_values.items() if "t" in prog.variable(name).dims}
+        values = {name: v[..., :keep] for name, v in dispatch.last_values.items() if "t" in prog.variable(name).dims}
         kept.append(values)
         state.advance(part, plan, values, start)
         windows.append(Window(start, stop, plan.objective_usd, plan.solve_s))

@@ -145,9 +145,7 @@ class Sizer:
         if changed:
             self.sizing = s = replace(s, **changed)
             self.dispatch.capacity.sizing = s
-            self.dispatch.problem = s.dispatch
-            self.dispatch.programme.update()
-        plan = self.dispatch.plan()
+        plan = self.dispatch.plan(s.dispatch if changed else None)
         if not plan.sites:
             raise PlanningError(self._why(plan.status), field="sizing")
         return self._result(plan)
