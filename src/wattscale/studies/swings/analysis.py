@@ -219,7 +219,7 @@ def _ramp_maxima(c, windows, limits):  # pragma: no cover - numba
 
 
 _FLATTOP = (0.21557895, 0.41663158, 0.277263158, 0.083578947, 0.006947368)  # periodic flat-top window
-_TAPS = np.array([_FLATTOP[0]] + [(-1) ** i * a / 2 for i, a in enumerate(_FLATTOP) if i])  # its spectrum
+_TAPS = np.array([_FLATTOP[0]] + [(-1) ** i * a / 2 for i, a in enumerate(_FLATTOP) if i])  # window = these taps in bins
 
 
 def segment_samples(n: int, step_s: float, limits: Limits) -> int:
