@@ -58,6 +58,7 @@ bench: $(TESTED)
 	$(BIN)/python benchmarks/frequency.py
 	$(BIN)/python benchmarks/adequacy.py
 	$(BIN)/python benchmarks/dispatch_vs_pypsa.py
+	$(BIN)/python benchmarks/mpc_vs_pypsa.py
 	$(BIN)/python benchmarks/heal.py
 	$(BIN)/python benchmarks/ledger_market.py
 	$(BIN)/python benchmarks/forecast.py --quick
