@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from test_dispatch import site
-from wattscale.decisions.operate.dispatch import plan_dispatch
-from wattscale.decisions.operate.problem import DispatchProblem
+from wattscale.decisions.operate.dispatch import Dispatch, plan_dispatch
+from wattscale.decisions.operate.problem import DispatchProblem, GeneratorTerms
 from wattscale.decisions.operate.rolling import rolling_dispatch, window_of
 from wattscale.errors import PlanningError
 
@@ -89,3 +89,49 @@ def test_a_window_of_a_problem_keeps_its_starting_state():
         window_of(problem, 60, 80)
     with pytest.raises(PlanningError, match="does not fit"):
         rolling_dispatch(problem, 24, 48)
+
+
+def three_units(commitment: str, n: int = 96) -> DispatchProblem:
+    """Two identical units with a 3-step warm-up and a ramp that binds, and an engine already running."""
+    s = site(n=n, seed=4)
+    s.grid.import_limit_mw[:] = 120.0
+    s.grid.month_slot = (np.arange(n) >= 50).astype(int)
+    gt = GeneratorTerms("gt1", 100, 30, 25.0, 3, 45, 530, start_usd=3000)
+    s = replace(s, generators=[gt, replace(gt, name="gt2"),
+                               GeneratorTerms("recip", 40, 12, 40, 0, 40, 450, start_usd=500, on=True, power_mw=20)])
+    return DispatchProblem([s], 1.0, carbon_price_usd_per_t=60, commitment=commitment)
+
+
+def test_relaxed_commitment_carries_the_on_fraction_and_pays_each_start_once():
+    problem = three_units("relaxed", 36)
+    rolled = rolling_dispatch(problem, 36, 12)  # a rounded on-state with a fractional output made windows infeasible
+    sp = rolled.schedule.sites[0]
+    paid = 0.0
+    for j, g in enumerate(problem.sites[0].generators):
+        before = np.concatenate([[float(g.on)], sp.generator_on[j][:-1]])
+        paid += np.maximum(sp.generator_on[j] - before, 0.0).sum() * g.start_usd
+    assert rolled.schedule.costs_usd["start_up"] == pytest.approx(paid, rel=1e-9)
+
+
+def test_one_window_costs_what_the_full_plan_costs_with_padding_a_target_and_a_promise():
+    problem = DispatchProblem([site(n=48)], 1.0, carbon_price_usd_per_t=50, commitment="none", active_steps=30,
+                              portfolio_cap_mw=np.full(48, 50.0), portfolio_shortfall_usd_per_mwh=200.0)
+    problem.sites[0].battery.terminal_mwh = 380.0
+    problem.sites[0].battery.terminal_penalty_usd_per_mwh = 10.0
+    full = plan_dispatch(problem)
+    assert sum(full.costs_usd.values()) == pytest.approx(full.objective_usd, rel=1e-9)
+    rolled = rolling_dispatch(problem, 48, 48)
+    assert rolled.schedule.objective_usd == pytest.approx(full.objective_usd, rel=1e-9)
+
+
+def test_a_window_longer_than_a_month_is_rebuilt_when_a_month_end_moves():
+    n = 70  # days; windows of 35 days see a month's end at different steps
+    s = site(n=n, seed=3, flex=False)
+    s.grid.month_slot = np.where(np.arange(n) < 31, 0, np.where(np.arange(n) < 59, 1, 2))
+    s.grid.peak_so_far_mw = np.zeros(3)
+    problem = DispatchProblem([s], 24.0, commitment="none")
+    first, later = window_of(problem, 0, 35), window_of(problem, 7, 42)
+    dispatch = Dispatch(first)
+    dispatch.plan()
+    assert dispatch.plan(later).objective_usd == pytest.approx(Dispatch(later).plan().objective_usd, rel=1e-9)
+    assert dispatch.builds == 2

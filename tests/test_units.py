@@ -11,7 +11,7 @@ import pytest
 from test_dispatch import site
 from wattscale.decisions.operate.dispatch import Dispatch
 from wattscale.decisions.operate.problem import DispatchProblem, GeneratorTerms
-from wattscale.decisions.operate.units import identical_units
+from wattscale.decisions.operate.units import identical_units, whole_units
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pypsa_twin import solve_with_pypsa  # noqa: E402
@@ -48,7 +48,9 @@ def test_split_units_each_keep_their_limits():
     assert mw.sum() > 100  # the three units do run
     assert np.all(mw <= 100 * on + 1e-6) and np.all(mw >= 30 * on - 1e-6)  # each within its own window
     assert np.all((on >= -1e-9) & (on <= 1 + 1e-9))
-    assert np.all(np.diff(on, axis=0) <= 1e-9)  # units come on in order: round(k f) of them
+    assert np.allclose(on, on[0]) and np.allclose(mw, mw[0])  # equal shares of the group's plan
+    whole = whole_units(np.array([[0.3, 0.9, 0.1], [0.3, 0.9, 0.1], [0.3, 0.9, 0.1]]), [[0, 1, 2]])
+    assert whole.sum(axis=0).tolist() == [1, 3, 0]  # round(3 f) units on, the first ones listed
     starts = sp.generator_start[:3].sum()
     assert plan.costs_usd["start_up"] == pytest.approx(starts * gens[0].start_usd + sp.generator_start[3].sum()
                                                        * gens[3].start_usd, rel=1e-9)
@@ -66,3 +68,15 @@ def test_units_in_different_states_or_whole_unit_commitment_stay_apart():
     plan = d.plan(again)  # another grouping: its own programme, built once
     assert d.programme is not first and plan.status == "optimal"
     assert d.plan(twins("relaxed")).status == "optimal" and d.programme is first
+
+
+def test_each_unit_of_a_split_plan_keeps_its_own_ramps():
+    problem = twins("relaxed")
+    plan = Dispatch(problem).plan()
+    sp, g = plan.sites[0], problem.sites[0].generators[0]
+    rsu = min(g.capacity_mw, g.min_mw + g.ramp_mw_per_step)
+    for j in range(3):
+        p, on = sp.generator_mw[j], sp.generator_on[j]
+        p0, on0 = np.concatenate([[g.power_mw], p[:-1]]), np.concatenate([[float(g.on)], on[:-1]])
+        assert np.all(p - p0 <= rsu * on - (rsu - g.ramp_mw_per_step) * on0 + 1e-6)
+        assert np.all(p0 - p <= rsu * on0 - (rsu - g.ramp_mw_per_step) * on + 1e-6)

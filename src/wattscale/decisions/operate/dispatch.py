@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from wattscale.decisions.operate import units
-from wattscale.decisions.operate.lp import INF, Programme, Solution
+from wattscale.decisions.operate.lp import INF, Programme, Solution, StructureChanged
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms, SiteProblem
 from wattscale.errors import PlanningError
 
@@ -101,7 +101,8 @@ class Dispatch:
         # identical generators are planned as one (units.py), unless your rows or capacities name them
         self._merging = capacity is None and extra is None
         self._programmes: dict[object, Programme] = {}
-        self.build_s = 0.0
+        self.build_s = 0.0  # the last build's
+        self.builds, self.build_s_total = 0, 0.0  # programmes built (one per grouping of units, or on a change)
         self._use(problem)
 
     def _use(self, problem: DispatchProblem) -> None:
@@ -114,12 +115,17 @@ class Dispatch:
         self._formulated = units.merged(problem, self._groups) if self._groups else problem
         key = None if self._groups is None else tuple(tuple(map(tuple, site)) for site in self._groups)
         prog = self._programmes.get(key)
+        if prog is not None:
+            try:
+                prog.update()
+            except StructureChanged:  # e.g. a month's end moved past the rows a long horizon was built with
+                prog = None
         if prog is None:
             t0 = time.perf_counter()
             prog = self._programmes[key] = Programme(self._formulate, **self._options)
             self.build_s = time.perf_counter() - t0
-        else:
-            prog.update()
+            self.builds += 1
+            self.build_s_total += self.build_s
         self.programme = prog
 
     @property
@@ -426,6 +432,9 @@ def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPl
     if problem.connection is not None:
         co2_kg += _grid_costs(costs, problem.connection, v["tie.import"], v["tie.export"], v, "tie.", dt)
     costs["carbon"] = co2_kg / 1e3 * cp
+    if problem.portfolio_cap_mw is not None:
+        costs["portfolio_shortfall"] = float(v.get("portfolio_short", np.zeros(1)).sum() * dt
+                                             * problem.portfolio_shortfall_usd_per_mwh)
     moves = [v.get(f"move{k}", np.zeros(problem.n_steps)) for k in range(len(problem.migration))]
     for k, m in enumerate(problem.migration):
         costs.setdefault("migration", 0.0)

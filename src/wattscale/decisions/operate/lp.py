@@ -32,6 +32,10 @@ def _highspy():
     return highspy
 
 
+class StructureChanged(ValueError):
+    """New numbers that need another structure (a variable's shape, or rows a mask left out): rebuild."""
+
+
 @dataclass
 class Solution:
     status: str  # "optimal", "infeasible", "time limit" ...
@@ -87,7 +91,10 @@ class Programme:
         part of the structure) is never built."""
         if not self._building:
             entry = self._cons[name]
-            self._cons[name] = (entry[0], sign, _rows(rhs, entry[3], entry[2].shape), entry[3])
+            built = entry[4]
+            if mask is not None and built is not None and np.any(mask.transpose(*entry[3]).values & ~built):
+                raise StructureChanged(f"rows of {name} that were never built are needed now: rebuild")
+            self._cons[name] = (entry[0], sign, _rows(rhs, entry[3], entry[2].shape), entry[3], built)
             return
         expr = lhs()
         dims = tuple(expr.coord_dims)
@@ -96,7 +103,7 @@ class Programme:
         c = self.model.add_constraints(expr, sign, _da(rhs, coords) if coords else float(rhs), name=name,
                                        mask=None if mask is None else mask.transpose(*dims).assign_coords(
                                            {d: coords[i] for i, d in enumerate(dims)}))
-        self._cons[name] = (c, sign, rhs, dims)
+        self._cons[name] = (c, sign, rhs, dims, None if mask is None else mask.transpose(*dims).values.copy())
 
     def variable(self, name: str):
         """A declared linopy variable (build time)."""
@@ -109,7 +116,7 @@ class Programme:
 
     def _check_shape(self, name: str, shape: tuple) -> None:
         if name not in self._vars or self._vars[name][1].shape != shape:
-            raise ValueError(f"programme structure changed at variable {name}: rebuild instead of update")
+            raise StructureChanged(f"programme structure changed at variable {name}: rebuild instead of update")
 
     # ------------------------------------------------------------ solving
     def _to_highs(self, time_limit_s: float, mip_rel_gap: float, threads: int):
@@ -151,7 +158,7 @@ class Programme:
             idx = cols[ok].astype(np.int32)
             _ok(h.changeColsBounds(len(idx), idx, lo.ravel()[ok], up.ravel()[ok]), name)
             _ok(h.changeColsCost(len(idx), idx, cost.ravel()[ok]), name)
-        for name, (_c, sign, rhs, _dims) in self._cons.items():
+        for name, (_c, sign, rhs, _dims, _mask) in self._cons.items():
             rows = self._crows[name]
             ok = rows >= 0
             idx = rows[ok].astype(np.int32)

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from wattscale.decisions.operate import units
 from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, shortfall_report
 from wattscale.decisions.operate.problem import DispatchProblem, dispatch_problem
 from wattscale.decisions.protocol import Setpoints, SiteAssets, SiteForecast, SiteState
@@ -118,16 +119,30 @@ def _padded(f: SiteForecast, n: int) -> SiteForecast:
 
 def setpoints_of(plan: DispatchPlan, problem: DispatchProblem, block: int, site: int = 0) -> Setpoints:
     """Site ``site``'s setpoints for the first ``block`` steps of ``plan``: the planned battery power, generators on
-    as committed (and warming up before a planned start), compute shed, and export capped where it is paid for."""
+    as committed in whole units (and warming up before a planned start), compute shed, and export capped where it
+    is paid for."""
     sp, s = plan.sites[site], problem.sites[site]
+    n = problem.n_steps
     gen_mw = np.zeros((len(s.generators), block))
-    for j, g in enumerate(s.generators):
-        on = (sp.generator_mw[j] > ON_TOL) if problem.commitment == "none" else (sp.generator_on[j] > 0.5)
-        starts = np.flatnonzero(sp.generator_start[j] > 0.5)
-        warming = np.zeros(problem.n_steps, dtype=bool)
-        for st in starts:  # the warm-up before a planned start needs a positive setpoint
-            warming[max(0, st - g.start_steps): st] = True
-        gen_mw[j] = np.where(on, sp.generator_mw[j], np.where(warming, max(g.min_mw, ON_TOL), 0.0))[:block]
+    if problem.commitment == "none":
+        on, groups = sp.generator_mw > ON_TOL, [[j] for j in range(len(s.generators))]
+    else:
+        groups = (units.identical_units(problem) or [[[j] for j in range(len(s.generators))]] * (site + 1))[site]
+        on = units.whole_units(sp.generator_on, groups)
+    for members in groups:
+        running = on[members].sum(axis=0)
+        group_mw = sp.generator_mw[members].sum(axis=0)
+        for j in members:
+            g = s.generators[j]
+            if len(members) == 1:  # the plan's own starts
+                starts = np.flatnonzero(sp.generator_start[j] > 0.5)
+            else:  # where the unit comes on
+                starts = np.flatnonzero(on[j] & ~np.concatenate([[bool(g.on)], on[j][:-1]]))
+            warming = np.zeros(n, dtype=bool)
+            for st in starts:  # the warm-up before a planned start needs a positive setpoint
+                warming[max(0, st - g.start_steps): st] = True
+            share = np.divide(group_mw, running, out=np.zeros(n), where=running > 0)
+            gen_mw[j] = np.where(on[j], share, np.where(warming, max(g.min_mw, ON_TOL), 0.0))[:block]
     grid = problem.connection or s.grid
     export_cap = np.where(grid.export_price_usd_per_mwh[:block] < 0, sp.export_mw[:block], np.inf)
     return Setpoints(battery_mw=(sp.discharge_mw - sp.charge_mw)[:block], generator_mw=gen_mw,

@@ -93,7 +93,7 @@ class GeneratorTerms:
     cost_usd_per_mwh: float  # fuel + variable O&M
     co2_kg_per_mwh: float
     start_usd: float = 0.0
-    on: bool = False  # producing at the step before the horizon
+    on: bool | float = False  # producing at the step before the horizon (a fraction with relaxed commitment)
     power_mw: float = 0.0  # output at the step before the horizon
     warmup_left: int = 0  # a start in progress: steps until it produces (0: none)
 

@@ -4,8 +4,8 @@ Windows start every ``block_steps`` and cover ``horizon_steps`` (the last ones a
 PyPSA's ``optimize_with_rolling_horizon`` cuts them). The programme is built once per window length and only
 re-filled for each window (``Dispatch.plan(problem)``), so a year of daily re-plans costs little more than its
 solves. Carried from one window to the next, as planned at the last step kept: the battery's energy, each
-generator's output, whether it is on and a start under way, the energy each flexible workload may still shed,
-and each month's peak import paid for so far.
+generator's output, whether it is on (the fraction, with relaxed commitment) and a start under way, the energy
+each flexible workload may still shed, and each month's peak import paid for so far.
 """
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, _plan
 from wattscale.decisions.operate.lp import Solution
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms
 from wattscale.errors import PlanningError
-
-ON_FRACTION = 0.5  # a relaxed commitment above this is carried as on
 
 
 @dataclass
@@ -59,14 +57,12 @@ def rolling_dispatch(problem: DispatchProblem, horizon_steps: int, block_steps: 
     kept: list[dict[str, np.ndarray]] = []
     windows: list[Window] = []
     starts = range(0, n, block_steps)
-    build_s = 0.0
     for k, start in enumerate(starts):
         stop = min(n, start + horizon_steps)
         part = state.window(problem, start, stop)
         dispatch = programmes.get(stop - start)
         if dispatch is None:
             dispatch = programmes[stop - start] = Dispatch(part, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
-            build_s += dispatch.build_s
             plan = dispatch.plan()
         else:
             plan = dispatch.plan(part)
@@ -81,6 +77,7 @@ def rolling_dispatch(problem: DispatchProblem, horizon_steps: int, block_steps: 
         windows.append(Window(start, stop, plan.objective_usd, plan.solve_s))
         if progress is not None:
             progress(k + 1, len(starts))
+    build_s = sum(d.build_s_total for d in programmes.values())
     values = {name: np.concatenate([v[name] for v in kept], axis=-1) for name in kept[0]}
     schedule = _costed(problem, values, build_s, sum(w.solve_s for w in windows))
     return RollingPlan(schedule, windows, build_s, time.perf_counter() - t0)
@@ -132,7 +129,8 @@ class _State:
             sites.append(replace(s, load_mw=cut(s.load_mw), pv_mw=cut(s.pv_mw), wind_mw=cut(s.wind_mw),
                                  grid=self._grid(f"{i}.", cut(s.grid), start, stop), battery=battery,
                                  generators=gens, flex=flex))
-        return replace(p, sites=sites, active_steps=None, portfolio_cap_mw=cut(p.portfolio_cap_mw),
+        active = None if p.active_steps is None else max(0, min(p.active_steps, stop) - start)
+        return replace(p, sites=sites, active_steps=active, portfolio_cap_mw=cut(p.portfolio_cap_mw),
                        connection=self._grid("tie.", cut(p.connection), start, stop) if p.connection else None,
                        migration=[cut(m) for m in p.migration],
                        movable_it_mw={i: cut(v) for i, v in p.movable_it_mw.items()})
@@ -157,12 +155,13 @@ class _State:
             gens = []
             for j, g in enumerate(s.generators):
                 mw = float(sp.generator_mw[j, last])
-                on = mw > 1e-6 if part.commitment == "none" else bool(sp.generator_on[j, last] > ON_FRACTION)
+                on = {"none": mw > 1e-6, "milp": bool(sp.generator_on[j, last] > 0.5),
+                      "relaxed": float(np.clip(sp.generator_on[j, last], 0.0, 1.0))}[part.commitment]
                 # a start planned within the warm-up after the block was commanded inside it: carry it on
-                later = np.flatnonzero(sp.generator_start[j, keep:keep + g.start_steps] > ON_FRACTION)
+                later = np.flatnonzero(sp.generator_start[j, keep:keep + g.start_steps] > 0.5)
                 gens.append((on, mw, int(later[0]) + 1 if len(later) and not on else 0))
             self.gens[i] = gens
-            self.budget[i] = [b - part.step_h * float(sp.shed_mw[w, :keep].sum())
+            self.budget[i] = [max(0.0, b - part.step_h * float(sp.shed_mw[w, :keep].sum()))
                               for w, b in enumerate(self.budget[i])]
         for key, slot in self.slot.items():
             here, imp = slot[start:start + keep], kept[key + "import"]
@@ -191,6 +190,9 @@ def _cut(x, n: int, start: int, stop: int):
 
 def _costed(problem: DispatchProblem, values: dict[str, np.ndarray], build_s: float, solve_s: float) -> DispatchPlan:
     """The kept schedule costed on the whole problem (peaks from the imports kept)."""
+    for i, s in enumerate(problem.sites):  # the energy the battery ends short of its target
+        if s.battery is not None and s.battery.terminal_mwh is not None:
+            values[f"{i}.terminal_short"] = np.array([max(0.0, s.battery.terminal_mwh - values[f"{i}.soc"][-1])])
     for pre, g in _priced(problem):
         if g.demand_charge_usd_per_mw_month > 0:
             slot, so_far = g.slots(problem.n_steps)

@@ -3,13 +3,13 @@
 Units with the same figures and the same state (on, output, warm-up) are merged into one of ``k`` times their
 capacity, minimum load, ramp, start-up cost and output. Without commitment, or with the commitment relaxed,
 every row of a unit is linear and homogeneous in (output, on, start), so any plan of the merged unit divided
-by ``k`` is a plan of each unit and the optimum is the same; the programme loses ``3 (k - 1)`` columns and rows
-per step. With whole-unit commitment it would not be (both units would start together), so ``milp`` keeps
-every unit.
+by ``k`` is a plan of each unit and the optimum is the same; each unit merged away takes its output, on and
+start columns and their rows out of every step. With whole-unit commitment it would not be (both units would
+start together), so ``milp`` keeps every unit.
 
-Splitting back, a group on for a fraction ``f`` puts ``round(k f)`` units on in order (unit ``r`` carries
-``clip(k f - r, 0, 1)`` of it) with the output in proportion, and a unit starts where its own share rises;
-the group's output, starts and costs are unchanged.
+Split back, each unit of a group gets ``1/k`` of its output and its on and start fractions: the one split that
+keeps every unit's own rows. ``whole_units`` turns such a plan into whole units for setpoints: a group on for
+``f`` has ``round(k f)`` units on, in the order they are listed.
 """
 from __future__ import annotations
 
@@ -54,30 +54,29 @@ def merged(problem: DispatchProblem, groups: Groups) -> DispatchProblem:
 
 def split(values: dict[str, np.ndarray], problem: DispatchProblem, groups: Groups) -> dict[str, np.ndarray]:
     """A solution of the merged programme with each generator's own output, on-state and starts (``problem``
-    is the unmerged one)."""
+    is the unmerged one): an equal share of its group's."""
     out = dict(values)
     for i, (s, site_groups) in enumerate(zip(problem.sites, groups)):
         pre = f"{i}."
-        if pre + "gen" not in values:
-            continue
-        gen, on = values[pre + "gen"], values.get(pre + "gen_on")
-        n = gen.shape[1]
-        gen_mw, on_frac, starts = (np.zeros((len(s.generators), n)) for _ in range(3))
-        for q, members in enumerate(site_groups):
-            k = len(members)
-            if on is None:  # no commitment: an equal share each
-                gen_mw[members] = gen[q] / k
+        for name in ("gen", "gen_on", "gen_start"):
+            if pre + name not in values:
                 continue
-            share = np.clip(k * on[q][None, :] - np.arange(k)[:, None], 0.0, 1.0)
-            total = share.sum(axis=0)
-            gen_mw[members] = gen[q] * np.divide(share, total, out=np.zeros_like(share), where=total > 1e-12)
-            on_frac[members] = share
-            before = np.full((k, 1), float(s.generators[members[0]].on))
-            starts[members] = np.maximum(share - np.concatenate([before, share[:, :-1]], axis=1), 0.0)
-        out[pre + "gen"] = gen_mw
-        if on is not None:
-            out[pre + "gen_on"], out[pre + "gen_start"] = on_frac, starts
+            merged_values = values[pre + name]
+            own = np.zeros((len(s.generators), merged_values.shape[1]))
+            for q, members in enumerate(site_groups):
+                own[members] = merged_values[q] / (len(members) if name == "gen" else 1.0)
+            out[pre + name] = own
     return out
+
+
+def whole_units(on: np.ndarray, groups: list[list[int]]) -> np.ndarray:
+    """Which units are on (G, n) when each group of identical units runs ``round`` of the units its plan has on
+    together (a unit on its own: more than half on)."""
+    whole = np.zeros(on.shape, dtype=bool)
+    for members in groups:
+        count = np.floor(on[members].sum(axis=0) + 0.5)  # half a unit or more: one more on
+        whole[members] = np.arange(len(members))[:, None] < count[None, :]
+    return whole
 
 
 def _figures(g: GeneratorTerms) -> tuple:
