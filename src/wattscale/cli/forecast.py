@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from wattscale.cli.common import OUTDIR, QUIET, SET, console, df_table, print_report_path, run_study_command, shown
+from wattscale.decisions.forecast.backtest import REFIT_EVERY_H
 
 app = typer.Typer(help="Forecast a scenario's load, PV, wind, price or carbon intensity; backtest models with "
                        "issue-time discipline; and measure the value of forecasting in MPC operation.\n\n"
@@ -35,7 +36,8 @@ def backtest(scenario: Path = SCENARIO,
              site: str = typer.Option(None, help="site name (default: the first)"),
              horizon_h: float = typer.Option(48.0, help="hours forecast from each issue time"),
              issue_every_h: float = typer.Option(24.0, help="hours between issue times"),
-             refit_every_h: float = typer.Option(24.0, help="hours between refits"),
+             refit_every_h: float = typer.Option(REFIT_EVERY_H, help="hours between refits (the latest fit "
+                                                                   "forecasts every issue time in between)"),
              train_days: float = typer.Option(28.0, help="days of history before the first issue time"),
              outdir: Path = OUTDIR, set_: list[str] = SET, quiet: bool = QUIET) -> None:
     """Backtest forecasts of SCENARIO's TARGET series from rolling issue times; print the scores and skill against
@@ -54,7 +56,8 @@ def backtest(scenario: Path = SCENARIO,
         table[c] = [f"{v:+.1%}" if v == v else "-" for v in table[c]]
     table = table.rename(columns={"skill_mae": "skill MAE", "skill_crps": "skill CRPS"})
     console.print(df_table(f"{target} at {shown(study.site)} ({study.unit}): {study.summary()['issues']} issue "
-                           f"times, {study.horizon_steps} steps ahead", table))
+                           f"times, {study.horizon_steps} steps ahead, refitted every {study.refit_every_h:g} h",
+                           table))
     print_report_path(out)
 
 

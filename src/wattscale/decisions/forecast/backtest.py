@@ -16,9 +16,11 @@ import pandas as pd
 from wattscale.decisions.forecast import metrics
 from wattscale.decisions.forecast.interface import NO_COVARIATES, Covariates, Forecaster, check_history
 from wattscale.errors import ForecastError
+from wattscale.guards import excerpt
 from wattscale.parallel import map_tasks
 
 REFERENCE = "seasonal_naive"
+REFIT_EVERY_H = 168.0  # default hours between refits: weekly, the latest fit forecasting every issue in between
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Backtest:
 
 def issue_times(series: pd.Series, *, first_issue: int, horizon_steps: int, issue_every_steps: int) -> np.ndarray:
     """Positions of the issue times: from ``first_issue`` while a whole horizon of actuals follows."""
+    check_steps(horizon_steps, "horizon_steps")
+    check_steps(issue_every_steps, "issue_every_steps")
     last = len(series) - horizon_steps
     if horizon_steps > len(series) - 1:
         raise ForecastError(f"horizon of {horizon_steps} steps is longer than the data ({len(series)} steps)",
@@ -66,6 +70,8 @@ def run(series: pd.Series, model: Forecaster, issues: np.ndarray, horizon_steps:
     two refits are one task (a whole model's issues when its fits build on the one before): on the Dask client in
     use (``wattscale.parallel``) they run across its workers, with the same forecasts."""
     check_history(series, 2, model=model.name)
+    check_steps(refit_every_steps, "refit_every_steps")
+    check_steps(horizon_steps, "horizon_steps")
     blocks = refit_blocks(issues, refit_every_steps)
     if model.warm_starts:
         blocks = [np.asarray(issues)]
@@ -84,9 +90,17 @@ def run(series: pd.Series, model: Forecaster, issues: np.ndarray, horizon_steps:
     return result
 
 
+def check_steps(value, name: str) -> int:
+    """``value`` if it is a whole number of steps, at least one; a clear error otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ForecastError(f"{name} is {excerpt(value, 30)}", field=name, expected="a whole number of steps, at least 1")
+    return int(value)
+
+
 def refit_blocks(issues: np.ndarray, refit_every_steps: int) -> list[np.ndarray]:
     """The issues split where the model is fitted again: the first issue, then each issue at least
     ``refit_every_steps`` after the last fit."""
+    check_steps(refit_every_steps, "refit_every_steps")
     starts, last = [], None
     for k, i in enumerate(issues):
         if last is None or i - last >= refit_every_steps:

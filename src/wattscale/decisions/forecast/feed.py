@@ -25,15 +25,14 @@ class Learned:
         self.block = max(1, int(block_steps))
         self.refit_every = max(1, int(refit_every_steps))
         self.models = {f: make_forecaster(model, horizon_steps=self.horizon, quantiles=()) for f in FORECAST_FIELDS}
-        self._times: list[pd.DatetimeIndex] = []
+        self._times: list[np.ndarray] = []  # the observed steps' times (ns since the epoch, UTC)
         self._values: dict[str, list[np.ndarray]] = {f: [] for f in FORECAST_FIELDS}
         self._fitted_at: dict[str, int] = {}
         self.fallbacks = 0
 
     def forecast(self, state: SiteState, truth: SiteForecast) -> SiteForecast:
         n = len(truth.load_mw)
-        index = pd.DatetimeIndex(np.concatenate([t.asi8 for t in self._times] + [truth.time[:1].asi8]),
-                                 tz=truth.time.tz)
+        index = pd.DatetimeIndex(np.concatenate(self._times + [truth.time[:1].asi8]), tz=truth.time.tz)
         seen, changes = {}, {}
         for name in FORECAST_FIELDS:
             actual = getattr(truth, name)
@@ -47,7 +46,7 @@ class Learned:
                 guess = np.r_[actual[:1], rest]
                 changes[name] = np.maximum(guess, 0.0) if name.endswith("_mw") else guess
             self._values[name].append(actual[:self.block])
-        self._times.append(truth.time[:self.block])
+        self._times.append(truth.time[:self.block].asi8)
         return replace(truth, **changes)
 
     def _ahead(self, name: str, history: pd.Series, steps: int, now: int) -> np.ndarray:

@@ -1,21 +1,30 @@
 """A neural quantile forecaster in PyTorch, in the style of N-HiTS (Challu et al., 2023), trained on the CPU.
 
-Input: the last ``context_days`` of the series, scaled by that window's mean and spread, with the calendar of the
-context and horizon (hour and weekday as sine and cosine) and known covariates (clear-sky irradiance). Three
+Input: the last ``context_days`` of the series, scaled by that window's mean and spread, the calendar at the issue
+time (hour and weekday as sine and cosine) and known covariates over the horizon (clear-sky irradiance). Three
 stacks look at the context through max-pooling of 24, 6 and 1 steps, each emits a backcast (removed from what the
 next stack sees) and a coarse forecast of every quantile at a rate of 1/24, 1/6 and 1 per step, interpolated
 to the horizon; the forecasts add up. Trained with the pinball loss over all levels (and the median for the
-point). Refits continue from the previous weights. Needs the extra ``wattscale[neural]`` (PyTorch).
+point), small and with dropout: a larger network, or the calendar and covariates over the whole context, fits the
+training windows far better than it forecasts. Each refit trains a new network.
+
+Calibration: the last ``calibration_days`` of the training window are held out of training; the network's
+quantiles on those issues, against what happened, give one split-conformal shift per lead and level (see
+``conformal``), in units of the context's spread, added to every forecast until the next fit. The median is not
+shifted (the held-out days are a noisy estimate of its bias). Needs the extra ``wattscale[neural]`` (PyTorch).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from wattscale.decisions.forecast.interface import QUANTILES, Forecaster, calendar, steps_per_day
+from wattscale.decisions.forecast import conformal
+from wattscale.decisions.forecast.interface import QUANTILES, Forecaster, calendar_arrays, steps_per_day
 from wattscale.errors import ForecastError
+from wattscale.guards import check_number
 
 POOLS = (24, 6, 1)  # per day of 24 steps; scaled with the step
+MIN_CALIBRATION = 24  # held-out issues needed to calibrate
 
 
 def require_torch():
@@ -30,16 +39,21 @@ def require_torch():
 class NHits(Forecaster):
     name = "nhits"
     min_history_days = 21.0
-    warm_starts = True  # a refit continues training the network it has
 
     def __init__(self, quantiles: tuple[float, ...] = QUANTILES, *, horizon_steps: int | None = None,
-                 context_days: float = 7.0, window_days: float = 365.0, hidden: int = 256, steps: int = 600,
-                 refit_steps: int = 150, batch: int = 128, learning_rate: float = 1e-3, seed: int = 0) -> None:
+                 context_days: float = 7.0, window_days: float = 365.0, hidden: int = 128, steps: int = 300,
+                 batch: int = 128, learning_rate: float = 1e-3, dropout: float = 0.2, calibration_days: float = 28.0,
+                 pool_steps: int = 3, seed: int = 0) -> None:
         super().__init__(quantiles)
+        check_number(calibration_days, "calibration_days", low=0.0, low_inclusive=True, high=3660.0)
+        check_number(dropout, "dropout", low=0.0, low_inclusive=True, high=0.9)
+        check_number(pool_steps, "pool_steps", low=0, low_inclusive=True, integer=True)
         self.horizon_steps, self.context_days, self.window_days = horizon_steps, context_days, window_days
-        self.hidden, self.steps, self.refit_steps, self.batch = hidden, steps, refit_steps, batch
+        self.hidden, self.steps, self.batch, self.dropout = hidden, steps, batch, dropout
         self.learning_rate, self.seed = learning_rate, seed
+        self.calibration_days, self.pool_steps = calibration_days, int(pool_steps)
         self.net = None
+        self.shift: np.ndarray | None = None  # (leads, outputs) in units of the context's spread, or None
 
     @property
     def outputs(self) -> tuple[float, ...]:
@@ -54,25 +68,22 @@ class NHits(Forecaster):
         y = history.to_numpy(dtype=float)
         n = len(y)
         first = max(self.context, n - int(self.window_days * d))
-        issues = np.arange(first, n - self.horizon + 1)
+        tail = self._tail(n - first, d)
+        issues = np.arange(first, n - tail - self.horizon + 1)  # targets before the held-out tail
         if len(issues) < self.batch:
             raise ForecastError(f"model 'nhits' has only {len(issues)} training windows", field="history",
                                 expected=f"at least {(self.context + self.horizon + self.batch) / d:.0f} days "
                                          "of history")
-        full = history.index
-        x, target = self._windows(y, full, issues, covariates.known), _scaled_targets(y, issues, self.context,
-                                                                                       self.horizon)
-        if self.net is None or self.net.inputs != x.shape[1]:
-            self.net = _Net(torch, x.shape[1], self.context, self.horizon, len(self.outputs), self.hidden, d)
-            steps = self.steps
-        else:
-            steps = self.refit_steps
+        x = self._windows(y, history.index, issues, covariates.known)
+        target = _scaled_targets(y, issues, self.context, self.horizon)
+        self.net = _Net(torch, x.shape[1], self.context, self.horizon, len(self.outputs), self.hidden, d,
+                        self.dropout)
         levels = torch.tensor(self.outputs, dtype=torch.float32)
         optimiser = torch.optim.Adam(self.net.parameters(), lr=self.learning_rate)
         xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(target, dtype=torch.float32)
         generator = torch.Generator().manual_seed(self.seed)
         self.net.train()
-        for _ in range(steps):
+        for _ in range(self.steps):
             pick = torch.randint(0, len(xt), (self.batch,), generator=generator)
             out = self.net(xt[pick])  # (batch, horizon, quantiles)
             diff = yt[pick].unsqueeze(-1) - out
@@ -80,6 +91,26 @@ class NHits(Forecaster):
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+        self.net.eval()
+        self.shift = self._calibrate(torch, y, history.index, np.arange(n - tail, n - self.horizon + 1),
+                                     covariates.known) if tail else None
+
+    def _tail(self, windows: int, d: int) -> int:
+        """Steps held out for calibration: ``calibration_days``, fewer if the history is short (a batch of training
+        windows stays), none if that leaves fewer than ``MIN_CALIBRATION`` issues or no level to calibrate."""
+        if all(q == 0.5 for q in self.levels):
+            return 0
+        tail = min(round(self.calibration_days * d), windows - self.horizon - self.batch + 1)
+        return tail if tail - self.horizon + 1 >= MIN_CALIBRATION else 0
+
+    def _calibrate(self, torch, y, index, issues, known) -> np.ndarray:
+        """Conformal shifts (leads, outputs) from the held-out ``issues``; zero for the median."""
+        with torch.no_grad():
+            out = self.net(torch.tensor(self._windows(y, index, issues, known), dtype=torch.float32)).numpy()
+        z = _scaled_targets(y, issues, self.context, self.horizon)
+        shift = conformal.shifts(z[:, :, None] - out, self.outputs, pool_steps=self.pool_steps)
+        shift[:, self.outputs.index(0.5)] = 0.0
+        return shift
 
     def _predict(self, history, index, covariates):
         torch = require_torch()
@@ -92,30 +123,30 @@ class NHits(Forecaster):
                                                   (history.index[1] - history.index[0]), tz=index.tz))
         known = covariates.known.reindex(full, method="nearest") if covariates.known is not None else None
         x = self._windows(np.r_[y, np.zeros(self.horizon)], full, np.array([n]), known)
-        self.net.eval()
         with torch.no_grad():
-            out = self.net(torch.tensor(x, dtype=torch.float32))[0].numpy()[:len(index)]
+            out = self.net(torch.tensor(x, dtype=torch.float32))[0].numpy()
+        if self.shift is not None:
+            out = out + self.shift
+        out = out[:len(index)]
         mean, spread = _scale(y[n - self.context:])
         values = {q: mean + spread * out[:, k] for k, q in enumerate(self.outputs)}
         return values[0.5], {q: values[q] for q in self.levels}
 
     def _windows(self, y: np.ndarray, index: pd.DatetimeIndex, issues: np.ndarray,
                  known: pd.DataFrame | None) -> np.ndarray:
-        """One row per issue: the scaled context, then calendar and known covariates over context and horizon."""
-        span = np.arange(-self.context, self.horizon)
-        at = issues[:, None] + span[None, :]
+        """One row per issue: the scaled context, the calendar at the issue time, known covariates over the
+        horizon."""
         ctx = y[issues[:, None] + np.arange(-self.context, 0)[None, :]]
         mean, spread = _scale(ctx)
-        parts = [(ctx - mean) / spread]
-        cal = calendar(index)
-        angle_h = 2 * np.pi * cal["hour"].to_numpy() / 24
-        angle_w = 2 * np.pi * (cal["weekday"].to_numpy() + cal["hour"].to_numpy() / 24) / 7
-        for series in (np.sin(angle_h), np.cos(angle_h), np.sin(angle_w), np.cos(angle_w)):
-            parts.append(series[at])
+        hour, weekday = calendar_arrays(index[issues])
+        angle_h, angle_w = 2 * np.pi * hour / 24, 2 * np.pi * (weekday + hour / 24) / 7
+        parts = [(ctx - mean) / spread, np.column_stack([np.sin(angle_h), np.cos(angle_h), np.sin(angle_w),
+                                                         np.cos(angle_w)])]
         if known is not None:
+            ahead = issues[:, None] + np.arange(self.horizon)[None, :]
             for c in known.columns:
                 v = known[c].reindex(index).to_numpy(dtype=float)
-                parts.append(v[at] / (np.nanmax(np.abs(v)) or 1.0))
+                parts.append(v[ahead] / (np.nanmax(np.abs(v)) or 1.0))
         return np.nan_to_num(np.hstack(parts)).astype(np.float32)
 
 
@@ -130,7 +161,8 @@ def _scaled_targets(y: np.ndarray, issues: np.ndarray, context: int, horizon: in
     return (y[issues[:, None] + np.arange(horizon)[None, :]] - mean) / spread
 
 
-def _Net(torch, inputs: int, context: int, horizon: int, n_quantiles: int, hidden: int, steps_per_day: int):
+def _Net(torch, inputs: int, context: int, horizon: int, n_quantiles: int, hidden: int, steps_per_day: int,
+         dropout: float):
     nn = torch.nn
 
     class Stack(nn.Module):
@@ -139,8 +171,8 @@ def _Net(torch, inputs: int, context: int, horizon: int, n_quantiles: int, hidde
             self.pool = nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity()
             pooled = -(-context // pool)
             self.coarse = max(1, -(-horizon // rate))
-            self.mlp = nn.Sequential(nn.Linear(pooled + inputs - context, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, hidden), nn.ReLU())
+            self.mlp = nn.Sequential(nn.Linear(pooled + inputs - context, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                     nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout))
             self.backcast = nn.Linear(hidden, context)
             self.forecast = nn.Linear(hidden, self.coarse * n_quantiles)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
+from wattscale.decisions.forecast.backtest import REFIT_EVERY_H
 from wattscale.engine.campus import Campus
 from wattscale.studies.base import Options, Progress, StudyResult
 
@@ -18,7 +19,8 @@ class BacktestOptions(Options):
     site: str | None = Field(None, description="site name (default: the first)")
     horizon_h: float = Field(48.0, description="hours forecast from each issue time")
     issue_every_h: float = Field(24.0, description="hours between issue times")
-    refit_every_h: float = Field(24.0, description="hours between refits")
+    refit_every_h: float = Field(REFIT_EVERY_H, description="hours between refits (default a week; the latest fit "
+                                                            "forecasts every issue time in between)")
     train_days: float = Field(28.0, description="days of history before the first issue time")
 
 

@@ -28,7 +28,8 @@ def render_backtest_report(study: BacktestStudy) -> str:
                 [("Scores over every issue time and lead", table.reset_index(names="model"))],
                 [f"Rolling origin: {study.summary()['issues']} issue times from {study.first_issue}, every "
                  f"{study.issue_every_steps} steps, each forecasting {study.horizon_steps} steps; models refitted "
-                 f"every {study.refit_every_steps} steps on the history before the issue time. Known in advance: "
+                 f"every {study.refit_every_steps} steps ({study.refit_every_h:g} h) on the history before the issue "
+                 "time, the latest fit forecasting every issue in between. Known in advance: "
                  "calendar and clear-sky irradiance; observed weather is used only up to the issue time.",
                  "CRPS is twice the mean pinball loss over the quantile levels 10, 25, 50, 75 and 90 %."])
 

@@ -70,17 +70,22 @@ class BacktestStudy:
     first_issue: pd.Timestamp
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    @property
+    def refit_every_h(self) -> float:
+        return self.refit_every_steps * (self.series.index[1] - self.series.index[0]) / pd.Timedelta(hours=1)
+
     def summary(self) -> dict:
         return {"scenario": self.scenario, "site": self.site, "target": self.target, "unit": self.unit,
                 "horizon_steps": self.horizon_steps, "issue_every_steps": self.issue_every_steps,
-                "refit_every_steps": self.refit_every_steps, "first_issue": str(self.first_issue),
+                "refit_every_steps": self.refit_every_steps, "refit_every_h": self.refit_every_h,
+                "first_issue": str(self.first_issue),
                 "issues": int(self.results[0].forecasts["issue_time"].nunique()),
                 "reference": bt.REFERENCE, "models": self.table.reset_index(names="model").to_dict(orient="records")}
 
 
 def run_backtest_study(campus: Campus | Scenario | str, target: str, models: list[str], *, site: str | None = None,
                        horizon_h: float = 48.0, issue_every_h: float = 24.0,
-                       refit_every_h: float = 24.0, train_days: float = 28.0, progress=None) -> BacktestStudy:
+                       refit_every_h: float = bt.REFIT_EVERY_H, train_days: float = 28.0, progress=None) -> BacktestStudy:
     """Backtest ``models`` (and the seasonal-naive reference) on a site's ``target`` series."""
     hours = {"--horizon-h": horizon_h, "--issue-every-h": issue_every_h, "--refit-every-h": refit_every_h}
     for option, value in hours.items():  # before any data is read: a NaN, zero or negative is not rounded away
