@@ -2,6 +2,7 @@
 learned models against seasonal naive on real data, the MPC fed by a learned model, and bad input."""
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -11,11 +12,11 @@ from scipy import stats
 
 from conftest import ROOT
 from wattscale.decisions.forecast import backtest as bt
-from wattscale.decisions.forecast import metrics
-from wattscale.decisions.forecast.interface import Covariates
+from wattscale.decisions.forecast import conformal, metrics
+from wattscale.decisions.forecast.interface import QUANTILES, Covariates, Forecaster, calendar_arrays
 from wattscale.decisions.forecast.naive import Persistence, SeasonalNaive
 from wattscale.decisions.forecast.registry import make_forecaster
-from wattscale.errors import ForecastError
+from wattscale.errors import ForecastError, WattscaleError
 from wattscale.studies.forecast.study import run_backtest_study, site_series
 
 
@@ -50,6 +51,48 @@ def test_median_pinball_is_half_the_absolute_error_and_skill_is_relative():
     assert metrics.skill(8.0, 10.0) == pytest.approx(0.2) and metrics.skill(10.0, 10.0) == 0.0
 
 
+# ------------------------------------------------------------------------- calibration
+def test_conformal_shifts_move_too_narrow_quantiles_to_the_gaussian_closed_form():
+    """Quantiles that assume half the true spread of Gaussian errors, shifted by the conformal quantiles of 400
+    held-out residuals per lead: they land on sigma * Phi^-1(q) and cover the nominal share of fresh errors."""
+    rng = np.random.default_rng(5)
+    sigma = 3.0
+    narrow = stats.norm.ppf(QUANTILES, scale=sigma / 2)
+    held_out = sigma * rng.standard_normal((400, 24))
+    calibrated = narrow + conformal.shifts(held_out[:, :, None] - narrow, QUANTILES, pool_steps=3)  # (lead, level)
+    assert np.allclose(calibrated, stats.norm.ppf(QUANTILES, scale=sigma), atol=0.15 * sigma)
+    fresh = sigma * rng.standard_normal((5000, 24))
+    assert np.allclose((fresh[:, :, None] <= calibrated).mean(axis=(0, 1)), QUANTILES, atol=0.02)
+    inside = ((fresh >= calibrated[:, 0]) & (fresh <= calibrated[:, -1])).mean()
+    assert inside == pytest.approx(0.8, abs=0.02)
+
+
+def test_conformal_quantile_is_the_finite_sample_order_statistic():
+    """Of n exchangeable residuals, the ceil((n + 1) q)-th smallest is exceeded with probability at most 1 - q."""
+    v = np.arange(1.0, 20.0)  # n = 19
+    assert conformal.conformal_quantile(v, 0.9) == 18.0 and conformal.conformal_quantile(v, 0.1) == 2.0
+    assert conformal.conformal_quantile(v, 0.5) == 10.0  # the median
+    assert conformal.conformal_quantile(v[:5], 0.9) == 5.0 and conformal.conformal_quantile(v[:5], 0.1) == 1.0
+
+
+def test_nhits_calibrated_interval_matches_known_noise():
+    """A daily cycle plus Gaussian noise of known sigma: the 10-90 % interval covers about 80 % and is about
+    2 * 1.2816 sigma wide (the closed form for a perfect median)."""
+    pytest.importorskip("torch")
+    sigma = 5.0
+    series = daily_cycle(70, noise=sigma)
+    model = make_forecaster("nhits", horizon_steps=24).fit(series.iloc[:49 * 24])
+    assert model.shift.shape == (24, 5) and np.all(model.shift[:, 2] == 0.0)  # held-out shifts; median unmoved
+    f = pd.concat([model.predict(series.iloc[:i], 24).frame().assign(actual=series.to_numpy()[i:i + 24])
+                   for i in range(49 * 24, 69 * 24 + 1, 6)])
+    inside = ((f["actual"] >= f["q10"]) & (f["actual"] <= f["q90"])).mean()
+    assert 0.72 < inside < 0.88
+    assert (f["q90"] - f["q10"]).mean() == pytest.approx(2 * stats.norm.ppf(0.9) * sigma, rel=0.25)
+    point_only = make_forecaster("nhits", horizon_steps=24, quantiles=())
+    point_only.steps = 5
+    assert point_only.fit(series).shift is None  # no level to calibrate: nothing held out
+
+
 # ------------------------------------------------------------------------- naive rules
 def test_naive_rules_by_hand():
     y = hourly(np.arange(72.0))
@@ -72,6 +115,46 @@ def test_persistence_quantiles_cover_a_random_walk():
     assert 0.72 < inside < 0.88  # the nominal 80 % interval
 
 
+# ------------------------------------------------------------------------- refit schedule
+class LastFit(Forecaster):
+    """Forecasts the length of the history it was last fitted on."""
+
+    name = "last_fit"
+
+    def _fit(self, history, covariates):
+        self.fitted_on = len(history)
+
+    def _predict(self, history, index, covariates):
+        return np.full(len(index), float(self.fitted_on)), {}
+
+
+def test_refits_follow_the_interval_and_the_latest_fit_forecasts_in_between():
+    series = daily_cycle(30)
+    issues = np.arange(5 * 24, 25 * 24, 24)  # 20 issue times a day apart
+    result = bt.run(series, LastFit(quantiles=()), issues, 24, refit_every_steps=7 * 24)
+    fitted_on = result.forecasts.groupby("issue_time")["point"].first().to_numpy()
+    expected = issues[(np.arange(len(issues)) // 7) * 7]  # fitted at the 1st, 8th and 15th issue
+    assert result.fits == 3 and np.array_equal(fitted_on, expected)
+    # an interval that is not a whole number of issue spacings: the first issue at least that far from the last fit
+    assert [b[0] for b in bt.refit_blocks(issues, 60)] == [issues[0], issues[3], issues[6], issues[9], issues[12],
+                                                            issues[15], issues[18]]
+
+
+@pytest.mark.parametrize("bad", [0, -24, 1.5, True])
+def test_a_refit_interval_that_is_not_a_positive_whole_number_of_steps_is_refused(bad):
+    with pytest.raises(ForecastError, match="refit_every_steps is .*at least 1"):
+        bt.run(daily_cycle(10), Persistence(), np.array([5 * 24]), 24, refit_every_steps=bad)
+    with pytest.raises(ForecastError, match="issue_every_steps is"):
+        bt.issue_times(daily_cycle(10), first_issue=48, horizon_steps=24, issue_every_steps=bad)
+
+
+def test_calendar_arrays_match_pandas_across_daylight_saving_changes():
+    for tz, freq in (("America/Chicago", "h"), ("Europe/Berlin", "15min"), (None, "h")):
+        index = pd.date_range("2023-03-10", "2023-11-10", freq=freq, tz=tz)
+        hour, weekday = calendar_arrays(index)
+        assert np.allclose(hour, index.hour + index.minute / 60) and np.array_equal(weekday, index.dayofweek)
+
+
 # ------------------------------------------------------------------------- look-ahead guard
 GUARD_MODELS = ["persistence", "seasonal_naive", "mstl", "lgbm", "nhits"]
 
@@ -92,7 +175,7 @@ def test_changing_data_after_the_issue_time_leaves_the_forecast_unchanged(name):
     for s, t in ((series, temp), (changed, changed_temp)):
         model = make_forecaster(name, horizon_steps=24)
         if name == "nhits":
-            model.steps, model.refit_steps = 60, 10
+            model.steps = 60
         runs.append(bt.run(s, model, np.array([issue]), 24, refit_every_steps=24,
                            covariates=Covariates(known=known, observed=t)).forecasts)
     pd.testing.assert_frame_equal(runs[0].drop(columns="actual"), runs[1].drop(columns="actual"))
@@ -166,6 +249,16 @@ def test_a_horizon_beyond_the_data_or_the_trained_horizon_is_refused():
         model.predict(y, 48)
 
 
+@pytest.mark.parametrize("setting, value", [("calibration_days", -1.0), ("calibration_days", float("nan")),
+                                            ("dropout", 1.0), ("pool_steps", -1)])
+def test_nhits_calibration_settings_are_checked(setting, value):
+    pytest.importorskip("torch")
+    from wattscale.decisions.forecast.neural import NHits
+
+    with pytest.raises(WattscaleError, match=f"{setting} is"):
+        NHits(**{setting: value})
+
+
 def test_missing_neural_extra_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # as if PyTorch were not installed
     with pytest.raises(ForecastError, match=r"wattscale\[neural\]"):
@@ -195,6 +288,9 @@ def test_backtest_command_prints_the_table_and_writes_the_report(july, tmp_path)
                                  "--train-days", "7", "--issue-every-h", "48", "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
     assert "seasonal_naive" in r.output and "persistence" in r.output
+    assert "refitted every 168 h" in " ".join(r.output.split())  # the default refit interval, said
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["refit_every_h"] == 168 and summary["options"]["refit_every_h"] == 168
     metrics_csv = pd.read_csv(out / "metrics.csv").set_index("model")
     assert metrics_csv.loc["seasonal_naive", "skill_mae"] == 0.0
     forecasts = pd.read_csv(out / "forecasts.csv")
@@ -220,6 +316,8 @@ def test_value_of_forecasting_over_mpc_runs(july, tmp_path):
     (["--train-days", "19"], "no issue time"),
     (["--horizon-h", "1000"], "longer than the data"),
     (["--model", "nhits"], "wattscale[neural]"),
+    (["--refit-every-h", "0"], "--refit-every-h is 0"),
+    (["--refit-every-h", "-24"], "--refit-every-h is -24"),
 ])
 def test_backtest_bad_input_is_one_clear_error(july, tmp_path, monkeypatch, args, message):
     from typer.testing import CliRunner

@@ -4,14 +4,16 @@ Each training row is an issue time and a lead: calendar of the target step, the 
 same time on the last observed day and week, the past day's and week's means and spread, known covariates at the
 target step (clear-sky irradiance), and observed weather at the issue time (its last value and past day's mean).
 The point forecast is the median (an absolute-error model, robust to price spikes); each other quantile level
-is a quantile-loss model.
+is a quantile-loss model. Training issue times are ``issue_every_h`` apart over the last ``window_days``; 100
+small trees (7 leaves) at a learning rate of 0.1 forecast the 2023 ERCOT price and carbon as well as 200 trees of
+31 leaves at 0.05 on issues 4 h apart, in a quarter of the time. One thread, for fitting and predicting.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from wattscale.decisions.forecast.interface import QUANTILES, Covariates, Forecaster, calendar, steps_per_day
+from wattscale.decisions.forecast.interface import QUANTILES, Covariates, Forecaster, calendar_arrays, steps_per_day
 from wattscale.errors import ForecastError
 
 
@@ -20,16 +22,16 @@ class LightGbm(Forecaster):
     min_history_days = 14.0
 
     def __init__(self, quantiles: tuple[float, ...] = QUANTILES, *, horizon_steps: int | None = None,
-                 window_days: float = 365.0, issue_every_h: float = 4.0, n_estimators: int = 200,
-                 learning_rate: float = 0.05, num_leaves: int = 31, seed: int = 0) -> None:
+                 window_days: float = 365.0, issue_every_h: float = 12.0, n_estimators: int = 100,
+                 learning_rate: float = 0.1, num_leaves: int = 7, seed: int = 0) -> None:
         super().__init__(quantiles)
         self.horizon_steps = horizon_steps
         self.window_days = window_days
         self.issue_every_h = issue_every_h
         self.rounds = n_estimators
-        self.params = dict(learning_rate=learning_rate, num_leaves=num_leaves, min_data_in_leaf=20,
-                           bagging_fraction=0.8, bagging_freq=1, feature_fraction=0.9, seed=seed, deterministic=True,
-                           force_row_wise=True, verbose=-1, num_threads=1)
+        self.params = {"learning_rate": learning_rate, "num_leaves": num_leaves, "min_data_in_leaf": 20,
+                       "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.9, "seed": seed,
+                       "deterministic": True, "force_row_wise": True, "verbose": -1, "num_threads": 1}
         self.models: dict[str | float, object] = {}
 
     def _fit(self, history: pd.Series, covariates: Covariates) -> None:
@@ -49,10 +51,13 @@ class LightGbm(Forecaster):
         if len(issue) < 10 * len(self.levels or (0,)):
             raise ForecastError(f"model 'lgbm' has only {len(issue)} training rows", field="history",
                                 expected="a longer history")
-        X = _features(history.index, y, issue, lead, covariates, d)
-        target = y[issue + lead] - X["past_day_mean"].to_numpy()
-        data = lightgbm.Dataset(X, target, free_raw_data=False)
-        train = lambda **objective: lightgbm.train({**self.params, **objective}, data, self.rounds)  # noqa: E731
+        names, X = _features(history.index, y, issue, lead, covariates, d)
+        target = y[issue + lead] - X[:, names.index("past_day_mean")]
+        data = lightgbm.Dataset(X, target, feature_name=names, free_raw_data=False)
+
+        def train(**objective):
+            return lightgbm.train({**self.params, **objective}, data, self.rounds)
+
         self.models = {"point": train(objective="regression_l1")}
         for q in self.levels:
             self.models[q] = self.models["point"] if q == 0.5 else train(objective="quantile", alpha=q)
@@ -66,15 +71,18 @@ class LightGbm(Forecaster):
         n = len(y)
         full = history.index.append(index)
         lead = np.arange(len(index))
-        X = _features(full, y, np.full(len(index), n), lead, covariates, steps_per_day(history.index))
-        level = X["past_day_mean"].to_numpy()
-        point = level + self.models["point"].predict(X)
-        return point, {q: level + self.models[q].predict(X) for q in self.levels}
+        names, X = _features(full, y, np.full(len(index), n), lead, covariates, steps_per_day(history.index))
+        level = X[:, names.index("past_day_mean")]
+        # one thread: LightGBM's default (a thread per core) costs 50 times more on a 48-row forecast
+        threads = self.params["num_threads"]
+        point = level + self.models["point"].predict(X, num_threads=threads)
+        return point, {q: level + self.models[q].predict(X, num_threads=threads) for q in self.levels}
 
 
 def _features(index: pd.DatetimeIndex, y: np.ndarray, issue: np.ndarray, lead: np.ndarray, covariates: Covariates,
-              d: int) -> pd.DataFrame:
-    """Rows for (issue, lead) pairs; only ``y[:issue]`` and observed covariates before the issue are read."""
+              d: int) -> tuple[list[str], np.ndarray]:
+    """Feature names and rows for (issue, lead) pairs; only ``y[:issue]`` and observed covariates before the issue
+    are read."""
     target = issue + lead
     week = 7 * d
     csum = np.concatenate([[0.0], np.cumsum(y)])
@@ -88,8 +96,8 @@ def _features(index: pd.DatetimeIndex, y: np.ndarray, issue: np.ndarray, lead: n
 
     day_mean, day_std = past_mean(d)
     week_mean, _ = past_mean(week)
-    cal = calendar(index[target])
-    cols = {"lead": lead, "hour": cal["hour"].to_numpy(), "weekday": cal["weekday"].to_numpy(),
+    hour, weekday = calendar_arrays(index[target])
+    cols = {"lead": lead, "hour": hour, "weekday": weekday,
             "past_day_mean": day_mean, "past_day_std": day_std,
             "last": y[issue - 1] - day_mean,  # the lags relative to the past day's mean, as the target is
             "same_time_last_day": y[target - d * (lead // d + 1)] - day_mean,
@@ -106,4 +114,4 @@ def _features(index: pd.DatetimeIndex, y: np.ndarray, issue: np.ndarray, lead: n
             vsum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(v))])
             cols[f"observed_{c}_last"] = v[issue - 1]
             cols[f"observed_{c}_past_day_mean"] = (vsum[issue] - vsum[np.maximum(issue - d, 0)]) / d
-    return pd.DataFrame(cols)
+    return list(cols), np.column_stack([np.asarray(v, float) for v in cols.values()])
