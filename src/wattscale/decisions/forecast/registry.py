@@ -9,7 +9,7 @@ MODELS = {
     "seasonal_naive": "the same hour of the last observed day",
     "mstl": "statsforecast MSTL (daily and weekly STL, AutoETS trend)",
     "lgbm": "LightGBM, direct multi-horizon, calendar, lag and weather features",
-    "nhits": "PyTorch N-HiTS-style quantile network (extra wattscale[neural])",
+    "nhits": "PyTorch N-HiTS-style quantile network, quantiles calibrated on held-out days (extra wattscale[neural])",
 }
 
 
