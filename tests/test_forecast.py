@@ -13,7 +13,7 @@ from scipy import stats
 from conftest import ROOT
 from wattscale.decisions.forecast import backtest as bt
 from wattscale.decisions.forecast import conformal, metrics
-from wattscale.decisions.forecast.interface import QUANTILES, Covariates, Forecaster, calendar_arrays
+from wattscale.decisions.forecast.interface import QUANTILES, Covariates, Forecaster, calendar
 from wattscale.decisions.forecast.naive import Persistence, SeasonalNaive
 from wattscale.decisions.forecast.registry import make_forecaster
 from wattscale.errors import ForecastError, WattscaleError
@@ -148,10 +148,10 @@ def test_a_refit_interval_that_is_not_a_positive_whole_number_of_steps_is_refuse
         bt.issue_times(daily_cycle(10), first_issue=48, horizon_steps=24, issue_every_steps=bad)
 
 
-def test_calendar_arrays_match_pandas_across_daylight_saving_changes():
+def test_calendar_matches_pandas_across_daylight_saving_changes():
     for tz, freq in (("America/Chicago", "h"), ("Europe/Berlin", "15min"), (None, "h")):
         index = pd.date_range("2023-03-10", "2023-11-10", freq=freq, tz=tz)
-        hour, weekday = calendar_arrays(index)
+        hour, weekday = calendar(index)
         assert np.allclose(hour, index.hour + index.minute / 60) and np.array_equal(weekday, index.dayofweek)
 
 

@@ -152,17 +152,11 @@ def ordered(quantiles: dict[float, np.ndarray]) -> dict[float, np.ndarray]:
     return dict(zip(levels, values))
 
 
-def calendar(index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Local hour of day (fractional) and day of week: features known for any future step."""
-    hour, weekday = calendar_arrays(index)
-    return pd.DataFrame({"hour": hour, "weekday": weekday}, index=index)
-
-
 NS_PER_DAY = 86_400_000_000_000
 
 
-def calendar_arrays(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`calendar` as arrays (hour of day, fractional; day of week, Monday 0), from the local wall clock."""
+def calendar(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Local hour of day (fractional) and day of week (Monday 0): features known for any future step."""
     ns = (index.tz_localize(None) if index.tz is not None else index).as_unit("ns").asi8
     day = ns // NS_PER_DAY
     return (ns - day * NS_PER_DAY) / 3.6e12, (day + 3) % 7  # 1970-01-01 was a Thursday

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from wattscale.decisions.forecast import conformal
-from wattscale.decisions.forecast.interface import QUANTILES, Forecaster, calendar_arrays, steps_per_day
+from wattscale.decisions.forecast.interface import QUANTILES, Forecaster, calendar, steps_per_day
 from wattscale.errors import ForecastError
 from wattscale.guards import check_number
 
@@ -138,7 +138,7 @@ class NHits(Forecaster):
         horizon."""
         ctx = y[issues[:, None] + np.arange(-self.context, 0)[None, :]]
         mean, spread = _scale(ctx)
-        hour, weekday = calendar_arrays(index[issues])
+        hour, weekday = calendar(index[issues])
         angle_h, angle_w = 2 * np.pi * hour / 24, 2 * np.pi * (weekday + hour / 24) / 7
         parts = [(ctx - mean) / spread, np.column_stack([np.sin(angle_h), np.cos(angle_h), np.sin(angle_w),
                                                          np.cos(angle_w)])]
