@@ -305,7 +305,7 @@ class Dispatch:
             return DispatchPlan(sol.status, float("nan"), [], solve_s=sol.solve_s, build_s=self.build_s)
         if self._groups:
             sol = replace(sol, values=units.split(sol.values, self.problem, self._groups))
-        return _plan(self.problem, sol, self.build_s)
+        return plan_of_solution(self.problem, sol, self.build_s)
 
 
 def dump_penalty_usd_per_mwh(g: GridTerms, p: DispatchProblem) -> float:
@@ -392,7 +392,7 @@ def _arr(values: np.ndarray):
 
 
 # ---------------------------------------------------------------- results
-def _plan(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPlan:
+def plan_of_solution(problem: DispatchProblem, sol: Solution, build_s: float) -> DispatchPlan:
     v = sol.values
     dt = problem.step_h
     sites: list[SitePlan] = []

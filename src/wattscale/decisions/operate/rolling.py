@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
-from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, _plan
+from wattscale.decisions.operate.dispatch import Dispatch, DispatchPlan, plan_of_solution
 from wattscale.decisions.operate.lp import Solution
 from wattscale.decisions.operate.problem import DispatchProblem, GridTerms
 from wattscale.errors import PlanningError
@@ -48,6 +48,8 @@ def rolling_dispatch(problem: DispatchProblem, horizon_steps: int, block_steps: 
                      progress: Callable[[int, int], None] | None = None) -> RollingPlan:
     """Plan ``problem`` window by window (``horizon_steps`` each, one every ``block_steps``)."""
     n = problem.n_steps
+    if n < 1:
+        raise PlanningError("the problem has no steps to plan", field="rolling")
     if not 0 < block_steps <= horizon_steps:
         raise PlanningError(f"a block of {block_steps} steps does not fit a horizon of {horizon_steps}",
                             field="rolling", expected="0 < block_steps <= horizon_steps")
@@ -86,7 +88,7 @@ def rolling_dispatch(problem: DispatchProblem, horizon_steps: int, block_steps: 
 def window_of(problem: DispatchProblem, start: int, stop: int, *, soc_mwh: list[float] | None = None,
               generator_mw: list[list[float]] | None = None) -> DispatchProblem:
     """``problem`` over steps ``start:stop``, from its own initial state or, per site, the battery energy and
-    generator outputs given (a generator producing is on)."""
+    generator outputs given (a generator producing is on; no start is under way)."""
     if not 0 <= start < stop <= problem.n_steps:
         raise PlanningError(f"steps {start}:{stop} are not within the problem's {problem.n_steps}", field="rolling")
     state = _State(problem, stop - start)
@@ -199,6 +201,6 @@ def _costed(problem: DispatchProblem, values: dict[str, np.ndarray], build_s: fl
             imp = values[pre + "import"]
             values[pre + "peak"] = np.array([max(so_far[k], float(imp[slot == k].max(initial=0.0)))
                                              for k in range(len(so_far))])
-    plan = _plan(problem, Solution("optimal", 0.0, values, solve_s), build_s)
+    plan = plan_of_solution(problem, Solution("optimal", 0.0, values, solve_s), build_s)
     plan.objective_usd = float(sum(plan.costs_usd.values()))
     return plan
